@@ -1,0 +1,43 @@
+use std::path::PathBuf;
+
+/// Errors from decoding, the runtime, or the detector.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes are not an image in a supported format, or are damaged.
+    #[error("cannot decode image: {0}")]
+    Decode(#[source] image::ImageError),
+    /// The ONNX Runtime library could not be loaded.
+    #[error(
+        "cannot load ONNX Runtime from {}: {message}; run `cargo xtask setup` or point \
+         ORT_DYLIB_PATH at libonnxruntime.so.<version>",
+        path.display()
+    )]
+    Runtime {
+        /// The library path tried.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A model file is missing or ONNX Runtime rejected it.
+    #[error("cannot load model {}: {message}", path.display())]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The model's inputs or outputs are not what the detector expects.
+    #[error("model {} has an unexpected layout: {message}", path.display())]
+    Layout {
+        /// The model file.
+        path: PathBuf,
+        /// What was unexpected.
+        message: String,
+    },
+    /// Inference failed.
+    #[error("inference failed: {0}")]
+    Inference(#[from] ort::Error),
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,76 @@
+//! Where the ONNX Runtime library and the models live.
+//!
+//! Defaults sit under the per-user data directory (`~/.local/share/face-sets` on Linux,
+//! `~/Library/Application Support/face-sets` on macOS, `%APPDATA%\face-sets` on Windows):
+//!
+//! ```text
+//! face-sets/
+//!   runtime/libonnxruntime.so.1.31.1
+//!   models/buffalo_s/{scrfd_500m_bnkps,w600k_mbf,2d106det}.onnx
+//!   models/buffalo_l/{det_10g,w600k_r50,2d106det,1k3d68}.onnx   (optional)
+//! ```
+//!
+//! `FACE_SETS_MODELS` overrides the models directory and `ORT_DYLIB_PATH` the library;
+//! only [`Locations::from_env`] reads them, so embedding programs can pass their own.
+
+use std::path::{Path, PathBuf};
+
+/// The ONNX Runtime release `cargo xtask setup` installs; `ort` is built against its API.
+pub const ONNXRUNTIME_VERSION: &str = "1.31.1";
+
+/// File name of the ONNX Runtime shared library on this platform.
+pub fn runtime_file_name() -> String {
+    if cfg!(target_os = "windows") {
+        "onnxruntime.dll".into()
+    } else if cfg!(target_os = "macos") {
+        format!("libonnxruntime.{ONNXRUNTIME_VERSION}.dylib")
+    } else {
+        format!("libonnxruntime.so.{ONNXRUNTIME_VERSION}")
+    }
+}
+
+/// Resolved install locations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locations {
+    /// Directory holding one sub-directory per model pack.
+    pub models: PathBuf,
+    /// The ONNX Runtime shared library.
+    pub runtime: PathBuf,
+}
+
+impl Locations {
+    /// The per-user default data directory, `None` when the platform has none.
+    pub fn default_home() -> Option<PathBuf> {
+        dirs::data_dir().map(|d| d.join("face-sets"))
+    }
+
+    /// Locations from explicit overrides, falling back to the defaults under `home`.
+    pub fn new(home: &Path, models: Option<PathBuf>, runtime: Option<PathBuf>) -> Self {
+        Self {
+            models: models.unwrap_or_else(|| home.join("models")),
+            runtime: runtime.unwrap_or_else(|| home.join("runtime").join(runtime_file_name())),
+        }
+    }
+
+    /// Locations from `FACE_SETS_MODELS` and `ORT_DYLIB_PATH` (when set and non-empty),
+    /// else the defaults. For binaries, tests and tools, not for library code.
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let home = Self::default_home().unwrap_or_else(|| PathBuf::from(".face-sets"));
+        Self::new(&home, var("FACE_SETS_MODELS"), var("ORT_DYLIB_PATH"))
+    }
+
+    /// The default pack: `buffalo_l` when installed, else `buffalo_s`.
+    pub fn default_pack(&self) -> PathBuf {
+        let large = self.models.join("buffalo_l");
+        if large.join("w600k_r50.onnx").is_file() {
+            large
+        } else {
+            self.models.join("buffalo_s")
+        }
+    }
+}

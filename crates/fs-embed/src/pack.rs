@@ -1,0 +1,196 @@
+//! Model packs: which ONNX file plays which role, and the checksums they are pinned to.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// What a model file does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// SCRFD face detector with keypoints.
+    Detector,
+    /// ArcFace recogniser (512-d embedding).
+    Recognizer,
+    /// 106-point 2D landmarks (`2d106det`).
+    Landmarks2d106,
+    /// 68-point 3D landmarks and pose (`1k3d68`).
+    Landmarks3d68,
+}
+
+/// A model file this project knows by name.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownModel {
+    /// Pack it belongs to (`buffalo_s` or `buffalo_l`).
+    pub pack: &'static str,
+    /// File name inside the pack directory.
+    pub file: &'static str,
+    /// Its role.
+    pub role: Role,
+    /// Pinned SHA-256, where the project has verified the file. `buffalo_l` cannot be
+    /// obtained on the machines this project is tested on, so its files are pinned on
+    /// first install instead (see `SHA256SUMS` in the pack directory).
+    pub sha256: Option<&'static str>,
+}
+
+/// Every model file by name. Earlier entries of a role are preferred within a pack.
+pub const KNOWN_MODELS: &[KnownModel] = &[
+    KnownModel {
+        pack: "buffalo_s",
+        file: "scrfd_500m_bnkps.onnx",
+        role: Role::Detector,
+        sha256: Some("a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad"),
+    },
+    KnownModel {
+        pack: "buffalo_s",
+        file: "det_500m.onnx",
+        role: Role::Detector,
+        sha256: Some("5e4447f50245bbd7966bd6c0fa52938c61474a04ec7def48753668a9d8b4ea3a"),
+    },
+    KnownModel {
+        pack: "buffalo_s",
+        file: "w600k_mbf.onnx",
+        role: Role::Recognizer,
+        sha256: Some("9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f"),
+    },
+    KnownModel {
+        pack: "buffalo_s",
+        file: "2d106det.onnx",
+        role: Role::Landmarks2d106,
+        sha256: Some("f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf"),
+    },
+    KnownModel {
+        pack: "buffalo_l",
+        file: "det_10g.onnx",
+        role: Role::Detector,
+        sha256: None,
+    },
+    KnownModel {
+        pack: "buffalo_l",
+        file: "w600k_r50.onnx",
+        role: Role::Recognizer,
+        sha256: None,
+    },
+    KnownModel {
+        pack: "buffalo_l",
+        file: "2d106det.onnx",
+        role: Role::Landmarks2d106,
+        sha256: Some("f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf"),
+    },
+    KnownModel {
+        pack: "buffalo_l",
+        file: "1k3d68.onnx",
+        role: Role::Landmarks3d68,
+        sha256: None,
+    },
+];
+
+/// The model files of one pack, by role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelPack {
+    /// The pack directory.
+    pub dir: PathBuf,
+    /// SCRFD detector.
+    pub detector: PathBuf,
+    /// ArcFace recogniser.
+    pub recognizer: PathBuf,
+    /// 106-point landmarks, when present.
+    pub landmarks_2d_106: Option<PathBuf>,
+    /// 68-point 3D landmarks, when present (`buffalo_l`).
+    pub landmarks_3d_68: Option<PathBuf>,
+}
+
+impl ModelPack {
+    /// Finds the models in `dir` by their InsightFace file names (any pack's names are
+    /// accepted, so a directory mixing `det_10g.onnx` with `w600k_mbf.onnx` works).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.is_dir() {
+            return Err(Error::Pack {
+                dir,
+                message: "no such directory; run `cargo xtask setup` or pass --models DIR".into(),
+            });
+        }
+        // Prefer the larger pack's files when both are present.
+        let find = |role: Role| {
+            KNOWN_MODELS
+                .iter()
+                .filter(|m| m.role == role)
+                .rev()
+                .map(|m| dir.join(m.file))
+                .find(|p| p.is_file())
+        };
+        let missing = |role: Role, what: &str| Error::Pack {
+            dir: dir.clone(),
+            message: format!("no {what} model found (looked for {})", names_of(role)),
+        };
+        let detector = find(Role::Detector).ok_or_else(|| missing(Role::Detector, "detector"))?;
+        let recognizer =
+            find(Role::Recognizer).ok_or_else(|| missing(Role::Recognizer, "recognition"))?;
+        Ok(Self {
+            landmarks_2d_106: find(Role::Landmarks2d106),
+            landmarks_3d_68: find(Role::Landmarks3d68),
+            detector,
+            recognizer,
+            dir,
+        })
+    }
+
+    /// Resolves `--models`: an existing directory is used as the pack; otherwise the
+    /// value names a pack under `models_root` (e.g. `buffalo_s`).
+    pub fn resolve(models_root: &Path, name_or_dir: &str) -> Result<Self> {
+        let as_dir = Path::new(name_or_dir);
+        if as_dir.is_dir() {
+            Self::from_dir(as_dir)
+        } else {
+            Self::from_dir(models_root.join(name_or_dir))
+        }
+    }
+}
+
+fn names_of(role: Role) -> String {
+    KNOWN_MODELS
+        .iter()
+        .filter(|m| m.role == role)
+        .map(|m| m.file)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The pinned checksum of a pack's file, if the project pins it.
+pub fn pinned_sha256(pack: &str, file: &str) -> Option<&'static str> {
+    KNOWN_MODELS
+        .iter()
+        .find(|m| m.pack == pack && m.file == file)
+        .and_then(|m| m.sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_files_by_role_and_reports_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("det_500m.onnx"), b"x").unwrap();
+        let err = ModelPack::from_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("no recognition model") && err.contains("w600k_mbf.onnx"), "{err}");
+        std::fs::write(dir.path().join("w600k_mbf.onnx"), b"x").unwrap();
+        let pack = ModelPack::from_dir(dir.path()).unwrap();
+        assert_eq!(pack.detector, dir.path().join("det_500m.onnx"));
+        assert_eq!(pack.landmarks_2d_106, None);
+        // buffalo_l's detector wins when present.
+        std::fs::write(dir.path().join("det_10g.onnx"), b"x").unwrap();
+        assert_eq!(ModelPack::from_dir(dir.path()).unwrap().detector, dir.path().join("det_10g.onnx"));
+    }
+
+    #[test]
+    fn resolve_by_name_under_root() {
+        let root = tempfile::tempdir().unwrap();
+        let pack = root.path().join("buffalo_s");
+        std::fs::create_dir(&pack).unwrap();
+        std::fs::write(pack.join("scrfd_500m_bnkps.onnx"), b"x").unwrap();
+        std::fs::write(pack.join("w600k_mbf.onnx"), b"x").unwrap();
+        assert_eq!(ModelPack::resolve(root.path(), "buffalo_s").unwrap().dir, pack);
+        assert!(ModelPack::resolve(root.path(), "buffalo_l").is_err());
+    }
+}

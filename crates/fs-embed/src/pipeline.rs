@@ -1,0 +1,608 @@
+//! The embedding pipeline: list photos, hash them, group byte-identical files, then
+//! decode, detect and embed each distinct image into a [`Cache`].
+//!
+//! ```text
+//! list ─> hash (parallel) ─> group by hash ─> decode + letterbox (worker threads)
+//!      ─> bounded channel ─> detect ─> align ─> batched recognition ─> cache (flush every N)
+//! ```
+//!
+//! Decoding runs on its own threads and feeds a small bounded channel, so the detector
+//! always has the next photo ready; recognition is batched across faces of several
+//! photos. A photo that fails anywhere is recorded with its error and the run goes on.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use crossbeam_channel::{Receiver, TryRecvError, bounded};
+use fs_cache::{Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, PathStatus};
+use fs_detect::scrfd::{Letterbox, PreparedInput};
+use fs_detect::{Detection, Detector, decode};
+use image::RgbImage;
+use rayon::prelude::*;
+
+use crate::align::align_face;
+use crate::arcface::Recognizer;
+use crate::error::{Error, Result};
+use crate::pack::ModelPack;
+
+/// File extensions (lower case) treated as photos when scanning a directory.
+pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "webp"];
+
+/// What to embed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Every photo under a directory, recursively.
+    Tree(PathBuf),
+    /// One file, whatever its name.
+    File(PathBuf),
+}
+
+impl Source {
+    /// A directory becomes a tree, anything else a single file.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        if path.is_dir() {
+            Self::Tree(path)
+        } else {
+            Self::File(path)
+        }
+    }
+}
+
+/// Stages the pipeline reports progress for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading and hashing new or changed files.
+    Hash,
+    /// Decoding, detecting and embedding distinct new images.
+    Embed,
+}
+
+/// Receives progress; every method has a no-op default.
+pub trait Reporter: Sync {
+    /// A stage starts with `total` items.
+    fn on_start(&self, _stage: Stage, _total: u64) {}
+    /// One item of `stage` is done.
+    fn on_item(&self, _stage: Stage, _path: &Path) {}
+    /// A file failed; the run goes on.
+    fn on_error(&self, _path: &Path, _message: &str) {}
+    /// A stage is done.
+    fn on_finish(&self, _stage: Stage) {}
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+impl Reporter for Silent {}
+
+/// Tuning knobs; [`EmbedOptions::default`] is what the CLI uses.
+#[derive(Clone, Debug)]
+pub struct EmbedOptions {
+    /// Images per durable flush of the cache. A crash loses at most this many.
+    pub flush_every: usize,
+    /// Threads decoding photos ahead of the detector.
+    pub decode_threads: usize,
+    /// Faces per recognition batch.
+    pub recognition_batch: usize,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        Self {
+            flush_every: 50,
+            decode_threads: 1,
+            recognition_batch: 32,
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmbedSummary {
+    /// Photo files found.
+    pub files: usize,
+    /// Files already in the cache with an unchanged stamp.
+    pub unchanged: usize,
+    /// Files read and hashed this run.
+    pub hashed: usize,
+    /// Paths recorded as aliases of byte-identical images.
+    pub aliases: usize,
+    /// Distinct images decoded and run through the models.
+    pub embedded: usize,
+    /// Faces found in them.
+    pub faces: usize,
+    /// Images with no face.
+    pub no_face: usize,
+    /// Files that failed (unreadable, undecodable, or an inference error), with why.
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+/// Detector and recogniser, ready to run.
+pub struct FaceAnalyzer {
+    detector: Detector,
+    recognizer: Recognizer,
+}
+
+impl std::fmt::Debug for FaceAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaceAnalyzer")
+            .field("detector", &self.detector)
+            .field("recognizer", &self.recognizer)
+            .finish()
+    }
+}
+
+/// Faces found in one image, before they go into a cache record.
+#[derive(Clone, Debug)]
+pub struct AnalyzedFace {
+    /// The detection.
+    pub detection: Detection,
+    /// Raw recogniser output.
+    pub embedding: Vec<f32>,
+}
+
+impl FaceAnalyzer {
+    /// Loads the detector (letterboxed into `det_size`²) and recogniser of `pack`, each
+    /// with `threads` intra-op threads. Requires [`fs_detect::runtime::init`].
+    pub fn new(pack: &ModelPack, det_size: u32, threads: usize) -> Result<Self> {
+        let detector = Detector::builder(&pack.detector)
+            .input_size(det_size)
+            .threads(threads)
+            .build()?;
+        let recognizer = Recognizer::new(&pack.recognizer, threads)?;
+        Ok(Self {
+            detector,
+            recognizer,
+        })
+    }
+
+    /// From already-built parts.
+    pub fn from_parts(detector: Detector, recognizer: Recognizer) -> Self {
+        Self {
+            detector,
+            recognizer,
+        }
+    }
+
+    /// The detector.
+    pub fn detector(&mut self) -> &mut Detector {
+        &mut self.detector
+    }
+
+    /// The recogniser.
+    pub fn recognizer(&mut self) -> &mut Recognizer {
+        &mut self.recognizer
+    }
+
+    /// Detects and embeds every face of one image.
+    pub fn analyze(&mut self, image: &RgbImage) -> Result<Vec<AnalyzedFace>> {
+        let detections = self.detector.detect(image)?;
+        let crops: Vec<RgbImage> = detections.iter().map(|d| align_face(image, &d.kps)).collect();
+        let embeddings = self.recognizer.embed(&crops)?;
+        Ok(detections
+            .into_iter()
+            .zip(embeddings)
+            .map(|(detection, embedding)| AnalyzedFace {
+                detection,
+                embedding,
+            })
+            .collect())
+    }
+}
+
+/// A distinct image to embed.
+#[derive(Clone, Debug)]
+struct Job {
+    hash: ContentHash,
+    path: PathBuf,
+    stamp: FileStamp,
+}
+
+/// What a decoding thread hands to the detector.
+struct Decoded {
+    job: Job,
+    result: std::result::Result<(RgbImage, PreparedInput), DecodeFailure>,
+}
+
+enum DecodeFailure {
+    /// The file could not be read (vanished, permissions).
+    Read(String),
+    /// The bytes are not a decodable image.
+    Decode(String),
+}
+
+/// An image whose faces are detected and aligned, waiting for recognition.
+struct Pending {
+    job: Job,
+    width: u32,
+    height: u32,
+    detections: Vec<Detection>,
+    sharpness: Vec<f32>,
+    crops: Vec<RgbImage>,
+}
+
+/// Embeds every photo of `sources` that the cache does not hold yet.
+///
+/// Fatal errors (the cache cannot be written) stop the run after flushing what is done;
+/// per-file problems are recorded in the cache and the summary.
+pub fn embed(
+    sources: &[Source],
+    cache: &mut Cache,
+    analyzer: &mut FaceAnalyzer,
+    options: &EmbedOptions,
+    reporter: &dyn Reporter,
+) -> Result<EmbedSummary> {
+    let mut summary = EmbedSummary::default();
+    let files = list_files(sources, cache, &mut summary, reporter)?;
+    summary.files = files.len() + summary.errors.len();
+    let jobs = hash_and_group(files, cache, &mut summary, reporter)?;
+    cache.flush()?;
+    run_models(jobs, cache, analyzer, options, &mut summary, reporter)?;
+    cache.flush()?;
+    if cache.needs_compaction() {
+        cache.compact()?;
+    }
+    tracing::info!(
+        files = summary.files,
+        embedded = summary.embedded,
+        faces = summary.faces,
+        errors = summary.errors.len(),
+        "embedding done"
+    );
+    Ok(summary)
+}
+
+fn is_photo_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+fn record_error(
+    cache: &mut Cache,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+    path: PathBuf,
+    message: String,
+) -> Result<()> {
+    tracing::warn!(path = %path.display(), "{message}");
+    reporter.on_error(&path, &message);
+    cache.record_unreadable(path.clone(), message.clone())?;
+    summary.errors.push((path, message));
+    Ok(())
+}
+
+/// Lists photo files with their stamps, sorted by path. Problems are recorded as errors.
+fn list_files(
+    sources: &[Source],
+    cache: &mut Cache,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(PathBuf, FileStamp)>> {
+    let mut files = Vec::new();
+    for source in sources {
+        match source {
+            Source::Tree(root) => {
+                let root = std::path::absolute(root).map_err(|source| Error::Source {
+                    path: root.clone(),
+                    source,
+                })?;
+                fs::metadata(&root).map_err(|source| Error::Source {
+                    path: root.clone(),
+                    source,
+                })?;
+                for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+                    match entry {
+                        Ok(entry) if entry.file_type().is_dir() => {}
+                        Ok(entry) if is_photo_name(entry.path()) => {
+                            check_file(entry.into_path(), &mut files, cache, summary, reporter)?;
+                        }
+                        Ok(entry) => {
+                            tracing::debug!(path = %entry.path().display(), "skipped: not a photo file name");
+                        }
+                        Err(e) => {
+                            let path = e.path().map_or_else(|| root.clone(), Path::to_path_buf);
+                            record_error(cache, summary, reporter, path, format!("cannot list: {e}"))?;
+                        }
+                    }
+                }
+            }
+            Source::File(path) => {
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                check_file(path, &mut files, cache, summary, reporter)?;
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.dedup_by(|a, b| a.0 == b.0);
+    Ok(files)
+}
+
+fn check_file(
+    path: PathBuf,
+    files: &mut Vec<(PathBuf, FileStamp)>,
+    cache: &mut Cache,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    match fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => files.push((path, FileStamp::from_metadata(&meta))),
+        Ok(meta) if meta.is_dir() => {
+            record_error(cache, summary, reporter, path, "is a directory, not a photo".into())?;
+        }
+        Ok(_) => record_error(cache, summary, reporter, path, "not a regular file".into())?,
+        Err(e) => record_error(cache, summary, reporter, path, format!("cannot read: {e}"))?,
+    }
+    Ok(())
+}
+
+/// Hashes new files in parallel, records aliases, and returns one job per distinct
+/// image that still needs the models, sorted by path.
+fn hash_and_group(
+    files: Vec<(PathBuf, FileStamp)>,
+    cache: &mut Cache,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Job>> {
+    let statuses: Vec<PathStatus> = files.iter().map(|(p, s)| cache.path_status(p, *s)).collect();
+    let to_hash = statuses.iter().filter(|s| **s == PathStatus::New).count();
+    reporter.on_start(Stage::Hash, to_hash as u64);
+    let hashed: Vec<std::result::Result<ContentHash, String>> = files
+        .par_iter()
+        .zip(&statuses)
+        .map(|((path, _), status)| match status {
+            PathStatus::Done(hash) | PathStatus::Hashed(hash) => Ok(*hash),
+            PathStatus::New => {
+                let result = File::open(path)
+                    .and_then(ContentHash::of_reader)
+                    .map_err(|e| format!("cannot read: {e}"));
+                reporter.on_item(Stage::Hash, path);
+                result
+            }
+        })
+        .collect();
+    reporter.on_finish(Stage::Hash);
+
+    let mut claimed: HashMap<ContentHash, usize> = HashMap::new();
+    let mut jobs = Vec::new();
+    for (((path, stamp), status), hash) in files.into_iter().zip(statuses).zip(hashed) {
+        let hash = match hash {
+            Ok(hash) => hash,
+            Err(message) => {
+                record_error(cache, summary, reporter, path, message)?;
+                continue;
+            }
+        };
+        if status == PathStatus::New {
+            summary.hashed += 1;
+        }
+        if let Some(image) = cache.image(&hash) {
+            if status != PathStatus::New {
+                summary.unchanged += 1;
+            } else if image.path != path {
+                cache.add_alias(hash, path, stamp)?;
+                summary.aliases += 1;
+            } else {
+                // Canonical file touched but unchanged in content: refresh its stamp.
+                cache.add_alias(hash, path, stamp)?;
+            }
+            continue;
+        }
+        if let Some(&first) = claimed.get(&hash) {
+            let canonical: &Job = &jobs[first];
+            tracing::debug!(path = %path.display(), canonical = %canonical.path.display(), "byte-identical");
+            cache.add_alias(hash, path, stamp)?;
+            summary.aliases += 1;
+            continue;
+        }
+        claimed.insert(hash, jobs.len());
+        jobs.push(Job { hash, path, stamp });
+    }
+    Ok(jobs)
+}
+
+fn run_models(
+    jobs: Vec<Job>,
+    cache: &mut Cache,
+    analyzer: &mut FaceAnalyzer,
+    options: &EmbedOptions,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    reporter.on_start(Stage::Embed, jobs.len() as u64);
+    if jobs.is_empty() {
+        reporter.on_finish(Stage::Embed);
+        return Ok(());
+    }
+    let letterbox = analyzer.detector.letterbox();
+    let threads = options.decode_threads.max(1);
+    let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
+    for job in jobs {
+        job_tx.send(job).expect("receiver alive");
+    }
+    drop(job_tx);
+    // Small bound: enough to hide decode latency, little memory for decoded photos.
+    let (done_tx, done_rx) = bounded::<Decoded>(threads * 2);
+    thread::scope(|scope| -> Result<()> {
+        for _ in 0..threads {
+            let job_rx = job_rx.clone();
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                for job in job_rx {
+                    let result = decode_job(&job, &letterbox);
+                    if done_tx.send(Decoded { job, result }).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let result = consume(&done_rx, cache, analyzer, options, summary, reporter);
+        // On a fatal error, stop the decoders: drain so their sends fail fast.
+        drop(done_rx);
+        result
+    })?;
+    reporter.on_finish(Stage::Embed);
+    Ok(())
+}
+
+fn decode_job(
+    job: &Job,
+    letterbox: &Letterbox,
+) -> std::result::Result<(RgbImage, PreparedInput), DecodeFailure> {
+    let bytes = fs::read(&job.path).map_err(|e| DecodeFailure::Read(format!("cannot read: {e}")))?;
+    let image = decode::decode_image(&bytes).map_err(|e| DecodeFailure::Decode(e.to_string()))?;
+    let prepared = letterbox.prepare(&image);
+    Ok((image, prepared))
+}
+
+fn consume(
+    done_rx: &Receiver<Decoded>,
+    cache: &mut Cache,
+    analyzer: &mut FaceAnalyzer,
+    options: &EmbedOptions,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut since_flush = 0usize;
+    loop {
+        let next = match done_rx.try_recv() {
+            Ok(d) => Some(d),
+            Err(TryRecvError::Empty) => {
+                // Nothing decoded yet: use the wait to run recognition on what we have.
+                if !pending.is_empty() {
+                    since_flush += finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+                }
+                done_rx.recv().ok()
+            }
+            Err(TryRecvError::Disconnected) => None,
+        };
+        let Some(decoded) = next else { break };
+        let Decoded { job, result } = decoded;
+        match result {
+            Err(DecodeFailure::Read(message)) => {
+                record_error(cache, summary, reporter, job.path.clone(), message)?;
+                reporter.on_item(Stage::Embed, &job.path);
+            }
+            Err(DecodeFailure::Decode(message)) => {
+                tracing::warn!(path = %job.path.display(), "{message}");
+                reporter.on_error(&job.path, &message);
+                summary.errors.push((job.path.clone(), message.clone()));
+                cache.insert_image(ImageRecord {
+                    hash: job.hash,
+                    path: job.path.clone(),
+                    stamp: job.stamp,
+                    width: 0,
+                    height: 0,
+                    outcome: ImageOutcome::DecodeError(message),
+                    aliases: Vec::new(),
+                })?;
+                since_flush += 1;
+                reporter.on_item(Stage::Embed, &job.path);
+            }
+            Ok((image, prepared)) => match analyzer.detector.detect_prepared(&image, &prepared) {
+                Ok(detections) => {
+                    let crops = detections.iter().map(|d| align_face(&image, &d.kps)).collect();
+                    #[expect(clippy::cast_possible_truncation, reason = "a variance well within f32")]
+                    let sharpness = detections
+                        .iter()
+                        .map(|d| fs_quality::face_sharpness(&image, d.bbox) as f32)
+                        .collect();
+                    pending.push(Pending {
+                        width: image.width(),
+                        height: image.height(),
+                        job,
+                        detections,
+                        sharpness,
+                        crops,
+                    });
+                }
+                Err(e) => {
+                    // Not recorded in the cache, so the next run tries again.
+                    let message = format!("detection failed: {e}");
+                    tracing::warn!(path = %job.path.display(), "{message}");
+                    reporter.on_error(&job.path, &message);
+                    summary.errors.push((job.path.clone(), message));
+                    reporter.on_item(Stage::Embed, &job.path);
+                }
+            },
+        }
+        let pending_faces: usize = pending.iter().map(|p| p.crops.len()).sum();
+        if pending_faces >= options.recognition_batch || pending.len() >= options.flush_every {
+            since_flush += finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+        }
+        if since_flush >= options.flush_every {
+            cache.flush()?;
+            since_flush = 0;
+        }
+    }
+    finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+    Ok(())
+}
+
+/// Runs recognition over every pending face and writes the records; returns how many
+/// images were written.
+fn finish_pending(
+    pending: &mut Vec<Pending>,
+    cache: &mut Cache,
+    analyzer: &mut FaceAnalyzer,
+    summary: &mut EmbedSummary,
+    reporter: &dyn Reporter,
+) -> Result<usize> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let crops: Vec<RgbImage> = pending.iter_mut().flat_map(|p| p.crops.drain(..)).collect();
+    let mut embeddings = match analyzer.recognizer.embed(&crops) {
+        Ok(e) => e.into_iter(),
+        Err(e) => {
+            let message = format!("recognition failed: {e}");
+            for p in pending.drain(..) {
+                reporter.on_error(&p.job.path, &message);
+                summary.errors.push((p.job.path.clone(), message.clone()));
+                reporter.on_item(Stage::Embed, &p.job.path);
+            }
+            return Ok(0);
+        }
+    };
+    let written = pending.len();
+    for p in pending.drain(..) {
+        let faces: Vec<Face> = p
+            .detections
+            .into_iter()
+            .zip(p.sharpness)
+            .map(|(d, sharpness)| Face {
+                bbox: d.bbox,
+                kps: d.kps,
+                det_score: d.score,
+                embedding: Embedding::from_raw(&embeddings.next().expect("one embedding per crop")),
+                sharpness: Some(sharpness),
+                landmarks_2d_106: None,
+                landmarks_3d_68: None,
+                pose: None,
+            })
+            .collect();
+        summary.embedded += 1;
+        summary.faces += faces.len();
+        let outcome = if faces.is_empty() {
+            summary.no_face += 1;
+            ImageOutcome::NoFace
+        } else {
+            ImageOutcome::Faces(faces)
+        };
+        cache.insert_image(ImageRecord {
+            hash: p.job.hash,
+            path: p.job.path.clone(),
+            stamp: p.job.stamp,
+            width: p.width,
+            height: p.height,
+            outcome,
+            aliases: Vec::new(),
+        })?;
+        reporter.on_item(Stage::Embed, &p.job.path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,65 @@
+//! Shared by the integration tests: the real runtime and models, and the fixtures.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use fs_embed::locations::Locations;
+use fs_embed::pack::ModelPack;
+use fs_embed::pipeline::FaceAnalyzer;
+
+/// Loads ONNX Runtime and the buffalo_s pack, or fails with the command that installs them.
+pub fn pack() -> ModelPack {
+    let loc = Locations::from_env();
+    fs_detect::runtime::init(&loc.runtime).unwrap_or_else(|e| {
+        panic!("{e}\n(the tests need the real runtime and models: run `cargo xtask setup`)")
+    });
+    ModelPack::from_dir(loc.models.join("buffalo_s"))
+        .unwrap_or_else(|e| panic!("{e}\n(run `cargo xtask setup`)"))
+}
+
+pub fn analyzer() -> FaceAnalyzer {
+    FaceAnalyzer::new(&pack(), 640, 2).expect("models load")
+}
+
+/// ONNX Runtime sessions are heavy; tests that build one take turns.
+pub static MODELS: Mutex<()> = Mutex::new(());
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures().join("images").join(name)
+}
+
+/// `(file, identity)` from labels.csv; identity is empty for no-face, `multi` for groups.
+pub fn labels() -> Vec<(String, String)> {
+    std::fs::read_to_string(fixtures().join("labels.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (p, id) = l.split_once(',').unwrap();
+            (p.trim_start_matches("images/").to_string(), id.to_string())
+        })
+        .collect()
+}
+
+pub fn load(name: &str) -> image::RgbImage {
+    fs_detect::decode::decode_image(&std::fs::read(fixture(name)).unwrap()).unwrap()
+}
+
+pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
