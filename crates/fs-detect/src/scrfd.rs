@@ -14,9 +14,10 @@
 //!   the square input (the extra rows are padding the anchors never look at).
 //! - **Faces that fill the frame.** Face chips and tight crops (a 150×150 face thumbnail)
 //!   blow the face up to the whole 640² input, far larger than any face SCRFD was trained
-//!   on, and the reference finds nothing. When the first pass finds no face, a second
-//!   pass places the image, shrunk to half the input size, in the middle of a black
-//!   canvas, so a frame-filling face arrives at a size the model knows.
+//!   on, and the reference finds nothing (or a weak sliver at the edge). When the first
+//!   pass finds no confident face, a second pass places the image, shrunk to half the
+//!   input size, in the middle of a black canvas, so a frame-filling face arrives at a
+//!   size the model knows.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,9 @@ const ANCHORS_PER_CELL: usize = 2;
 /// `input_mean` and `input_std` of InsightFace's SCRFD wrapper.
 const INPUT_MEAN: f32 = 127.5;
 const INPUT_STD: f32 = 128.0;
+
+/// The recovery pass runs when no first-pass face scores at least this.
+pub const RECOVERY_BELOW: f32 = 0.6;
 
 /// One detected face, in pixels of the image given to the detector.
 #[derive(Clone, Debug, PartialEq)]
@@ -314,15 +318,22 @@ impl Detector {
 
     /// Like [`Detector::detect`], with the first-pass input already prepared by
     /// [`Letterbox::prepare`] (from [`Detector::letterbox`]).
+    ///
+    /// The recovery pass runs when the first pass finds no confident face (none at or
+    /// above [`RECOVERY_BELOW`]); whichever pass found the more confident best face wins.
+    /// Taking one pass whole, rather than merging both, keeps a weak sliver that the
+    /// first pass saw at the edge of a face chip from joining the real face.
     pub fn detect_prepared(&mut self, image: &RgbImage, first: &PreparedInput) -> Result<Vec<Detection>> {
         let faces = self.run(first)?;
-        if !faces.is_empty() || !self.recover_filling_faces {
+        let best = |f: &[Detection]| f.iter().map(|d| d.score).fold(0.0f32, f32::max);
+        if !self.recover_filling_faces || best(&faces) >= RECOVERY_BELOW {
             return Ok(faces);
         }
         let second = self.recovery_letterbox().prepare(image);
-        let faces = self.run(&second)?;
-        if !faces.is_empty() {
-            tracing::debug!(faces = faces.len(), "recovery pass found frame-filling faces");
+        let recovered = self.run(&second)?;
+        if best(&recovered) > best(&faces) {
+            tracing::debug!(faces = recovered.len(), "recovery pass found frame-filling faces");
+            return Ok(recovered);
         }
         Ok(faces)
     }

@@ -27,7 +27,7 @@ struct RefFace {
 
 #[test]
 fn detections_and_embeddings_match_insightface() {
-    let _guard = common::MODELS.lock().unwrap();
+    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let reference: Reference = serde_json::from_str(
         &std::fs::read_to_string(common::fixtures().join("reference/insightface_buffalo_s.json")).unwrap(),
     )
