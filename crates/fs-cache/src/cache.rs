@@ -77,11 +77,17 @@ impl Cache {
         })?;
         let mut cache = Self::empty(path);
         let valid = cache.replay(&mut file)?;
-        let end = HEADER_LEN + valid;
-        if file.metadata().map_err(|e| io_err(&cache.path, "stat", e))?.len() > end {
+        let end = HEADER_LEN as u64 + valid;
+        if file
+            .metadata()
+            .map_err(|e| io_err(&cache.path, "stat", e))?
+            .len()
+            > end
+        {
             file.set_len(end)
                 .map_err(|e| io_err(&cache.path, "truncate damaged tail", e))?;
-            file.sync_all().map_err(|e| io_err(&cache.path, "sync", e))?;
+            file.sync_all()
+                .map_err(|e| io_err(&cache.path, "sync", e))?;
         }
         file.seek(SeekFrom::End(0))
             .map_err(|e| io_err(&cache.path, "seek", e))?;
@@ -115,7 +121,7 @@ impl Cache {
 
     /// Reads header and entries into memory; returns the valid journal length.
     fn replay(&mut self, file: &mut File) -> Result<u64> {
-        let mut header = [0u8; HEADER_LEN as usize];
+        let mut header = [0u8; HEADER_LEN];
         let mut reader = BufReader::with_capacity(1 << 20, file);
         match reader.read_exact(&mut header) {
             Ok(()) => {}
@@ -198,18 +204,21 @@ impl Cache {
                 }
             }
             Entry::Unreadable(record) => {
-                if self.unreadable.insert(record.path.clone(), record).is_some() {
+                if self
+                    .unreadable
+                    .insert(record.path.clone(), record)
+                    .is_some()
+                {
                     self.superseded += 1;
                 }
             }
             Entry::Faces { hash, faces } => {
-                if let Some(image) = self.images.get_mut(&hash) {
-                    if let crate::ImageOutcome::Faces(old) = &mut image.outcome {
-                        if old.len() == faces.len() {
-                            *old = faces;
-                            self.superseded += 1;
-                        }
-                    }
+                if let Some(image) = self.images.get_mut(&hash)
+                    && let crate::ImageOutcome::Faces(old) = &mut image.outcome
+                    && old.len() == faces.len()
+                {
+                    *old = faces;
+                    self.superseded += 1;
                 }
             }
         }
@@ -371,10 +380,13 @@ impl Cache {
         for image in self.images.values() {
             encode(&Entry::Image(image.clone()), &mut bytes)?;
             for alias in &image.aliases {
-                let stamp = self.paths.get(alias).map(|(_, s)| *s).unwrap_or(FileStamp {
-                    size: 0,
-                    modified_ns: 0,
-                });
+                let stamp = self.paths.get(alias).map_or(
+                    FileStamp {
+                        size: 0,
+                        modified_ns: 0,
+                    },
+                    |(_, s)| *s,
+                );
                 encode(
                     &Entry::Alias {
                         hash: image.hash,
@@ -425,10 +437,11 @@ impl Cache {
 
 impl Drop for Cache {
     fn drop(&mut self) {
-        if self.file.is_some() && !self.batch.is_empty() {
-            if let Err(e) = self.flush() {
-                tracing::error!("could not flush the cache on drop: {e}");
-            }
+        if self.file.is_some()
+            && !self.batch.is_empty()
+            && let Err(e) = self.flush()
+        {
+            tracing::error!("could not flush the cache on drop: {e}");
         }
     }
 }
@@ -475,6 +488,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
     use crate::record::{Embedding, ImageOutcome};
@@ -506,7 +525,7 @@ mod tests {
             stamp: stamp(u64::from(n)),
             width: 640,
             height: 480,
-            outcome: if n % 2 == 0 {
+            outcome: if n.is_multiple_of(2) {
                 ImageOutcome::Faces(vec![face(f32::from(n))])
             } else {
                 ImageOutcome::NoFace
@@ -544,7 +563,10 @@ mod tests {
             cache.path_status(Path::new("/q/copy.jpg"), stamp(2)),
             PathStatus::Done(ContentHash([2; 32]))
         );
-        assert_eq!(cache.path_status(Path::new("/q/copy.jpg"), stamp(3)), PathStatus::New);
+        assert_eq!(
+            cache.path_status(Path::new("/q/copy.jpg"), stamp(3)),
+            PathStatus::New
+        );
     }
 
     #[test]
@@ -609,7 +631,9 @@ mod tests {
         cache
             .add_alias(ContentHash([1; 32]), "/z/alias.jpg".into(), stamp(1))
             .unwrap();
-        cache.record_unreadable("/p/bad.jpg".into(), "nope".into()).unwrap();
+        cache
+            .record_unreadable("/p/bad.jpg".into(), "nope".into())
+            .unwrap();
         cache.flush().unwrap();
         let before: Vec<_> = cache.images().cloned().collect();
         let size_before = fs::metadata(&path).unwrap().len();
@@ -619,7 +643,11 @@ mod tests {
         cache.flush().unwrap();
         drop(cache);
         let cache = Cache::open(&path).unwrap();
-        let after: Vec<_> = cache.images().filter(|i| i.hash != ContentHash([20; 32])).cloned().collect();
+        let after: Vec<_> = cache
+            .images()
+            .filter(|i| i.hash != ContentHash([20; 32]))
+            .cloned()
+            .collect();
         assert_eq!(before, after);
         assert_eq!(cache.stats().unreadable, 1);
         assert_eq!(cache.stats().aliases, 1);

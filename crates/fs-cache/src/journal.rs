@@ -14,13 +14,13 @@ pub const MAGIC: [u8; 8] = *b"FSETSCAC";
 /// The format version this build writes and reads.
 pub const VERSION: u16 = 1;
 /// Size of the header in bytes.
-pub const HEADER_LEN: u64 = 16;
+pub const HEADER_LEN: usize = 16;
 /// Frames larger than this are treated as corruption (a face-heavy image is ~100 KiB).
 const MAX_FRAME: u32 = 64 << 20;
 
 /// The header bytes of a cache of [`VERSION`].
-pub fn header() -> [u8; HEADER_LEN as usize] {
-    let mut h = [0u8; HEADER_LEN as usize];
+pub fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(&MAGIC);
     h[8..10].copy_from_slice(&VERSION.to_le_bytes());
     h
@@ -38,7 +38,7 @@ pub enum HeaderCheck {
 }
 
 /// Checks a header.
-pub fn check_header(h: &[u8; HEADER_LEN as usize]) -> HeaderCheck {
+pub fn check_header(h: &[u8; HEADER_LEN]) -> HeaderCheck {
     if h[..8] != MAGIC {
         return HeaderCheck::BadMagic;
     }
@@ -81,17 +81,28 @@ pub fn read_entries(
         match read_full(&mut reader, &mut frame_header)? {
             0 => return Ok((valid, Tail::Clean)),
             8 => {}
-            n => return Ok((valid, Tail::Damaged(format!("{n}-byte partial frame header")))),
+            n => {
+                return Ok((
+                    valid,
+                    Tail::Damaged(format!("{n}-byte partial frame header")),
+                ));
+            }
         }
         let len = u32::from_le_bytes(frame_header[..4].try_into().expect("4 bytes"));
         let crc = u32::from_le_bytes(frame_header[4..].try_into().expect("4 bytes"));
         if len > MAX_FRAME {
-            return Ok((valid, Tail::Damaged(format!("frame length {len} is implausible"))));
+            return Ok((
+                valid,
+                Tail::Damaged(format!("frame length {len} is implausible")),
+            ));
         }
         payload.resize(len as usize, 0);
         let got = read_full(&mut reader, &mut payload)?;
         if got < payload.len() {
-            return Ok((valid, Tail::Damaged(format!("frame cut short at {got} of {len} bytes"))));
+            return Ok((
+                valid,
+                Tail::Damaged(format!("frame cut short at {got} of {len} bytes")),
+            ));
         }
         if crc32fast::hash(&payload) != crc {
             return Ok((valid, Tail::Damaged("frame checksum mismatch".into())));
@@ -125,6 +136,7 @@ pub(crate) fn append_durably(file: &mut std::fs::File, bytes: &[u8]) -> io::Resu
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::record::{ContentHash, UnreadableRecord};

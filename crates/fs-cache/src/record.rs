@@ -136,7 +136,9 @@ impl<'de> Deserialize<'de> for Embedding {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (bytes, norm): (serde_bytes::ByteBuf, f32) = Deserialize::deserialize(d)?;
         if bytes.len() % 4 != 0 {
-            return Err(serde::de::Error::custom("embedding byte length not a multiple of 4"));
+            return Err(serde::de::Error::custom(
+                "embedding byte length not a multiple of 4",
+            ));
         }
         let unit = bytes
             .chunks_exact(4)

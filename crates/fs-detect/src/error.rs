@@ -6,6 +6,9 @@ pub enum Error {
     /// The bytes are not an image in a supported format, or are damaged.
     #[error("cannot decode image: {0}")]
     Decode(#[source] image::ImageError),
+    /// JPEG data that stops before its end-of-image marker.
+    #[error("cannot decode image: JPEG data ends before its end-of-image marker (truncated file?)")]
+    Truncated,
     /// The ONNX Runtime library could not be loaded.
     #[error(
         "cannot load ONNX Runtime from {}: {message}; run `cargo xtask setup` or point \

@@ -37,13 +37,23 @@ pub fn nms(boxes: &[[f32; 4]], scores: &[f32], iou_threshold: f32) -> Vec<usize>
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     #[test]
     fn overlapping_lower_score_is_dropped() {
-        let boxes = [[0.0, 0.0, 99.0, 99.0], [5.0, 5.0, 104.0, 104.0], [200.0, 0.0, 299.0, 99.0]];
+        let boxes = [
+            [0.0, 0.0, 99.0, 99.0],
+            [5.0, 5.0, 104.0, 104.0],
+            [200.0, 0.0, 299.0, 99.0],
+        ];
         let scores = [0.8, 0.9, 0.7];
         assert_eq!(nms(&boxes, &scores, 0.4), vec![1, 2]);
     }
@@ -86,12 +96,13 @@ mod tests {
             // Every dropped box overlaps some kept, better box.
             for i in 0..boxes.len() {
                 if !keep.contains(&i) {
-                    prop_assert!(keep.iter().any(|&k| {
+                    let covered = keep.iter().any(|&k| {
                         let (a, b) = (&boxes[k], &boxes[i]);
                         let w = (a[2].min(b[2]) - a[0].max(b[0]) + 1.0).max(0.0);
                         let h = (a[3].min(b[3]) - a[1].max(b[1]) + 1.0).max(0.0);
                         w * h / (area(a) + area(b) - w * h) > thr
-                    }));
+                    });
+                    prop_assert!(covered, "box {} dropped without a kept neighbour", i);
                 }
             }
         }

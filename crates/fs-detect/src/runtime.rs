@@ -54,12 +54,20 @@ pub fn open_session(model: &Path, threads: usize) -> Result<ort::session::Sessio
         message,
     };
     let Some(environment) = ENVIRONMENT.get() else {
-        return Err(fail("ONNX Runtime is not loaded; call fs_detect::runtime::init first".into()));
+        return Err(fail(
+            "ONNX Runtime is not loaded; call fs_detect::runtime::init first".into(),
+        ));
     };
     if !model.is_file() {
         return Err(fail("no such file".into()));
     }
-    let mut builder = ort::session::Session::builder(environment).map_err(|e| fail(e.to_string()))?;
+    let mut builder =
+        ort::session::Session::builder(environment).map_err(|e| fail(e.to_string()))?;
+    // InsightFace's recognisers declare a batch of 1 in their output shape and ONNX
+    // Runtime warns on every batched run; its errors still come through.
+    builder = builder
+        .with_log_level(ort::logging::LogLevel::Error)
+        .map_err(|e| fail(e.to_string()))?;
     // Spinning intra-op threads would steal the cores that decode the next photos.
     builder = builder
         .with_config_entry("session.intra_op.allow_spinning", "0")

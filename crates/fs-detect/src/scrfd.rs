@@ -131,7 +131,11 @@ impl Letterbox {
     }
 }
 
-#[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "positive, bounded by the fit box")]
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "positive, bounded by the fit box"
+)]
 fn trunc_u32(v: f64) -> u32 {
     v as u32
 }
@@ -323,7 +327,11 @@ impl Detector {
     /// above [`RECOVERY_BELOW`]); whichever pass found the more confident best face wins.
     /// Taking one pass whole, rather than merging both, keeps a weak sliver that the
     /// first pass saw at the edge of a face chip from joining the real face.
-    pub fn detect_prepared(&mut self, image: &RgbImage, first: &PreparedInput) -> Result<Vec<Detection>> {
+    pub fn detect_prepared(
+        &mut self,
+        image: &RgbImage,
+        first: &PreparedInput,
+    ) -> Result<Vec<Detection>> {
         let faces = self.run(first)?;
         let best = |f: &[Detection]| f.iter().map(|d| d.score).fold(0.0f32, f32::max);
         if !self.recover_filling_faces || best(&faces) >= RECOVERY_BELOW {
@@ -332,7 +340,10 @@ impl Detector {
         let second = self.recovery_letterbox().prepare(image);
         let recovered = self.run(&second)?;
         if best(&recovered) > best(&faces) {
-            tracing::debug!(faces = recovered.len(), "recovery pass found frame-filling faces");
+            tracing::debug!(
+                faces = recovered.len(),
+                "recovery pass found frame-filling faces"
+            );
             return Ok(recovered);
         }
         Ok(faces)
@@ -401,7 +412,10 @@ impl Detector {
 /// Decodes one stride's outputs: anchor `(row, col, a)` sits at index
 /// `(row * grid_w + col) * 2 + a` with centre `(col, row) * stride`; boxes are
 /// `centre ∓ distance * stride`, keypoints `centre + offset * stride`.
-#[expect(clippy::too_many_arguments, reason = "internal, mirrors the reference's loop")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "internal, mirrors the reference's loop"
+)]
 fn decode_level(
     stride: u32,
     grid_w: usize,
@@ -425,12 +439,20 @@ fn decode_level(
         let d = &dist[i * 4..i * 4 + 4];
         boxes.push([cx - d[0] * s, cy - d[1] * s, cx + d[2] * s, cy + d[3] * s]);
         let o = &offs[i * 10..i * 10 + 10];
-        kps.push(std::array::from_fn(|k| [cx + o[2 * k] * s, cy + o[2 * k + 1] * s]));
+        kps.push(std::array::from_fn(|k| {
+            [cx + o[2 * k] * s, cy + o[2 * k + 1] * s]
+        }));
         scores.push(p);
     }
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
 
@@ -456,7 +478,17 @@ mod tests {
     #[test]
     fn below_threshold_is_ignored() {
         let (mut b, mut k, mut s) = (vec![], vec![], vec![]);
-        decode_level(8, 1, &[0.49, 0.2], &[0.0; 8], &[0.0; 20], 0.5, &mut b, &mut k, &mut s);
+        decode_level(
+            8,
+            1,
+            &[0.49, 0.2],
+            &[0.0; 8],
+            &[0.0; 20],
+            0.5,
+            &mut b,
+            &mut k,
+            &mut s,
+        );
         assert!(b.is_empty() && k.is_empty() && s.is_empty());
     }
 
@@ -475,7 +507,10 @@ mod tests {
         let plane = 640 * 384;
         let white = (255.0 - 127.5) / 128.0;
         let black = -127.5 / 128.0;
-        assert!((p.data[374 * 640 + 639] - white).abs() < 1e-6, "last image row");
+        assert!(
+            (p.data[374 * 640 + 639] - white).abs() < 1e-6,
+            "last image row"
+        );
         assert!((p.data[375 * 640] - black).abs() < 1e-6, "padding row");
         assert!((p.data[2 * plane] - white).abs() < 1e-6, "blue plane");
         let square = Letterbox {

@@ -25,9 +25,9 @@ pub fn umeyama(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Affine {
     #[expect(clippy::cast_precision_loss, reason = "a handful of points")]
     let n = src.len() as f64;
     let mean = |pts: &[[f32; 2]]| {
-        let (sx, sy) = pts
-            .iter()
-            .fold((0.0, 0.0), |(ax, ay), p| (ax + f64::from(p[0]), ay + f64::from(p[1])));
+        let (sx, sy) = pts.iter().fold((0.0, 0.0), |(ax, ay), p| {
+            (ax + f64::from(p[0]), ay + f64::from(p[1]))
+        });
         (sx / n, sy / n)
     };
     let (msx, msy) = mean(src);
@@ -45,7 +45,10 @@ pub fn umeyama(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Affine {
     }
     // scale·cos θ and scale·sin θ.
     let (a, b) = (dot / var, cross / var);
-    [[a, -b, mdx - (a * msx - b * msy)], [b, a, mdy - (b * msx + a * msy)]]
+    [
+        [a, -b, mdx - (a * msx - b * msy)],
+        [b, a, mdy - (b * msx + a * msy)],
+    ]
 }
 
 /// Applies `m` to a point.
@@ -95,15 +98,27 @@ pub fn warp_affine(image: &RgbImage, m: &Affine, width: u32, height: u32) -> Rgb
                     if weight == 0.0 || x < 0 || y < 0 || x >= w || y >= h {
                         continue;
                     }
-                    #[expect(clippy::cast_sign_loss, clippy::cast_possible_truncation, reason = "bounds checked")]
+                    #[expect(
+                        clippy::cast_sign_loss,
+                        clippy::cast_possible_truncation,
+                        reason = "bounds checked"
+                    )]
                     let at = ((y * w + x) * 3) as usize;
                     for c in 0..3 {
                         acc[c] += weight * f64::from(raw[at + c]);
                     }
                 }
             }
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "0..=255")]
-            out.put_pixel(ox, oy, image::Rgb(acc.map(|v| v.round().clamp(0.0, 255.0) as u8)));
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "0..=255"
+            )]
+            out.put_pixel(
+                ox,
+                oy,
+                image::Rgb(acc.map(|v| v.round().clamp(0.0, 255.0) as u8)),
+            );
         }
     }
     out
@@ -116,6 +131,12 @@ pub fn align_face(image: &RgbImage, kps: &[[f32; 2]; 5]) -> RgbImage {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -155,7 +176,10 @@ mod tests {
     fn reflection_is_not_used() {
         // Mirrored points: the best proper similarity cannot flip them, so the
         // determinant stays positive.
-        let mirrored: Vec<[f32; 2]> = ARCFACE_TEMPLATE.iter().map(|p| [112.0 - p[0], p[1]]).collect();
+        let mirrored: Vec<[f32; 2]> = ARCFACE_TEMPLATE
+            .iter()
+            .map(|p| [112.0 - p[0], p[1]])
+            .collect();
         let m = umeyama(&mirrored, &ARCFACE_TEMPLATE);
         assert!(m[0][0] * m[1][1] - m[0][1] * m[1][0] > 0.0);
     }

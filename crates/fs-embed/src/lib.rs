@@ -23,8 +23,8 @@
 
 pub mod align;
 pub mod arcface;
-pub mod locations;
 mod error;
+pub mod locations;
 pub mod pack;
 pub mod pipeline;
 

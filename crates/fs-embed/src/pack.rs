@@ -173,14 +173,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("det_500m.onnx"), b"x").unwrap();
         let err = ModelPack::from_dir(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("no recognition model") && err.contains("w600k_mbf.onnx"), "{err}");
+        assert!(
+            err.contains("no recognition model") && err.contains("w600k_mbf.onnx"),
+            "{err}"
+        );
         std::fs::write(dir.path().join("w600k_mbf.onnx"), b"x").unwrap();
         let pack = ModelPack::from_dir(dir.path()).unwrap();
         assert_eq!(pack.detector, dir.path().join("det_500m.onnx"));
         assert_eq!(pack.landmarks_2d_106, None);
         // buffalo_l's detector wins when present.
         std::fs::write(dir.path().join("det_10g.onnx"), b"x").unwrap();
-        assert_eq!(ModelPack::from_dir(dir.path()).unwrap().detector, dir.path().join("det_10g.onnx"));
+        assert_eq!(
+            ModelPack::from_dir(dir.path()).unwrap().detector,
+            dir.path().join("det_10g.onnx")
+        );
     }
 
     #[test]
@@ -190,7 +196,10 @@ mod tests {
         std::fs::create_dir(&pack).unwrap();
         std::fs::write(pack.join("scrfd_500m_bnkps.onnx"), b"x").unwrap();
         std::fs::write(pack.join("w600k_mbf.onnx"), b"x").unwrap();
-        assert_eq!(ModelPack::resolve(root.path(), "buffalo_s").unwrap().dir, pack);
+        assert_eq!(
+            ModelPack::resolve(root.path(), "buffalo_s").unwrap().dir,
+            pack
+        );
         assert!(ModelPack::resolve(root.path(), "buffalo_l").is_err());
     }
 }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
-use fs_cache::{Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, PathStatus};
+use fs_cache::{
+    Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, PathStatus,
+};
 use fs_detect::scrfd::{Letterbox, PreparedInput};
 use fs_detect::{Detection, Detector, decode};
 use image::RgbImage;
@@ -179,7 +181,10 @@ impl FaceAnalyzer {
     /// Detects and embeds every face of one image.
     pub fn analyze(&mut self, image: &RgbImage) -> Result<Vec<AnalyzedFace>> {
         let detections = self.detector.detect(image)?;
-        let crops: Vec<RgbImage> = detections.iter().map(|d| align_face(image, &d.kps)).collect();
+        let crops: Vec<RgbImage> = detections
+            .iter()
+            .map(|d| align_face(image, &d.kps))
+            .collect();
         let embeddings = self.recognizer.embed(&crops)?;
         Ok(detections
             .into_iter()
@@ -304,7 +309,13 @@ fn list_files(
                         }
                         Err(e) => {
                             let path = e.path().map_or_else(|| root.clone(), Path::to_path_buf);
-                            record_error(cache, summary, reporter, path, format!("cannot list: {e}"))?;
+                            record_error(
+                                cache,
+                                summary,
+                                reporter,
+                                path,
+                                format!("cannot list: {e}"),
+                            )?;
                         }
                     }
                 }
@@ -330,7 +341,13 @@ fn check_file(
     match fs::metadata(&path) {
         Ok(meta) if meta.is_file() => files.push((path, FileStamp::from_metadata(&meta))),
         Ok(meta) if meta.is_dir() => {
-            record_error(cache, summary, reporter, path, "is a directory, not a photo".into())?;
+            record_error(
+                cache,
+                summary,
+                reporter,
+                path,
+                "is a directory, not a photo".into(),
+            )?;
         }
         Ok(_) => record_error(cache, summary, reporter, path, "not a regular file".into())?,
         Err(e) => record_error(cache, summary, reporter, path, format!("cannot read: {e}"))?,
@@ -346,7 +363,10 @@ fn hash_and_group(
     summary: &mut EmbedSummary,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Job>> {
-    let statuses: Vec<PathStatus> = files.iter().map(|(p, s)| cache.path_status(p, *s)).collect();
+    let statuses: Vec<PathStatus> = files
+        .iter()
+        .map(|(p, s)| cache.path_status(p, *s))
+        .collect();
     let to_hash = statuses.iter().filter(|s| **s == PathStatus::New).count();
     reporter.on_start(Stage::Hash, to_hash as u64);
     let hashed: Vec<std::result::Result<ContentHash, String>> = files
@@ -452,7 +472,8 @@ fn decode_job(
     job: &Job,
     letterbox: &Letterbox,
 ) -> std::result::Result<(RgbImage, PreparedInput), DecodeFailure> {
-    let bytes = fs::read(&job.path).map_err(|e| DecodeFailure::Read(format!("cannot read: {e}")))?;
+    let bytes =
+        fs::read(&job.path).map_err(|e| DecodeFailure::Read(format!("cannot read: {e}")))?;
     let image = decode::decode_image(&bytes).map_err(|e| DecodeFailure::Decode(e.to_string()))?;
     let prepared = letterbox.prepare(&image);
     Ok((image, prepared))
@@ -474,7 +495,8 @@ fn consume(
             Err(TryRecvError::Empty) => {
                 // Nothing decoded yet: use the wait to run recognition on what we have.
                 if !pending.is_empty() {
-                    since_flush += finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+                    since_flush +=
+                        finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
                 }
                 done_rx.recv().ok()
             }
@@ -505,8 +527,14 @@ fn consume(
             }
             Ok((image, prepared)) => match analyzer.detector.detect_prepared(&image, &prepared) {
                 Ok(detections) => {
-                    let crops = detections.iter().map(|d| align_face(&image, &d.kps)).collect();
-                    #[expect(clippy::cast_possible_truncation, reason = "a variance well within f32")]
+                    let crops = detections
+                        .iter()
+                        .map(|d| align_face(&image, &d.kps))
+                        .collect();
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "a variance well within f32"
+                    )]
                     let sharpness = detections
                         .iter()
                         .map(|d| fs_quality::face_sharpness(&image, d.bbox) as f32)

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 //! Real models on the real fixture photos: counts, boxes, identities and face chips.
 
 mod common;
@@ -8,7 +14,9 @@ use fs_detect::decode::resize;
 
 #[test]
 fn every_fixture_gives_the_faces_its_label_says() {
-    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut analyzer = common::analyzer();
     let mut by_identity: Vec<(String, Vec<f32>)> = Vec::new();
     for (file, identity) in labels() {
@@ -24,7 +32,11 @@ fn every_fixture_gives_the_faces_its_label_says() {
             let [x1, y1, x2, y2] = face.detection.bbox;
             let (w, h) = (x2 - x1, y2 - y1);
             // Sensible: inside the frame (a little slack), face-shaped, not a speck.
-            assert!(x1 > -0.05 * w && y1 > -0.05 * h, "{file}: box {:?}", face.detection.bbox);
+            assert!(
+                x1 > -0.05 * w && y1 > -0.05 * h,
+                "{file}: box {:?}",
+                face.detection.bbox
+            );
             assert!(x2 < image.width() as f32 + 0.05 * w && y2 < image.height() as f32 + 0.05 * h);
             assert!((0.5..2.0).contains(&(h / w)), "{file}: aspect {}", h / w);
             assert!(w.min(h) >= 40.0, "{file}: face {w}x{h}");
@@ -45,20 +57,42 @@ fn every_fixture_gives_the_faces_its_label_says() {
             }
         }
     }
-    println!("same-person cosine min {same_min:.3}, different-person max {diff_max:.3}, margin {:.3}", same_min - diff_max);
-    assert!(same_min - diff_max > 0.2, "identities not clearly separated");
+    println!(
+        "same-person cosine min {same_min:.3}, different-person max {diff_max:.3}, margin {:.3}",
+        same_min - diff_max
+    );
+    assert!(
+        same_min - diff_max > 0.2,
+        "identities not clearly separated"
+    );
 }
 
 #[test]
 fn group_photo_faces_match_their_people() {
-    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut analyzer = common::analyzer();
-    let obama = analyzer.analyze(&load("f0012.jpg")).unwrap().remove(0).embedding;
-    let biden = analyzer.analyze(&load("f0007.jpg")).unwrap().remove(0).embedding;
+    let obama = analyzer
+        .analyze(&load("f0012.jpg"))
+        .unwrap()
+        .remove(0)
+        .embedding;
+    let biden = analyzer
+        .analyze(&load("f0007.jpg"))
+        .unwrap()
+        .remove(0)
+        .embedding;
     let group = analyzer.analyze(&load("f0014.jpg")).unwrap();
     let mut matched: Vec<&str> = group
         .iter()
-        .map(|f| if cosine(&f.embedding, &obama) > cosine(&f.embedding, &biden) { "obama" } else { "biden" })
+        .map(|f| {
+            if cosine(&f.embedding, &obama) > cosine(&f.embedding, &biden) {
+                "obama"
+            } else {
+                "biden"
+            }
+        })
         .collect();
     matched.sort_unstable();
     assert_eq!(matched, ["biden", "obama"]);
@@ -66,18 +100,25 @@ fn group_photo_faces_match_their_people() {
 
 /// A square crop around the face, as a face-chip export or a thumbnail would have it.
 fn chip(image: &image::RgbImage, bbox: [f32; 4], side: u32) -> image::RgbImage {
-    let (cx, cy) = ((bbox[0] + bbox[2]) / 2.0, (bbox[1] + bbox[3]) / 2.0);
+    let (cx, cy) = (
+        f32::midpoint(bbox[0], bbox[2]),
+        f32::midpoint(bbox[1], bbox[3]),
+    );
     let half = (bbox[2] - bbox[0]).max(bbox[3] - bbox[1]) * 0.6;
     let x = (cx - half).max(0.0) as u32;
     let y = (cy - half).max(0.0) as u32;
-    let s = ((2.0 * half) as u32).min(image.width() - x).min(image.height() - y);
+    let s = ((2.0 * half) as u32)
+        .min(image.width() - x)
+        .min(image.height() - y);
     let crop = image::imageops::crop_imm(image, x, y, s, s).to_image();
     resize(&crop, side, side)
 }
 
 #[test]
 fn face_chips_that_fill_the_frame_are_found() {
-    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pack = common::pack();
     let mut analyzer = common::analyzer();
     let mut reference_like = Detector::builder(&pack.detector)
@@ -97,7 +138,10 @@ fn face_chips_that_fill_the_frame_are_found() {
             let faces = analyzer.analyze(&small).unwrap();
             assert_eq!(faces.len(), 1, "{file} as a {side}px chip");
             let c = cosine(&faces[0].embedding, &original.embedding);
-            assert!(c > 0.5, "{file} {side}px chip embeds far from its photo: {c}");
+            assert!(
+                c > 0.5,
+                "{file} {side}px chip embeds far from its photo: {c}"
+            );
             chips += 1;
             reference_found += usize::from(!reference_like.detect(&small).unwrap().is_empty());
         }
@@ -108,7 +152,9 @@ fn face_chips_that_fill_the_frame_are_found() {
 
 #[test]
 fn recovery_pass_adds_no_faces_to_no_face_images() {
-    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut analyzer = common::analyzer();
     for (file, identity) in labels() {
         if !identity.is_empty() {
@@ -119,16 +165,27 @@ fn recovery_pass_adds_no_faces_to_no_face_images() {
         // Small thumbnails of them go through the recovery pass too.
         for side in [150, 112] {
             let thumb = resize(&image, side, side * image.height() / image.width());
-            assert!(analyzer.analyze(&thumb).unwrap().is_empty(), "{file} at {side}px");
+            assert!(
+                analyzer.analyze(&thumb).unwrap().is_empty(),
+                "{file} at {side}px"
+            );
         }
     }
 }
 
 #[test]
 fn square_and_image_shaped_inputs_agree() {
-    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pack = common::pack();
-    let build = |shape| Detector::builder(&pack.detector).threads(2).shape_to_image(shape).build().unwrap();
+    let build = |shape| {
+        Detector::builder(&pack.detector)
+            .threads(2)
+            .shape_to_image(shape)
+            .build()
+            .unwrap()
+    };
     let (mut shaped, mut square) = (build(true), build(false));
     for (file, _) in labels() {
         let image = load(&file);
@@ -136,7 +193,12 @@ fn square_and_image_shaped_inputs_agree() {
         let b = square.detect(&image).unwrap();
         assert_eq!(a.len(), b.len(), "{file}");
         for (x, y) in a.iter().zip(&b) {
-            assert!(common::iou(x.bbox, y.bbox) > 0.98, "{file}: {:?} vs {:?}", x.bbox, y.bbox);
+            assert!(
+                common::iou(x.bbox, y.bbox) > 0.98,
+                "{file}: {:?} vs {:?}",
+                x.bbox,
+                y.bbox
+            );
         }
     }
 }

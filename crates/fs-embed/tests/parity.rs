@@ -1,3 +1,9 @@
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 //! Boxes and embeddings match Python InsightFace on the fixture photos.
 //!
 //! The reference numbers come from `scripts/insightface_reference.py` (insightface +
@@ -27,9 +33,12 @@ struct RefFace {
 
 #[test]
 fn detections_and_embeddings_match_insightface() {
-    let _guard = common::MODELS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let reference: Reference = serde_json::from_str(
-        &std::fs::read_to_string(common::fixtures().join("reference/insightface_buffalo_s.json")).unwrap(),
+        &std::fs::read_to_string(common::fixtures().join("reference/insightface_buffalo_s.json"))
+            .unwrap(),
     )
     .unwrap();
     let mut analyzer = common::analyzer();
@@ -41,7 +50,10 @@ fn detections_and_embeddings_match_insightface() {
         for expected in &image.faces {
             let best = faces
                 .iter()
-                .max_by(|a, b| iou(a.detection.bbox, expected.bbox).total_cmp(&iou(b.detection.bbox, expected.bbox)))
+                .max_by(|a, b| {
+                    iou(a.detection.bbox, expected.bbox)
+                        .total_cmp(&iou(b.detection.bbox, expected.bbox))
+                })
                 .unwrap();
             let box_iou = iou(best.detection.bbox, expected.bbox);
             let cos = cosine(&best.embedding, &expected.embedding);

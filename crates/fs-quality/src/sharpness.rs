@@ -6,7 +6,11 @@ pub fn to_gray(image: &RgbImage) -> GrayImage {
     GrayImage::from_fn(image.width(), image.height(), |x, y| {
         let [r, g, b] = image.get_pixel(x, y).0;
         let v = 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "0..=255")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "0..=255"
+        )]
         image::Luma([v.round().clamp(0.0, 255.0) as u8])
     })
 }
@@ -47,10 +51,15 @@ pub fn laplacian_variance(gray: &GrayImage) -> f64 {
 /// Sharpness of the face inside `bbox` (clipped to the image): the Laplacian variance
 /// of its grey crop. Returns 0 for an empty crop.
 pub fn face_sharpness(image: &RgbImage, bbox: [f32; 4]) -> f64 {
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to the image")]
-    let clamp = |v: f32, max: u32| v.max(0.0).min(max as f32) as u32;
-    let (x1, y1) = (clamp(bbox[0], image.width()), clamp(bbox[1], image.height()));
-    let (x2, y2) = (clamp(bbox[2], image.width()), clamp(bbox[3], image.height()));
+    let clamp = clamp_to_side;
+    let (x1, y1) = (
+        clamp(bbox[0], image.width()),
+        clamp(bbox[1], image.height()),
+    );
+    let (x2, y2) = (
+        clamp(bbox[2], image.width()),
+        clamp(bbox[3], image.height()),
+    );
     if x2 <= x1 + 1 || y2 <= y1 + 1 {
         return 0.0;
     }
@@ -58,14 +67,32 @@ pub fn face_sharpness(image: &RgbImage, bbox: [f32; 4]) -> f64 {
     laplacian_variance(&to_gray(&crop))
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    reason = "clamped to the image, whose sides are far below 2^24"
+)]
+fn clamp_to_side(v: f32, side: u32) -> u32 {
+    v.max(0.0).min(side as f32) as u32
+}
+
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
     use image::{Luma, Rgb};
 
     #[test]
     fn checkerboard_is_sharper_than_its_blur() {
-        let sharp = GrayImage::from_fn(40, 40, |x, y| Luma([if (x / 2 + y / 2) % 2 == 0 { 0 } else { 255 }]));
+        let sharp = GrayImage::from_fn(40, 40, |x, y| {
+            Luma([if (x / 2 + y / 2) % 2 == 0 { 0 } else { 255 }])
+        });
         let blurred = image::imageops::blur(&sharp, 2.0);
         assert!(laplacian_variance(&sharp) > 10.0 * laplacian_variance(&blurred));
     }

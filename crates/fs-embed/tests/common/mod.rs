@@ -8,7 +8,7 @@ use fs_embed::locations::Locations;
 use fs_embed::pack::ModelPack;
 use fs_embed::pipeline::FaceAnalyzer;
 
-/// Loads ONNX Runtime and the buffalo_s pack, or fails with the command that installs them.
+/// Loads ONNX Runtime and the `buffalo_s` pack, or fails with the command that installs them.
 pub fn pack() -> ModelPack {
     let loc = Locations::from_env();
     fs_detect::runtime::init(&loc.runtime).unwrap_or_else(|e| {

