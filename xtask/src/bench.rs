@@ -1,4 +1,232 @@
-//! Benchmarks against the Python reference.
-pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
-    anyhow::bail!("bench: not written yet")
+//! `cargo xtask bench embed [DIR]`: `face-sets embed` beside Python InsightFace on the
+//! same photos, models and machine, in one run.
+//!
+//! Without DIR, a bench set is made from the fixtures: each photo in 8 byte-distinct
+//! copies (a few trailing bytes change the hash, not the picture), so that both tools
+//! do the same work and nothing is deduplicated away.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use fs_embed::locations::Locations;
+
+const COPIES: u8 = 8;
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    match args.first().map(String::as_str) {
+        Some("embed") => embed(args.get(1).map(PathBuf::from)),
+        _ => bail!("usage: cargo xtask bench embed [DIR]"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let scratch = tempfile::tempdir()?;
+    let dir = match dir {
+        Some(d) => d,
+        None => make_bench_set(
+            &root.join("fixtures/images"),
+            &scratch.path().join("photos"),
+        )?,
+    };
+    let locations = Locations::from_env();
+    let pack = locations.default_pack();
+
+    eprintln!("building face-sets (release)…");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "face-sets"])
+        .current_dir(&root)
+        .status()?;
+    ensure!(status.success(), "release build failed");
+    let bin = root.join("target/release/face-sets");
+
+    let python = bench_python(&root)?;
+
+    // Alternate the two tools, three runs each, and keep each one's best.
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..3 {
+        let cache = scratch.path().join(format!("bench{round}.fsc"));
+        let start = Instant::now();
+        let out = Command::new(&bin)
+            .arg("--quiet")
+            .arg("embed")
+            .arg(&dir)
+            .arg(&cache)
+            .output()?;
+        let secs = start.elapsed().as_secs_f64();
+        ensure!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "face-sets failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ours.push((secs, parse_summary(&String::from_utf8_lossy(&out.stderr))?));
+
+        let start = Instant::now();
+        let out = Command::new(&python)
+            .arg(root.join("scripts/bench_insightface.py"))
+            .arg("--models")
+            .arg(&pack)
+            .arg(&dir)
+            .output()?;
+        let secs = start.elapsed().as_secs_f64();
+        ensure!(
+            out.status.success(),
+            "reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reference: Reference = serde_json::from_slice(&out.stdout).with_context(|| {
+            format!("reference printed {}", String::from_utf8_lossy(&out.stdout))
+        })?;
+        theirs.push((secs, reference));
+    }
+    let (our_secs, (images, our_faces)) = ours
+        .iter()
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .cloned()
+        .expect("three runs");
+    let (their_secs, reference) = theirs
+        .iter()
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .cloned()
+        .expect("three runs");
+    #[expect(clippy::cast_precision_loss, reason = "counts are small")]
+    let rate = |n: usize, s: f64| n as f64 / s;
+    println!("bench embed: {} photos in {}", images, dir.display());
+    println!(
+        "{:<26} {:>9} {:>9} {:>9} {:>7}",
+        "", "seconds", "images/s", "faces/s", "faces"
+    );
+    println!(
+        "{:<26} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+        "face-sets embed",
+        our_secs,
+        rate(images, our_secs),
+        rate(our_faces, our_secs),
+        our_faces
+    );
+    println!(
+        "{:<26} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+        "InsightFace (Python)",
+        their_secs,
+        rate(reference.images, their_secs),
+        rate(reference.faces, their_secs),
+        reference.faces
+    );
+    println!(
+        "{:<26} {:>9.2} {:>9.2} (model load {:.2}s + loop {:.2}s)",
+        "  of which loop only",
+        reference.run_s,
+        rate(reference.images, reference.run_s),
+        reference.load_s,
+        reference.run_s
+    );
+    println!(
+        "ratio (images/s, ours / reference, both whole process): {:.2}x",
+        their_secs / our_secs
+    );
+    if our_faces != reference.faces {
+        println!(
+            "note: face counts differ ({our_faces} vs {}): the recovery pass finds frame-filling faces",
+            reference.faces
+        );
+    }
+    Ok(())
+}
+
+/// "N photo files: … K images embedded (F faces, …" → (N, F).
+fn parse_summary(stderr: &str) -> anyhow::Result<(usize, usize)> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("photo files:"))
+        .context("no summary line")?;
+    let files = line
+        .split_whitespace()
+        .next()
+        .context("no count")?
+        .parse()?;
+    let faces = line
+        .split('(')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .context("no face count")?
+        .parse()?;
+    Ok((files, faces))
+}
+
+fn make_bench_set(fixtures: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    fs::create_dir_all(out)?;
+    for entry in fs::read_dir(fixtures)? {
+        let entry = entry?;
+        let bytes = fs::read(entry.path())?;
+        for copy in 0..COPIES {
+            let mut b = bytes.clone();
+            b.extend_from_slice(&[copy; 4]);
+            fs::write(
+                out.join(format!("{copy}_{}", entry.file_name().to_string_lossy())),
+                b,
+            )?;
+        }
+    }
+    Ok(out.to_path_buf())
+}
+
+/// A Python with insightface and the pinned onnxruntime: `$BENCH_PYTHON`, or a venv
+/// made under target/ on first use (from PyPI).
+fn bench_python(root: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("BENCH_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let venv = root.join("target/bench-venv");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import insightface, onnxruntime"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        eprintln!(
+            "creating {} with insightface + onnxruntime (pip)…",
+            venv.display()
+        );
+        ensure!(
+            Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv)
+                .status()?
+                .success(),
+            "venv failed"
+        );
+        ensure!(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "insightface",
+                    "onnxruntime==1.31.1"
+                ])
+                .status()?
+                .success(),
+            "pip install insightface failed"
+        );
+    }
+    Ok(python)
+}
+
+/// What `scripts/bench_insightface.py` prints.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct Reference {
+    images: usize,
+    faces: usize,
+    load_s: f64,
+    run_s: f64,
 }

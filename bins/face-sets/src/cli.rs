@@ -51,6 +51,156 @@ pub(crate) enum Command {
     /// Summarise a cache, or dump it as JSON lines.
     #[command(after_help = AFTER_HELP)]
     Inspect(InspectArgs),
+    /// Cluster every face of CACHE into raw identities under OUT.
+    ///
+    /// Average-linkage clustering on cosine distance. Multi-face clusters become
+    /// OUT/person_NNN/ (largest first), faces that joined no cluster go to
+    /// OUT/_singletons/, photos without a face to OUT/_noface/; every path of a photo
+    /// (aliases included) is materialised, named after its flattened absolute path.
+    /// OUT/manifest.json lists each cluster's faces. Source photos are never touched.
+    /// Re-running into the same OUT is a no-op if nothing changed and refused otherwise
+    /// (use extend to add new photos).
+    #[command(after_help = AFTER_HELP)]
+    Cluster(ClusterArgs),
+    /// Build quality-gated facesets from CACHE under OUT.
+    ///
+    /// Initial clustering → centroid merge → quality gate (face size, sharpness,
+    /// detector score) → outlier rejection (clusters of 4+) → size filter. Survivors
+    /// become OUT/faceset_NNN/ with OUT/refine_manifest.json (kept and dropped faces).
+    #[command(after_help = AFTER_HELP)]
+    Refine(RefineArgs),
+    /// Fold faces new to CACHE into an existing cluster result, without renumbering.
+    ///
+    /// New faces join the nearest existing person_NNN (centroid within --threshold);
+    /// the rest are clustered with the old singletons and new clusters are numbered past
+    /// the highest existing person. With --refine-out, new faces that pass the quality
+    /// gate also join the nearest faceset. Running it twice adds nothing the second time.
+    #[command(after_help = AFTER_HELP)]
+    Extend(ExtendArgs),
+    /// Report byte-identical and near-duplicate photos to <CACHE>.duplicates.json.
+    ///
+    /// Byte-identical groups come from the cache's content hashes. Near-duplicates
+    /// (re-encodes, resizes, crops, greyscale copies) are photos whose faces match one to
+    /// one by embedding, or, without faces, whose difference hashes nearly agree.
+    #[command(after_help = AFTER_HELP)]
+    Dedup(DedupArgs),
+}
+
+/// How photos appear in result folders.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum Materialize {
+    /// Independent copies.
+    Copy,
+    /// Hard links (same file system only).
+    Hardlink,
+    /// Symbolic links to the absolute source path.
+    Symlink,
+}
+
+impl From<Materialize> for fs_export::materialize::Mode {
+    fn from(m: Materialize) -> Self {
+        match m {
+            Materialize::Copy => Self::Copy,
+            Materialize::Hardlink => Self::Hardlink,
+            Materialize::Symlink => Self::Symlink,
+        }
+    }
+}
+
+fn distance(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=2.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a cosine distance (0 to 2)"))
+    }
+}
+
+fn unit_interval(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    /// The cache made by embed.
+    pub(crate) cache: PathBuf,
+    /// Output directory (created; must be empty or hold this same result).
+    pub(crate) out: PathBuf,
+    /// Average-linkage cosine-distance threshold: clusters merge while below it.
+    #[arg(long, default_value_t = 0.55, value_parser = distance)]
+    pub(crate) threshold: f32,
+    /// How photos appear in the folders.
+    #[arg(long, value_enum, default_value = "copy")]
+    pub(crate) materialize: Materialize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RefineArgs {
+    /// The cache made by embed.
+    pub(crate) cache: PathBuf,
+    /// Output directory (created; must be empty or hold this same result).
+    pub(crate) out: PathBuf,
+    /// Cosine-distance threshold of the initial clustering.
+    #[arg(long, default_value_t = 0.55, value_parser = distance)]
+    pub(crate) initial_threshold: f32,
+    /// Merge clusters whose centroids are closer than this.
+    #[arg(long, default_value_t = 0.40, value_parser = distance)]
+    pub(crate) merge_threshold: f32,
+    /// Drop a face farther than this from its cluster centroid (clusters of 4 or more).
+    #[arg(long, default_value_t = 0.55, value_parser = distance)]
+    pub(crate) outlier_threshold: f32,
+    /// Keep facesets with at least this many distinct photos.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) min_faces: u32,
+    /// Minimum face short side, in pixels.
+    #[arg(long, default_value_t = 90.0)]
+    pub(crate) min_short: f32,
+    /// Minimum sharpness (Laplacian variance of the face).
+    #[arg(long, default_value_t = 40.0)]
+    pub(crate) min_blur: f32,
+    /// Minimum detector score.
+    #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
+    pub(crate) min_det_score: f32,
+    /// How photos appear in the folders.
+    #[arg(long, value_enum, default_value = "copy")]
+    pub(crate) materialize: Materialize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExtendArgs {
+    /// The cache, now holding the new photos too.
+    pub(crate) cache: PathBuf,
+    /// The directory `cluster` wrote (holds manifest.json).
+    pub(crate) raw_out: PathBuf,
+    /// Also extend this refine result (holds refine_manifest.json).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) refine_out: Option<PathBuf>,
+    /// A new face joins the nearest person whose centroid is within this distance.
+    #[arg(long, default_value_t = 0.55, value_parser = distance)]
+    pub(crate) threshold: f32,
+    /// Threshold for clustering the faces no existing person took.
+    #[arg(long, default_value_t = 0.55, value_parser = distance)]
+    pub(crate) cluster_threshold: f32,
+    /// How new photos appear in the folders.
+    #[arg(long, value_enum, default_value = "copy")]
+    pub(crate) materialize: Materialize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DedupArgs {
+    /// The cache made by embed.
+    pub(crate) cache: PathBuf,
+    /// Minimum cosine similarity of matched faces for a near-duplicate.
+    #[arg(long, default_value_t = 0.85, value_parser = unit_interval)]
+    pub(crate) face_similarity: f32,
+    /// Maximum differing bits of the 64-bit difference hash (photos without faces).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub(crate) dhash_bits: u32,
 }
 
 #[derive(Debug, Args)]

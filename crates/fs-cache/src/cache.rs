@@ -530,6 +530,7 @@ mod tests {
             } else {
                 ImageOutcome::NoFace
             },
+            dhash: None,
             aliases: vec![],
         }
     }

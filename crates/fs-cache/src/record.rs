@@ -230,6 +230,10 @@ pub struct ImageRecord {
     pub height: u32,
     /// The faces, "no face", or the decode error.
     pub outcome: ImageOutcome,
+    /// 64-bit difference hash of the whole picture (see `fs_quality::dhash`), for
+    /// near-duplicate reports; `None` for undecodable images.
+    #[serde(default)]
+    pub dhash: Option<u64>,
     /// Other paths with byte-identical content. Filled from alias entries on load.
     #[serde(skip)]
     pub aliases: Vec<PathBuf>,

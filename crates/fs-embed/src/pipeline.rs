@@ -208,7 +208,7 @@ struct Job {
 /// What a decoding thread hands to the detector.
 struct Decoded {
     job: Job,
-    result: std::result::Result<(RgbImage, PreparedInput), DecodeFailure>,
+    result: std::result::Result<(RgbImage, PreparedInput, u64), DecodeFailure>,
 }
 
 enum DecodeFailure {
@@ -226,6 +226,7 @@ struct Pending {
     detections: Vec<Detection>,
     sharpness: Vec<f32>,
     crops: Vec<RgbImage>,
+    dhash: u64,
 }
 
 /// Embeds every photo of `sources` that the cache does not hold yet.
@@ -471,12 +472,13 @@ fn run_models(
 fn decode_job(
     job: &Job,
     letterbox: &Letterbox,
-) -> std::result::Result<(RgbImage, PreparedInput), DecodeFailure> {
+) -> std::result::Result<(RgbImage, PreparedInput, u64), DecodeFailure> {
     let bytes =
         fs::read(&job.path).map_err(|e| DecodeFailure::Read(format!("cannot read: {e}")))?;
     let image = decode::decode_image(&bytes).map_err(|e| DecodeFailure::Decode(e.to_string()))?;
     let prepared = letterbox.prepare(&image);
-    Ok((image, prepared))
+    let dhash = fs_quality::dhash(&image);
+    Ok((image, prepared, dhash))
 }
 
 fn consume(
@@ -520,43 +522,47 @@ fn consume(
                     width: 0,
                     height: 0,
                     outcome: ImageOutcome::DecodeError(message),
+                    dhash: None,
                     aliases: Vec::new(),
                 })?;
                 since_flush += 1;
                 reporter.on_item(Stage::Embed, &job.path);
             }
-            Ok((image, prepared)) => match analyzer.detector.detect_prepared(&image, &prepared) {
-                Ok(detections) => {
-                    let crops = detections
-                        .iter()
-                        .map(|d| align_face(&image, &d.kps))
-                        .collect();
-                    #[expect(
-                        clippy::cast_possible_truncation,
-                        reason = "a variance well within f32"
-                    )]
-                    let sharpness = detections
-                        .iter()
-                        .map(|d| fs_quality::face_sharpness(&image, d.bbox) as f32)
-                        .collect();
-                    pending.push(Pending {
-                        width: image.width(),
-                        height: image.height(),
-                        job,
-                        detections,
-                        sharpness,
-                        crops,
-                    });
+            Ok((image, prepared, dhash)) => {
+                match analyzer.detector.detect_prepared(&image, &prepared) {
+                    Ok(detections) => {
+                        let crops = detections
+                            .iter()
+                            .map(|d| align_face(&image, &d.kps))
+                            .collect();
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            reason = "a variance well within f32"
+                        )]
+                        let sharpness = detections
+                            .iter()
+                            .map(|d| fs_quality::face_sharpness(&image, d.bbox) as f32)
+                            .collect();
+                        pending.push(Pending {
+                            width: image.width(),
+                            height: image.height(),
+                            job,
+                            detections,
+                            sharpness,
+                            crops,
+                            dhash,
+                        });
+                    }
+                    Err(e) => {
+                        // Not recorded in the cache, so the next run tries again.
+                        let message = format!("detection failed: {e}");
+                        tracing::warn!(path = %job.path.display(), "{message}");
+                        reporter.on_error(&job.path, &message);
+                        summary.errors.push((job.path.clone(), message));
+                        reporter.on_item(Stage::Embed, &job.path);
+                    }
                 }
-                Err(e) => {
-                    // Not recorded in the cache, so the next run tries again.
-                    let message = format!("detection failed: {e}");
-                    tracing::warn!(path = %job.path.display(), "{message}");
-                    reporter.on_error(&job.path, &message);
-                    summary.errors.push((job.path.clone(), message));
-                    reporter.on_item(Stage::Embed, &job.path);
-                }
-            },
+            }
         }
         let pending_faces: usize = pending.iter().map(|p| p.crops.len()).sum();
         if pending_faces >= options.recognition_batch || pending.len() >= options.flush_every {
@@ -628,6 +634,7 @@ fn finish_pending(
             width: p.width,
             height: p.height,
             outcome,
+            dhash: Some(p.dhash),
             aliases: Vec::new(),
         })?;
         reporter.on_item(Stage::Embed, &p.job.path);

@@ -1,0 +1,201 @@
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+
+/// One unit vector per row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embeddings {
+    rows: Array2<f32>,
+}
+
+/// `1 - a·b` for unit vectors, clamped at 0.
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    (1.0 - dot).max(0.0)
+}
+
+impl Embeddings {
+    /// From rows of any length-`dim` vectors; each row is normalised.
+    pub fn from_rows<R: AsRef<[f32]>>(dim: usize, rows: &[R]) -> Self {
+        let mut m = Array2::<f32>::zeros((rows.len(), dim));
+        for (mut dst, src) in m.axis_iter_mut(Axis(0)).zip(rows) {
+            let src = src.as_ref();
+            assert_eq!(src.len(), dim, "every row must have {dim} values");
+            let norm = src.iter().map(|v| v * v).sum::<f32>().sqrt();
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = if norm > 0.0 { s / norm } else { 0.0 };
+            }
+        }
+        Self { rows: m }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.nrows()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.nrows() == 0
+    }
+
+    /// Vector length.
+    pub fn dim(&self) -> usize {
+        self.rows.ncols()
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> ArrayView1<'_, f32> {
+        self.rows.row(i)
+    }
+
+    /// The whole matrix.
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        self.rows.view()
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Self {
+        Self {
+            rows: self.rows.select(Axis(0), indices),
+        }
+    }
+
+    /// Cosine distance between rows `i` and `j`.
+    pub fn distance(&self, i: usize, j: usize) -> f32 {
+        (1.0 - self.row(i).dot(&self.row(j))).max(0.0)
+    }
+
+    /// Every pair `(i, j, distance)` with `i < j` and cosine distance at most
+    /// `max_distance`, found block by block without holding the full matrix.
+    pub fn pairs_within(&self, max_distance: f32) -> Vec<(usize, usize, f32)> {
+        const BLOCK: usize = 512;
+        let n = self.len();
+        let starts: Vec<usize> = (0..n).step_by(BLOCK).collect();
+        let mut pairs: Vec<(usize, usize, f32)> = starts
+            .into_par_iter()
+            .flat_map_iter(|first| {
+                let rows = BLOCK.min(n - first);
+                let block = self.rows.slice(ndarray::s![first..first + rows, ..]);
+                let right = self.rows.slice(ndarray::s![first.., ..]);
+                let gram = block.dot(&right.t());
+                let mut found = Vec::new();
+                for r in 0..rows {
+                    for (c, &dot) in gram.row(r).iter().enumerate().skip(r + 1) {
+                        let d = (1.0 - dot).max(0.0);
+                        if d <= max_distance {
+                            found.push((first + r, first + c, d));
+                        }
+                    }
+                }
+                found
+            })
+            .collect();
+        pairs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        pairs
+    }
+
+    /// The condensed upper-triangle distance matrix (`i < j`, row-major), as kodama and
+    /// SciPy lay it out: `n (n - 1) / 2` values. Filled in blocks of rows, each block a
+    /// matrix product run on its own thread.
+    pub fn condensed_distances(&self) -> Vec<f32> {
+        let n = self.len();
+        let mut out = vec![0f32; n * n.saturating_sub(1) / 2];
+        // Where row i's run (j = i+1..n) starts in the condensed vector.
+        let start = |i: usize| i * n - i * (i + 1) / 2;
+        const BLOCK: usize = 256;
+        let mut chunks: Vec<(usize, &mut [f32])> = Vec::new();
+        let mut rest: &mut [f32] = &mut out;
+        let mut i = 0;
+        while i + 1 < n {
+            let end = (i + BLOCK).min(n - 1);
+            let len = start(end) - start(i);
+            let (head, tail) = rest.split_at_mut(len);
+            chunks.push((i, head));
+            rest = tail;
+            i = end;
+        }
+        chunks.into_par_iter().for_each(|(first, chunk)| {
+            let rows = chunk_rows(first, chunk.len(), n);
+            let block = self.rows.slice(ndarray::s![first..first + rows, ..]);
+            let right = self.rows.slice(ndarray::s![first + 1.., ..]);
+            let gram = block.dot(&right.t());
+            let mut at = 0;
+            for r in 0..rows {
+                let i = first + r;
+                // Row i pairs with j = i+1..n, i.e. columns (i+1 - (first+1)).. of `gram`.
+                let cols = gram.row(r);
+                for &dot in cols.iter().skip(i - first) {
+                    chunk[at] = (1.0 - dot).max(0.0);
+                    at += 1;
+                }
+            }
+            debug_assert_eq!(at, chunk.len());
+        });
+        out
+    }
+}
+
+/// How many rows starting at `first` fill `len` condensed entries.
+fn chunk_rows(first: usize, len: usize, n: usize) -> usize {
+    let (mut rows, mut filled) = (0, 0);
+    while filled < len {
+        filled += n - 1 - (first + rows);
+        rows += 1;
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn condensed_matches_pairwise(rows in prop::collection::vec(prop::collection::vec(-1f32..1.0, 8), 0..300)) {
+            let e = Embeddings::from_rows(8, &rows);
+            let c = e.condensed_distances();
+            let n = e.len();
+            prop_assert_eq!(c.len(), n * n.saturating_sub(1) / 2);
+            let mut k = 0;
+            for i in 0..n {
+                for j in i + 1..n {
+                    prop_assert!((c[k] - e.distance(i, j)).abs() < 1e-4, "({}, {})", i, j);
+                    k += 1;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn pairs_within_matches_brute_force(rows in prop::collection::vec(prop::collection::vec(-1f32..1.0, 4), 0..700), max in 0.0f32..1.0) {
+            let e = Embeddings::from_rows(4, &rows);
+            let got: Vec<(usize, usize)> = e.pairs_within(max).into_iter().map(|(i, j, _)| (i, j)).collect();
+            let mut want = Vec::new();
+            for i in 0..e.len() {
+                for j in i + 1..e.len() {
+                    let d = e.distance(i, j);
+                    // Skip pairs within float noise of the boundary.
+                    if (d - max).abs() > 1e-4 && d <= max {
+                        want.push((i, j));
+                    }
+                }
+            }
+            for p in &want {
+                prop_assert!(got.contains(p), "missing {:?}", p);
+            }
+            for &(i, j) in &got {
+                prop_assert!(e.distance(i, j) <= max + 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn distance_of_unit_vectors() {
+        let e = Embeddings::from_rows(2, &[[3.0, 0.0], [0.0, 2.0], [-1.0, 0.0]]);
+        assert!((e.distance(0, 1) - 1.0).abs() < 1e-6);
+        assert!((e.distance(0, 2) - 2.0).abs() < 1e-6);
+        assert!(e.distance(0, 0).abs() < 1e-6);
+    }
+}

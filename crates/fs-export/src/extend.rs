@@ -1,0 +1,252 @@
+//! `extend`: fold faces that are not in a result yet into it, without renumbering.
+//!
+//! New faces join the nearest existing person (centroid within the cutoff); the rest,
+//! with the old singletons, are clustered and every new multi-face cluster becomes a
+//! `person_NNN` numbered past the highest existing number. With a refine result, new
+//! faces that pass the quality gate join the nearest faceset within its outlier
+//! threshold. Running it again with no new photos changes nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use fs_cache::Cache;
+use fs_cluster::Embeddings;
+use fs_cluster::agglomerative::cluster;
+use fs_cluster::centroid::{assign, centroid};
+
+use crate::error::Result;
+use crate::faces::{self, FaceRow};
+use crate::manifest::{self, Cluster, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
+use crate::materialize::Mode;
+use crate::raw::{WriteSummary, other_images};
+use crate::refine::quality_gate;
+
+/// Options of `extend`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtendOptions {
+    /// A new face joins the nearest person whose centroid is within this distance. 0.55.
+    pub assign_threshold: f32,
+    /// Threshold for clustering the faces no person took. 0.55.
+    pub cluster_threshold: f32,
+}
+
+impl Default for ExtendOptions {
+    fn default() -> Self {
+        Self {
+            assign_threshold: 0.55,
+            cluster_threshold: 0.55,
+        }
+    }
+}
+
+/// What `extend` changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtendReport {
+    /// Faces in the cache that the result did not hold.
+    pub new_faces: usize,
+    /// New faces that joined an existing person.
+    pub joined_existing: usize,
+    /// Names of the persons created.
+    pub new_clusters: Vec<String>,
+    /// New faces that joined an existing faceset (with a refine result).
+    pub joined_facesets: usize,
+}
+
+struct Indexed {
+    rows: Vec<FaceRow>,
+    embeddings: Embeddings,
+    by_key: HashMap<String, usize>,
+}
+
+fn index(cache: &Cache) -> Indexed {
+    let (rows, embeddings) = faces::collect(cache, |_| true);
+    let by_key = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key.clone(), i))
+        .collect();
+    Indexed {
+        rows,
+        embeddings,
+        by_key,
+    }
+}
+
+/// Folds the cache's new faces into a raw result.
+pub fn extend_raw(
+    cache: &Cache,
+    old: &RawManifest,
+    options: &ExtendOptions,
+) -> (RawManifest, ExtendReport) {
+    let ix = index(cache);
+    let mut report = ExtendReport::default();
+    // Existing members, refreshed from the cache (new aliases appear in `paths`).
+    let refresh = |f: &FaceRow| {
+        ix.by_key
+            .get(&f.key)
+            .map_or_else(|| f.clone(), |&i| ix.rows[i].clone())
+    };
+    let mut clusters: Vec<Cluster> = old
+        .clusters
+        .iter()
+        .map(|c| Cluster {
+            name: c.name.clone(),
+            faces: c.faces.iter().map(refresh).collect(),
+        })
+        .collect();
+    let known: HashSet<&str> = old
+        .clusters
+        .iter()
+        .flat_map(|c| &c.faces)
+        .chain(&old.singletons)
+        .map(|f| f.key.as_str())
+        .collect();
+    let centroids: Vec<Vec<f32>> = clusters
+        .iter()
+        .map(|c| {
+            let members: Vec<usize> = c
+                .faces
+                .iter()
+                .filter_map(|f| ix.by_key.get(&f.key).copied())
+                .collect();
+            centroid(&ix.embeddings, &members)
+        })
+        .collect();
+
+    let mut pool: Vec<usize> = old
+        .singletons
+        .iter()
+        .filter_map(|f| ix.by_key.get(&f.key).copied())
+        .collect();
+    let mut new_in_pool: HashSet<usize> = HashSet::new();
+    for (i, row) in ix.rows.iter().enumerate() {
+        if known.contains(row.key.as_str()) {
+            continue;
+        }
+        report.new_faces += 1;
+        let query = ix.embeddings.row(i);
+        match assign(
+            &centroids,
+            query.as_slice().expect("contiguous"),
+            options.assign_threshold,
+        ) {
+            Some(c) => {
+                clusters[c].faces.push(row.clone());
+                report.joined_existing += 1;
+            }
+            None => {
+                pool.push(i);
+                new_in_pool.insert(i);
+            }
+        }
+    }
+    pool.sort_unstable();
+
+    let mut next = old
+        .clusters
+        .iter()
+        .filter_map(|c| manifest::number_of("person", &c.name))
+        .max()
+        .unwrap_or(0);
+    let mut singletons = Vec::new();
+    if !new_in_pool.is_empty() {
+        for group in cluster(&ix.embeddings.select(&pool), options.cluster_threshold) {
+            let members: Vec<usize> = group.iter().map(|&g| pool[g]).collect();
+            if members.len() >= 2 {
+                next += 1;
+                let name = manifest::numbered("person", next);
+                report.new_clusters.push(name.clone());
+                clusters.push(Cluster {
+                    name,
+                    faces: members.iter().map(|&i| ix.rows[i].clone()).collect(),
+                });
+            } else {
+                singletons.extend(members.iter().map(|&i| ix.rows[i].clone()));
+            }
+        }
+    } else {
+        singletons = old.singletons.iter().map(refresh).collect();
+    }
+    for c in &mut clusters {
+        c.faces
+            .sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
+    }
+    singletons.sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
+    let (noface, undecodable) = other_images(cache);
+    let manifest = RawManifest {
+        version: manifest::VERSION,
+        cache: old.cache.clone(),
+        threshold: old.threshold,
+        clusters,
+        singletons,
+        noface,
+        undecodable,
+    };
+    (manifest, report)
+}
+
+/// Folds new faces that pass the quality gate into the nearest faceset (centroid within
+/// the refine outlier threshold). Facesets are never created or renumbered here.
+pub fn extend_refine(cache: &Cache, old: &RefineManifest) -> (RefineManifest, usize) {
+    let ix = index(cache);
+    let params = &old.params;
+    let mut manifest = old.clone();
+    let known: HashSet<String> = old
+        .facesets
+        .iter()
+        .flat_map(|f| f.faces.iter().chain(f.dropped.iter().map(|d| &d.face)))
+        .map(|f| f.key.clone())
+        .collect();
+    let centroids: Vec<Vec<f32>> = old
+        .facesets
+        .iter()
+        .map(|f| {
+            let members: Vec<usize> = f
+                .faces
+                .iter()
+                .filter_map(|r| ix.by_key.get(&r.key).copied())
+                .collect();
+            centroid(&ix.embeddings, &members)
+        })
+        .collect();
+    let mut joined = 0;
+    for (i, row) in ix.rows.iter().enumerate() {
+        if known.contains(&row.key) || quality_gate(row, params).is_some() {
+            continue;
+        }
+        let query = ix.embeddings.row(i);
+        if let Some(f) = assign(
+            &centroids,
+            query.as_slice().expect("contiguous"),
+            params.outlier_threshold,
+        ) {
+            manifest.facesets[f].faces.push(row.clone());
+            joined += 1;
+        }
+    }
+    for faceset in &mut manifest.facesets {
+        faceset
+            .faces
+            .sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
+        let mut images: Vec<&str> = faceset.faces.iter().map(FaceRow::image_key).collect();
+        images.sort_unstable();
+        images.dedup();
+        faceset.images = images.len();
+    }
+    (manifest, joined)
+}
+
+/// Writes an extended raw result over its old one: new files are added, the manifest
+/// is replaced atomically.
+pub fn write_raw(out: &Path, manifest: &RawManifest, mode: Mode) -> Result<WriteSummary> {
+    let summary = crate::raw::place_all(out, manifest, mode)?;
+    manifest::write_atomically(&out.join(RAW_MANIFEST), manifest)?;
+    Ok(summary)
+}
+
+/// Writes an extended refine result over its old one.
+pub fn write_refine(out: &Path, manifest: &RefineManifest, mode: Mode) -> Result<WriteSummary> {
+    let summary = crate::refine::place_all(out, manifest, mode)?;
+    manifest::write_atomically(&out.join(REFINE_MANIFEST), manifest)?;
+    Ok(summary)
+}

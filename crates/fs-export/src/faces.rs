@@ -1,0 +1,72 @@
+//! The cache's faces as rows, sorted by canonical path then face index, so that row
+//! order (and with it cluster numbering) does not depend on hash order.
+
+use std::path::PathBuf;
+
+use fs_cache::{Cache, FaceKey};
+use fs_cluster::Embeddings;
+use serde::{Deserialize, Serialize};
+
+/// One face and what the manifests and gates need about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaceRow {
+    /// `hash:index`.
+    pub key: String,
+    /// The image's canonical path.
+    pub path: PathBuf,
+    /// Canonical path and every alias.
+    pub paths: Vec<PathBuf>,
+    /// `[x1, y1, x2, y2]`.
+    pub bbox: [f32; 4],
+    /// Detector score.
+    pub det_score: f32,
+    /// Laplacian variance of the face, if measured.
+    #[serde(default)]
+    pub sharpness: Option<f32>,
+}
+
+impl FaceRow {
+    /// Shorter side of the box in pixels.
+    pub fn short_side(&self) -> f32 {
+        (self.bbox[2] - self.bbox[0])
+            .min(self.bbox[3] - self.bbox[1])
+            .max(0.0)
+    }
+
+    /// The image part of the key (its content hash).
+    pub fn image_key(&self) -> &str {
+        self.key.split(':').next().unwrap_or(&self.key)
+    }
+}
+
+/// Every face of the cache (optionally only those `keep` accepts), with their embeddings
+/// in the same order.
+pub fn collect(cache: &Cache, keep: impl Fn(&FaceKey) -> bool) -> (Vec<FaceRow>, Embeddings) {
+    let mut rows: Vec<(FaceRow, &[f32])> = Vec::new();
+    for image in cache.images() {
+        for (index, face) in image.faces().iter().enumerate() {
+            let key = FaceKey {
+                hash: image.hash,
+                index: u32::try_from(index).expect("fewer than 2^32 faces in a photo"),
+            };
+            if !keep(&key) {
+                continue;
+            }
+            rows.push((
+                FaceRow {
+                    key: key.to_string(),
+                    path: image.path.clone(),
+                    paths: image.all_paths().cloned().collect(),
+                    bbox: face.bbox,
+                    det_score: face.det_score,
+                    sharpness: face.sharpness,
+                },
+                face.embedding.unit(),
+            ));
+        }
+    }
+    rows.sort_by(|a, b| a.0.path.cmp(&b.0.path).then(a.0.key.cmp(&b.0.key)));
+    let dim = rows.first().map_or(512, |r| r.1.len());
+    let embeddings = Embeddings::from_rows(dim, &rows.iter().map(|r| r.1).collect::<Vec<_>>());
+    (rows.into_iter().map(|r| r.0).collect(), embeddings)
+}
