@@ -90,7 +90,7 @@ fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let (our_secs, (images, our_faces)) = ours
         .iter()
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .cloned()
+        .copied()
         .expect("three runs");
     let (their_secs, reference) = theirs
         .iter()

@@ -59,6 +59,12 @@ pub fn sort_clusters(clusters: &mut [Vec<usize>]) {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
 

@@ -18,7 +18,9 @@ pub fn centroid(embeddings: &Embeddings, members: &[usize]) -> Vec<f32> {
 fn normalise(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
+        for x in v.iter_mut() {
+            *x /= norm;
+        }
     }
 }
 
@@ -67,16 +69,13 @@ pub fn merge_by_centroid(
     let mut best: Vec<Option<(f32, usize)>> = (0..k)
         .map(|i| nearest_after(i, &centroids, &clusters))
         .collect();
-    loop {
-        let Some((d, a, b)) = best
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| clusters[*i].is_some())
-            .filter_map(|(i, nb)| nb.map(|(d, j)| (d, i, j)))
-            .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)))
-        else {
-            break;
-        };
+    while let Some((d, a, b)) = best
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| clusters[*i].is_some())
+        .filter_map(|(i, nb)| nb.map(|(d, j)| (d, i, j)))
+        .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)))
+    {
         if d > threshold {
             break;
         }
@@ -95,7 +94,7 @@ pub fn merge_by_centroid(
                 best[i] = nearest_after(i, &centroids, &clusters);
             } else if i < a {
                 let d = cosine_distance(&centroids[i], &centroids[a]);
-                if best[i].is_none_or(|(bd, bj)| d < bd || (d == bd && a < bj)) {
+                if best[i].is_none_or(|(bd, bj)| d.total_cmp(&bd).then(a.cmp(&bj)).is_lt()) {
                     best[i] = Some((d, a));
                 }
             }
@@ -121,6 +120,12 @@ pub fn assign(centroids: &[Vec<f32>], query: &[f32], cutoff: f32) -> Option<usiz
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
 

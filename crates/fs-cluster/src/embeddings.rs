@@ -54,6 +54,7 @@ impl Embeddings {
     }
 
     /// The rows at `indices`, in that order.
+    #[must_use]
     pub fn select(&self, indices: &[usize]) -> Self {
         Self {
             rows: self.rows.select(Axis(0), indices),
@@ -90,19 +91,19 @@ impl Embeddings {
                 found
             })
             .collect();
-        pairs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        pairs.sort_by_key(|&(i, j, _)| (i, j));
         pairs
     }
 
     /// The condensed upper-triangle distance matrix (`i < j`, row-major), as kodama and
-    /// SciPy lay it out: `n (n - 1) / 2` values. Filled in blocks of rows, each block a
+    /// `SciPy` lay it out: `n (n - 1) / 2` values. Filled in blocks of rows, each block a
     /// matrix product run on its own thread.
     pub fn condensed_distances(&self) -> Vec<f32> {
+        const BLOCK: usize = 256;
         let n = self.len();
         let mut out = vec![0f32; n * n.saturating_sub(1) / 2];
         // Where row i's run (j = i+1..n) starts in the condensed vector.
         let start = |i: usize| i * n - i * (i + 1) / 2;
-        const BLOCK: usize = 256;
         let mut chunks: Vec<(usize, &mut [f32])> = Vec::new();
         let mut rest: &mut [f32] = &mut out;
         let mut i = 0;
@@ -146,11 +147,20 @@ fn chunk_rows(first: usize, len: usize, n: usize) -> usize {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     proptest! {
+        // Few cases: sizes past one block (256 rows) are what matter, and each case is
+        // quadratic in unoptimised test code.
+        #![proptest_config(ProptestConfig::with_cases(16))]
         #[test]
         fn condensed_matches_pairwise(rows in prop::collection::vec(prop::collection::vec(-1f32..1.0, 8), 0..300)) {
             let e = Embeddings::from_rows(8, &rows);
@@ -168,6 +178,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
         #[test]
         fn pairs_within_matches_brute_force(rows in prop::collection::vec(prop::collection::vec(-1f32..1.0, 4), 0..700), max in 0.0f32..1.0) {
             let e = Embeddings::from_rows(4, &rows);

@@ -122,13 +122,6 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
 
     // Union the linked pairs into groups.
     let mut parent: Vec<usize> = (0..images.len()).collect();
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
     for &(a, b) in evidence.keys() {
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         parent[ra.max(rb)] = ra.min(rb);
@@ -141,10 +134,10 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
             entry.1.push((*kind).to_string());
         }
     }
-    for n in 0..images.len() {
+    for (n, image) in images.iter().enumerate() {
         let root = find(&mut parent, n);
         if let Some(entry) = groups.get_mut(&root) {
-            entry.0.push(images[n].path.clone());
+            entry.0.push(image.path.clone());
         }
     }
     let mut near_duplicates: Vec<NearGroup> = groups
@@ -164,6 +157,15 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
         byte_identical,
         near_duplicates,
     }
+}
+
+/// Union-find root with path halving.
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
 }
 
 /// Same face count, and a greedy one-to-one matching (best pairs first) in which every

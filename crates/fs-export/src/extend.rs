@@ -125,19 +125,16 @@ pub fn extend_raw(
         }
         report.new_faces += 1;
         let query = ix.embeddings.row(i);
-        match assign(
+        if let Some(c) = assign(
             &centroids,
             query.as_slice().expect("contiguous"),
             options.assign_threshold,
         ) {
-            Some(c) => {
-                clusters[c].faces.push(row.clone());
-                report.joined_existing += 1;
-            }
-            None => {
-                pool.push(i);
-                new_in_pool.insert(i);
-            }
+            clusters[c].faces.push(row.clone());
+            report.joined_existing += 1;
+        } else {
+            pool.push(i);
+            new_in_pool.insert(i);
         }
     }
     pool.sort_unstable();
@@ -149,7 +146,9 @@ pub fn extend_raw(
         .max()
         .unwrap_or(0);
     let mut singletons = Vec::new();
-    if !new_in_pool.is_empty() {
+    if new_in_pool.is_empty() {
+        singletons = old.singletons.iter().map(refresh).collect();
+    } else {
         for group in cluster(&ix.embeddings.select(&pool), options.cluster_threshold) {
             let members: Vec<usize> = group.iter().map(|&g| pool[g]).collect();
             if members.len() >= 2 {
@@ -164,8 +163,6 @@ pub fn extend_raw(
                 singletons.extend(members.iter().map(|&i| ix.rows[i].clone()));
             }
         }
-    } else {
-        singletons = old.singletons.iter().map(refresh).collect();
     }
     for c in &mut clusters {
         c.faces

@@ -39,6 +39,15 @@ impl FaceRow {
     }
 }
 
+/// Number of distinct images the faces come from.
+pub fn distinct_images<'a>(faces: impl IntoIterator<Item = &'a FaceRow>) -> usize {
+    faces
+        .into_iter()
+        .map(FaceRow::image_key)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
 /// Every face of the cache (optionally only those `keep` accepts), with their embeddings
 /// in the same order.
 pub fn collect(cache: &Cache, keep: impl Fn(&FaceKey) -> bool) -> (Vec<FaceRow>, Embeddings) {

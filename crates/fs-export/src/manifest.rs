@@ -30,10 +30,7 @@ pub struct Cluster {
 impl Cluster {
     /// Distinct images among the faces.
     pub fn image_count(&self) -> usize {
-        let mut images: Vec<&str> = self.faces.iter().map(FaceRow::image_key).collect();
-        images.sort_unstable();
-        images.dedup();
-        images.len()
+        crate::faces::distinct_images(&self.faces)
     }
 }
 
@@ -178,6 +175,12 @@ pub fn number_of(prefix: &str, name: &str) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
 

@@ -60,9 +60,8 @@ pub fn place(src: &Path, dir: &Path, mode: Mode) -> Result<bool> {
             let tmp: PathBuf = dir.join(format!(".{}.tmp", std::process::id()));
             fs::copy(src, &tmp)
                 .and_then(|_| fs::rename(&tmp, &dst))
-                .map_err(|e| {
+                .inspect_err(|_| {
                     let _ = fs::remove_file(&tmp);
-                    e
                 })
                 .map_err(io_err(src, "copy"))?;
         }
@@ -86,6 +85,12 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
 mod tests {
     use super::*;
 

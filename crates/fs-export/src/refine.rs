@@ -4,7 +4,6 @@
 //! ≥ 90 px, sharpness ≥ 40, detector score ≥ 0.6) → outlier rejection (0.55, clusters of
 //! 4 or more) → size filter (≥ 15 distinct images) → `faceset_NNN/`.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use fs_cache::Cache;
@@ -127,11 +126,7 @@ pub fn refine_cache(cache: &Cache, options: &RefineOptions) -> RefineManifest {
 }
 
 fn distinct_images(members: &[usize], rows: &[FaceRow]) -> usize {
-    let mut seen: HashMap<&str, ()> = HashMap::new();
-    for &i in members {
-        seen.insert(rows[i].image_key(), ());
-    }
-    seen.len()
+    faces::distinct_images(members.iter().map(|&i| &rows[i]))
 }
 
 /// Writes `faceset_NNN/` folders and `refine_manifest.json` under `out`; the same rules
