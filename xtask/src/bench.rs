@@ -2,8 +2,8 @@
 //! same photos, models and machine, in one run.
 //!
 //! Without DIR, a bench set is made from the fixtures: each photo in 8 byte-distinct
-//! copies (a few trailing bytes change the hash, not the picture), so that both tools
-//! do the same work and nothing is deduplicated away.
+//! copies (a few bytes after the end of the image change the hash, not the picture), so
+//! that both tools do the same work and nothing is deduplicated away.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,8 @@ const COPIES: u8 = 8;
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("embed") => embed(args.get(1).map(PathBuf::from)),
-        _ => bail!("usage: cargo xtask bench embed [DIR]"),
+        Some("cluster") => cluster(&args[1..]),
+        _ => bail!("usage: cargo xtask bench embed [DIR] | cluster [N...]"),
     }
 }
 
@@ -141,6 +142,74 @@ fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Largest input given to scikit-learn: it holds an n² float64 distance matrix (and
+/// copies of it), which past this no longer fits the 24 GiB of the reference machine.
+const SKLEARN_MAX_N: usize = 20_000;
+
+/// `cargo xtask bench cluster [N...]`: seconds and peak memory of clustering and of the
+/// refine chain on synthetic embeddings, beside scikit-learn on the same data.
+fn cluster(args: &[String]) -> anyhow::Result<()> {
+    let sizes: Vec<usize> = if args.is_empty() {
+        vec![5_000, 20_000, 50_000]
+    } else {
+        args.iter().map(|a| a.parse()).collect::<Result<_, _>>().context("sizes must be numbers")?
+    };
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "-p", "fs-cluster", "--example", "synthetic"])
+        .current_dir(&root)
+        .status()?;
+    ensure!(status.success(), "building the synthetic example failed");
+    let synthetic = root.join("target/release/examples/synthetic");
+    let python = bench_python(&root)?;
+    let scratch = tempfile::tempdir()?;
+    println!("{:>7} {:<22} {:>9} {:>9} {:>9} {:>8}", "faces", "", "seconds", "peak MiB", "clusters", "ARI");
+    for n in sizes {
+        let data = scratch.path().join(format!("emb{n}.f32"));
+        let labels = scratch.path().join(format!("labels{n}.txt"));
+        ensure!(
+            Command::new(&synthetic).arg("gen").arg(n.to_string()).arg(&data).status()?.success(),
+            "gen failed"
+        );
+        for stage in ["cluster", "refine"] {
+            let out = Command::new(&synthetic).arg(stage).arg(&data).arg(&labels).output()?;
+            ensure!(out.status.success(), "{stage} failed: {}", String::from_utf8_lossy(&out.stderr));
+            let r: Timing = serde_json::from_slice(&out.stdout)?;
+            println!("{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8}", format!("face-sets {stage}"), r.seconds, r.peak_mib, r.clusters, "");
+            if stage == "cluster" {
+                // Keep the cluster labels for the agreement check below.
+                fs::copy(&labels, scratch.path().join("cluster_labels.txt"))?;
+            }
+        }
+        if n > SKLEARN_MAX_N {
+            println!("{n:>7} {:<22} (skipped: its n² float64 matrix does not fit in memory)", "scikit-learn");
+            continue;
+        }
+        let out = Command::new(&python)
+            .arg(root.join("scripts/bench_sklearn_cluster.py"))
+            .arg(&data)
+            .arg(scratch.path().join("cluster_labels.txt"))
+            .output()?;
+        ensure!(out.status.success(), "scikit-learn failed: {}", String::from_utf8_lossy(&out.stderr));
+        let r: Timing = serde_json::from_slice(&out.stdout)?;
+        println!(
+            "{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8.4}",
+            "scikit-learn", r.seconds, r.peak_mib, r.clusters, r.ari_vs_ours.unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Timing {
+    seconds: f64,
+    peak_mib: f64,
+    clusters: usize,
+    #[serde(default)]
+    ari_vs_ours: Option<f64>,
+}
+
 /// "N photo files: … K images embedded (F faces, …" → (N, F).
 fn parse_summary(stderr: &str) -> anyhow::Result<(usize, usize)> {
     let line = stderr
@@ -163,12 +232,15 @@ fn parse_summary(stderr: &str) -> anyhow::Result<(usize, usize)> {
 
 fn make_bench_set(fixtures: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     fs::create_dir_all(out)?;
-    for entry in fs::read_dir(fixtures)? {
+    for (index, entry) in fs::read_dir(fixtures)?.enumerate() {
         let entry = entry?;
         let bytes = fs::read(entry.path())?;
+        // Byte-identical fixtures must not stay identical, or face-sets would embed
+        // them once and do less work than the reference.
+        let index = u8::try_from(index).context("too many fixtures")?;
         for copy in 0..COPIES {
             let mut b = bytes.clone();
-            b.extend_from_slice(&[copy; 4]);
+            b.extend_from_slice(&[copy, index, 0xFF, 0xD9]);
             fs::write(
                 out.join(format!("{copy}_{}", entry.file_name().to_string_lossy())),
                 b,
@@ -187,7 +259,7 @@ fn bench_python(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join("target/bench-venv");
     let python = venv.join("bin/python");
     let ready = Command::new(&python)
-        .args(["-c", "import insightface, onnxruntime"])
+        .args(["-c", "import insightface, onnxruntime, sklearn"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ready {

@@ -2,8 +2,17 @@
 //! clusters as scikit-learn's `AgglomerativeClustering(metric='cosine',
 //! linkage='average', distance_threshold=t)`: two clusters merge while their average
 //! pairwise cosine distance is below `t`.
+//!
+//! **Split first, then link.** Two clusters with no pair of members closer than `t`
+//! have an average distance of at least `t`, so they never merge; by induction every
+//! cluster lies inside one connected component of the graph that joins rows closer than
+//! `t`. Clustering each component on its own therefore gives exactly the clusters of
+//! one global run, with a distance matrix per component instead of one `n²/2` matrix for
+//! the whole library: far less memory and time when people form separate components,
+//! as they do at the default 0.55, and no worse when they do not.
 
 use kodama::{Method, linkage};
+use rayon::prelude::*;
 
 use crate::Embeddings;
 
@@ -14,8 +23,23 @@ pub fn cluster(embeddings: &Embeddings, threshold: f32) -> Vec<Vec<usize>> {
     if n < 2 {
         return (0..n).map(|i| vec![i]).collect();
     }
-    let mut condensed = embeddings.condensed_distances();
-    cluster_condensed(&mut condensed, n, threshold)
+    let components = embeddings.components_within(threshold);
+    let mut clusters: Vec<Vec<usize>> = components
+        .into_par_iter()
+        .flat_map_iter(|members| {
+            if members.len() < 2 {
+                return vec![members];
+            }
+            let sub = embeddings.select(&members);
+            let mut condensed = sub.condensed_distances();
+            cluster_condensed(&mut condensed, members.len(), threshold)
+                .into_iter()
+                .map(|c| c.into_iter().map(|i| members[i]).collect())
+                .collect()
+        })
+        .collect();
+    sort_clusters(&mut clusters);
+    clusters
 }
 
 /// Like [`cluster`], from a precomputed condensed distance matrix (consumed as scratch).
@@ -133,6 +157,20 @@ mod tests {
         assert_eq!(cluster(&e, 0.1), vec![vec![0, 4], vec![1, 3], vec![2, 5]]);
         // Same input, same answer.
         assert_eq!(cluster(&e, 0.1), cluster(&e, 0.1));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn split_then_link_equals_one_global_linkage(
+            rows in proptest::collection::vec(proptest::collection::vec(-1f32..1.0, 3), 2..120),
+            threshold in 0.05f32..0.9,
+        ) {
+            let e = Embeddings::from_rows(3, &rows);
+            let mut condensed = e.condensed_distances();
+            let global = cluster_condensed(&mut condensed, e.len(), threshold);
+            proptest::prop_assert_eq!(cluster(&e, threshold), global);
+        }
     }
 
     #[test]

@@ -95,6 +95,50 @@ impl Embeddings {
         pairs
     }
 
+    /// Connected components of the graph joining rows at most `max_distance` apart,
+    /// each sorted, in order of their first row. Edges are found block by block and
+    /// folded into a union-find as they come, so memory stays linear in the rows.
+    pub fn components_within(&self, max_distance: f32) -> Vec<Vec<usize>> {
+        const BLOCK: usize = 256;
+        let n = self.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        let starts: Vec<usize> = (0..n).step_by(BLOCK).collect();
+        let batch = rayon::current_num_threads().max(1) * 2;
+        for group in starts.chunks(batch) {
+            let edges: Vec<Vec<(u32, u32)>> = group
+                .par_iter()
+                .map(|&first| {
+                    let rows = BLOCK.min(n - first);
+                    let block = self.rows.slice(ndarray::s![first..first + rows, ..]);
+                    let right = self.rows.slice(ndarray::s![first.., ..]);
+                    let gram = block.dot(&right.t());
+                    let min_dot = 1.0 - max_distance;
+                    let mut found = Vec::new();
+                    for r in 0..rows {
+                        for (c, &dot) in gram.row(r).iter().enumerate().skip(r + 1) {
+                            if dot >= min_dot {
+                                #[expect(clippy::cast_possible_truncation, reason = "row counts fit in u32")]
+                                found.push(((first + r) as u32, (first + c) as u32));
+                            }
+                        }
+                    }
+                    found
+                })
+                .collect();
+            for (a, b) in edges.into_iter().flatten() {
+                union(&mut parent, a as usize, b as usize);
+            }
+        }
+        let mut by_root: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+        for i in 0..n {
+            let root = find(&mut parent, i);
+            by_root.entry(root).or_default().push(i);
+        }
+        let mut components: Vec<Vec<usize>> = by_root.into_values().collect();
+        components.sort_by_key(|c| c[0]);
+        components
+    }
+
     /// The condensed upper-triangle distance matrix (`i < j`, row-major), as kodama and
     /// `SciPy` lay it out: `n (n - 1) / 2` values. Filled in blocks of rows, each block a
     /// matrix product run on its own thread.
@@ -133,6 +177,21 @@ impl Embeddings {
             debug_assert_eq!(at, chunk.len());
         });
         out
+    }
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        parent[ra.max(rb)] = ra.min(rb);
     }
 }
 
