@@ -152,38 +152,74 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
     let sizes: Vec<usize> = if args.is_empty() {
         vec![5_000, 20_000, 50_000]
     } else {
-        args.iter().map(|a| a.parse()).collect::<Result<_, _>>().context("sizes must be numbers")?
+        args.iter()
+            .map(|a| a.parse())
+            .collect::<Result<_, _>>()
+            .context("sizes must be numbers")?
     };
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
-        .args(["build", "--release", "-p", "fs-cluster", "--example", "synthetic"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "fs-cluster",
+            "--example",
+            "synthetic",
+        ])
         .current_dir(&root)
         .status()?;
     ensure!(status.success(), "building the synthetic example failed");
     let synthetic = root.join("target/release/examples/synthetic");
     let python = bench_python(&root)?;
     let scratch = tempfile::tempdir()?;
-    println!("{:>7} {:<22} {:>9} {:>9} {:>9} {:>8}", "faces", "", "seconds", "peak MiB", "clusters", "ARI");
+    println!(
+        "{:>7} {:<22} {:>9} {:>9} {:>9} {:>8}",
+        "faces", "", "seconds", "peak MiB", "clusters", "ARI"
+    );
     for n in sizes {
         let data = scratch.path().join(format!("emb{n}.f32"));
         let labels = scratch.path().join(format!("labels{n}.txt"));
         ensure!(
-            Command::new(&synthetic).arg("gen").arg(n.to_string()).arg(&data).status()?.success(),
+            Command::new(&synthetic)
+                .arg("gen")
+                .arg(n.to_string())
+                .arg(&data)
+                .status()?
+                .success(),
             "gen failed"
         );
         for stage in ["cluster", "refine"] {
-            let out = Command::new(&synthetic).arg(stage).arg(&data).arg(&labels).output()?;
-            ensure!(out.status.success(), "{stage} failed: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(&synthetic)
+                .arg(stage)
+                .arg(&data)
+                .arg(&labels)
+                .output()?;
+            ensure!(
+                out.status.success(),
+                "{stage} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let r: Timing = serde_json::from_slice(&out.stdout)?;
-            println!("{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8}", format!("face-sets {stage}"), r.seconds, r.peak_mib, r.clusters, "");
+            println!(
+                "{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8}",
+                format!("face-sets {stage}"),
+                r.seconds,
+                r.peak_mib,
+                r.clusters,
+                ""
+            );
             if stage == "cluster" {
                 // Keep the cluster labels for the agreement check below.
                 fs::copy(&labels, scratch.path().join("cluster_labels.txt"))?;
             }
         }
         if n > SKLEARN_MAX_N {
-            println!("{n:>7} {:<22} (skipped: its n² float64 matrix does not fit in memory)", "scikit-learn");
+            println!(
+                "{n:>7} {:<22} (skipped: its n² float64 matrix does not fit in memory)",
+                "scikit-learn"
+            );
             continue;
         }
         let out = Command::new(&python)
@@ -191,11 +227,19 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             .arg(&data)
             .arg(scratch.path().join("cluster_labels.txt"))
             .output()?;
-        ensure!(out.status.success(), "scikit-learn failed: {}", String::from_utf8_lossy(&out.stderr));
+        ensure!(
+            out.status.success(),
+            "scikit-learn failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let r: Timing = serde_json::from_slice(&out.stdout)?;
         println!(
             "{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8.4}",
-            "scikit-learn", r.seconds, r.peak_mib, r.clusters, r.ari_vs_ours.unwrap_or(f64::NAN)
+            "scikit-learn",
+            r.seconds,
+            r.peak_mib,
+            r.clusters,
+            r.ari_vs_ours.unwrap_or(f64::NAN)
         );
     }
     Ok(())

@@ -9,18 +9,27 @@
 //! Each identity is a random unit centre; faces are the centre plus Gaussian noise
 //! scaled so that two faces of one identity sit about 0.4 apart in cosine distance,
 //! as real ArcFace embeddings of one person do.
-#![allow(clippy::print_stdout, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::exit,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "a benchmark driver"
+)]
 
 use std::time::Instant;
 
+use fs_cluster::Embeddings;
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
-use fs_cluster::Embeddings;
 
 const DIM: usize = 512;
 const IDENTITIES: usize = 50;
 
-/// SplitMix64: a small deterministic generator, enough for test data.
+/// `SplitMix64`: a small deterministic generator, enough for test data.
 struct SplitMix(u64);
 
 impl SplitMix {
@@ -45,23 +54,31 @@ impl SplitMix {
 
 fn generate(n: usize) -> Vec<f32> {
     let mut rng = SplitMix(42);
-    let centres: Vec<Vec<f32>> = (0..IDENTITIES).map(|_| (0..DIM).map(|_| rng.normal()).collect()).collect();
+    let centres: Vec<Vec<f32>> = (0..IDENTITIES)
+        .map(|_| (0..DIM).map(|_| rng.normal()).collect())
+        .collect();
     let centre_norm = (DIM as f32).sqrt();
     // Noise of norm ~0.8 against a unit centre: same-identity cosine ≈ 0.6.
     let sigma = 0.8 / (DIM as f32).sqrt();
     let mut out = Vec::with_capacity(n * DIM);
-    for i in 0..n {
-        // Identity sizes vary: identity k gets weight ~ 1/(k+1).
+    for _ in 0..n {
+        // Identity sizes vary: small identity numbers are much more frequent.
         let k = (rng.uniform() * rng.uniform() * IDENTITIES as f64) as usize % IDENTITIES;
-        let _ = i;
-        out.extend(centres[k].iter().map(|c| c / centre_norm + sigma * rng.normal()));
+        out.extend(
+            centres[k]
+                .iter()
+                .map(|c| c / centre_norm + sigma * rng.normal()),
+        );
     }
     out
 }
 
 fn read(path: &str) -> Embeddings {
     let bytes = std::fs::read(path).expect("readable embeddings file");
-    let values: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     let rows: Vec<&[f32]> = values.chunks_exact(DIM).collect();
     Embeddings::from_rows(DIM, &rows)
 }
@@ -70,9 +87,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
@@ -84,13 +103,22 @@ fn write_labels(path: &str, n: usize, clusters: &[Vec<usize>]) {
             labels[i] = c as i64;
         }
     }
-    let text: String = labels.iter().map(|l| format!("{l}\n")).collect();
+    let text = labels
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     std::fs::write(path, text).expect("writable labels file");
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["gen", n, file] => {
             let data = generate(n.parse().expect("a count"));
             let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -117,7 +117,10 @@ impl Embeddings {
                     for r in 0..rows {
                         for (c, &dot) in gram.row(r).iter().enumerate().skip(r + 1) {
                             if dot >= min_dot {
-                                #[expect(clippy::cast_possible_truncation, reason = "row counts fit in u32")]
+                                #[expect(
+                                    clippy::cast_possible_truncation,
+                                    reason = "row counts fit in u32"
+                                )]
                                 found.push(((first + r) as u32, (first + c) as u32));
                             }
                         }
@@ -129,14 +132,7 @@ impl Embeddings {
                 union(&mut parent, a as usize, b as usize);
             }
         }
-        let mut by_root: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
-        for i in 0..n {
-            let root = find(&mut parent, i);
-            by_root.entry(root).or_default().push(i);
-        }
-        let mut components: Vec<Vec<usize>> = by_root.into_values().collect();
-        components.sort_by_key(|c| c[0]);
-        components
+        groups_of(&mut parent)
     }
 
     /// The condensed upper-triangle distance matrix (`i < j`, row-major), as kodama and
@@ -178,6 +174,31 @@ impl Embeddings {
         });
         out
     }
+}
+
+/// The groups of `0..n` that `pairs` connect (every index in exactly one group, each
+/// group sorted, groups in order of their first index).
+pub fn connected_groups(
+    n: usize,
+    pairs: impl IntoIterator<Item = (usize, usize)>,
+) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..n).collect();
+    for (a, b) in pairs {
+        union(&mut parent, a, b);
+    }
+    groups_of(&mut parent)
+}
+
+fn groups_of(parent: &mut [usize]) -> Vec<Vec<usize>> {
+    let mut by_root: std::collections::BTreeMap<usize, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for i in 0..parent.len() {
+        let root = find(parent, i);
+        by_root.entry(root).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = by_root.into_values().collect();
+    groups.sort_by_key(|c| c[0]);
+    groups
 }
 
 fn find(parent: &mut [usize], mut i: usize) -> usize {

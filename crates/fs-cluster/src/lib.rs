@@ -19,4 +19,4 @@ pub mod agglomerative;
 pub mod centroid;
 mod embeddings;
 
-pub use embeddings::{Embeddings, cosine_distance};
+pub use embeddings::{Embeddings, connected_groups, cosine_distance};

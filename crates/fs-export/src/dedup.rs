@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use fs_cache::{Cache, ContentHash, ImageOutcome};
-use fs_cluster::Embeddings;
+use fs_cluster::{Embeddings, connected_groups};
 use serde::{Deserialize, Serialize};
 
 /// Thresholds of the near-duplicate test.
@@ -120,34 +120,28 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
         }
     }
 
-    // Union the linked pairs into groups.
-    let mut parent: Vec<usize> = (0..images.len()).collect();
-    for &(a, b) in evidence.keys() {
-        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-        parent[ra.max(rb)] = ra.min(rb);
-    }
-    let mut groups: BTreeMap<usize, (Vec<PathBuf>, Vec<String>)> = BTreeMap::new();
-    for (&(a, _), kind) in &evidence {
-        let root = find(&mut parent, a);
-        let entry = groups.entry(root).or_default();
-        if !entry.1.iter().any(|k| k == kind) {
-            entry.1.push((*kind).to_string());
-        }
-    }
-    for (n, image) in images.iter().enumerate() {
-        let root = find(&mut parent, n);
-        if let Some(entry) = groups.get_mut(&root) {
-            entry.0.push(image.path.clone());
-        }
-    }
-    let mut near_duplicates: Vec<NearGroup> = groups
-        .into_values()
-        .map(|(mut paths, mut evidence)| {
-            paths.sort();
-            evidence.sort();
-            NearGroup { paths, evidence }
-        })
-        .collect();
+    // Link the pairs into groups; images linked to nothing are not duplicates.
+    let mut near_duplicates: Vec<NearGroup> =
+        connected_groups(images.len(), evidence.keys().copied())
+            .into_iter()
+            .filter(|g| g.len() > 1)
+            .map(|group| {
+                let mut kinds: Vec<String> = evidence
+                    .iter()
+                    .filter(|((a, _), _)| group.binary_search(a).is_ok())
+                    .map(|(_, kind)| (*kind).to_string())
+                    .collect();
+                kinds.sort();
+                kinds.dedup();
+                let mut paths: Vec<PathBuf> =
+                    group.iter().map(|&n| images[n].path.clone()).collect();
+                paths.sort();
+                NearGroup {
+                    paths,
+                    evidence: kinds,
+                }
+            })
+            .collect();
     near_duplicates.sort_by(|a, b| a.paths.cmp(&b.paths));
 
     DuplicateReport {
@@ -157,15 +151,6 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
         byte_identical,
         near_duplicates,
     }
-}
-
-/// Union-find root with path halving.
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
 }
 
 /// Same face count, and a greedy one-to-one matching (best pairs first) in which every
