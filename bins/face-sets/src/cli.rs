@@ -84,6 +84,133 @@ pub(crate) enum Command {
     /// one by embedding, or, without faces, whose difference hashes nearly agree.
     #[command(after_help = AFTER_HELP)]
     Dedup(DedupArgs),
+    /// Add 106-point landmarks and head pose to every face in CACHE (resumable).
+    ///
+    /// Landmarks come from the pack's 2d106det model; pose from 1k3d68 where a pack has
+    /// it, otherwise it is estimated from the five keypoints against a mean 3D face.
+    /// Each face records which. Faces that already have both are skipped.
+    #[command(after_help = AFTER_HELP)]
+    Enrich(EnrichArgs),
+    /// Export ranked single-face PNG crops and .fsz bundles for every faceset.
+    ///
+    /// Per faceset of REFINE_MANIFEST: tight outlier gate, minimum face size, visual
+    /// duplicates collapsed, ranked by composite quality (frontality, detector score,
+    /// symmetry, size, sharpness), square crops with padding in which no other face
+    /// survives, <faceset>_topN.fsz and <faceset>_all.fsz (zips of 0.png, 1.png, … that
+    /// roop-unleashed loads), and manifests. Re-exporting updates OUT in place.
+    #[command(name = "export-swap", after_help = AFTER_HELP)]
+    ExportSwap(ExportSwapArgs),
+    /// The whole pipeline: embed → cluster → refine → dedup → enrich → export-swap → report.
+    ///
+    /// Writes OUT/cache.fsc, OUT/raw/, OUT/facesets/, OUT/facesets_swap_ready/ and
+    /// OUT/report.html. Re-running resumes: photos already embedded are not read again,
+    /// and existing results are extended rather than rebuilt.
+    #[command(after_help = AFTER_HELP)]
+    Run(RunArgs),
+    /// Write OUT/report.html: a contact sheet per identity, singletons, duplicates.
+    #[command(after_help = AFTER_HELP)]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EnrichArgs {
+    /// The cache made by embed.
+    pub(crate) cache: PathBuf,
+    /// Model pack (see `embed --help`).
+    #[arg(long, value_name = "PACK|DIR")]
+    pub(crate) models: Option<String>,
+    /// Inference threads. Default: all cores.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    /// Images per durable flush of the cache.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) flush_every: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SwapFlags {
+    /// Faces in the <faceset>_topN.fsz bundle.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) top_n: u32,
+    /// Drop faces farther than this from the faceset centroid.
+    #[arg(long = "outlier-threshold", default_value_t = 0.45, value_parser = distance)]
+    pub(crate) swap_outlier_threshold: f32,
+    /// Padding around the face box on each side, as a fraction of its longer side.
+    #[arg(long, default_value_t = 0.5)]
+    pub(crate) pad_ratio: f32,
+    /// Side of the square PNG crops, in pixels.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub(crate) out_size: u32,
+    /// Minimum face short side, in pixels.
+    #[arg(long, default_value_t = 100.0)]
+    pub(crate) min_face_short: f32,
+    /// Rescue singletons that resemble an exported identity into OUT/_candidates/.
+    #[arg(long)]
+    pub(crate) candidates: bool,
+    /// Distance from a faceset centroid within which a singleton is a candidate.
+    #[arg(long, default_value_t = 0.55, value_parser = distance)]
+    pub(crate) candidate_match_threshold: f32,
+    /// Minimum composite quality of a candidate.
+    #[arg(long, default_value_t = 0.40, value_parser = unit_interval)]
+    pub(crate) candidate_min_score: f32,
+}
+
+impl SwapFlags {
+    pub(crate) fn options(&self) -> fs_export::swap::SwapOptions {
+        fs_export::swap::SwapOptions {
+            top_n: self.top_n as usize,
+            outlier_threshold: self.swap_outlier_threshold,
+            pad_ratio: self.pad_ratio,
+            out_size: self.out_size,
+            min_face_short: self.min_face_short,
+            candidates: self.candidates,
+            candidate_match_threshold: self.candidate_match_threshold,
+            candidate_min_score: self.candidate_min_score,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportSwapArgs {
+    /// The cache made by embed (enriched for best ranking).
+    pub(crate) cache: PathBuf,
+    /// refine_manifest.json written by refine.
+    pub(crate) refine_manifest: PathBuf,
+    /// Output directory, e.g. facesets_swap_ready.
+    pub(crate) out: PathBuf,
+    /// The raw manifest.json (needed by --candidates).
+    #[arg(long, value_name = "M")]
+    pub(crate) raw_manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) swap: SwapFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Photo directory.
+    pub(crate) src: PathBuf,
+    /// Output directory for the cache, the results and the report.
+    pub(crate) out: PathBuf,
+    /// Model pack (see `embed --help`).
+    #[arg(long, value_name = "PACK|DIR")]
+    pub(crate) models: Option<String>,
+    /// Inference threads. Default: all cores.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    /// Keep facesets with at least this many distinct photos (refine).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) min_faces: u32,
+    /// How photos appear in the raw and refine folders.
+    #[arg(long, value_enum, default_value = "copy")]
+    pub(crate) materialize: Materialize,
+    #[command(flatten)]
+    pub(crate) swap: SwapFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// A directory written by `run` (holds cache.fsc, raw/, facesets_swap_ready/).
+    pub(crate) out: PathBuf,
 }
 
 /// How photos appear in result folders.

@@ -73,6 +73,7 @@ impl Reporter for EmbedProgress<'_> {
         let name = match stage {
             Stage::Hash => "hashing",
             Stage::Embed => "embedding",
+            Stage::Enrich => "enriching",
         };
         *self.current.lock().expect("not poisoned") = Some(self.bars.bar(name, total));
     }

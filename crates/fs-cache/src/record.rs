@@ -153,8 +153,9 @@ impl<'de> Deserialize<'de> for Embedding {
 pub enum PoseSource {
     /// InsightFace's `1k3d68` model (`buffalo_l`).
     Landmark3d68,
-    /// Estimated from the 106 2D landmarks against a mean 3D face.
-    Landmarks2d106,
+    /// Estimated from the five detector keypoints against a mean 3D face
+    /// (scaled-orthographic fit), when `1k3d68` is not available.
+    MeanFace5,
 }
 
 /// Head pose in degrees.

@@ -23,9 +23,12 @@
 
 pub mod align;
 pub mod arcface;
+pub mod enrich;
 mod error;
+pub mod landmark;
 pub mod locations;
 pub mod pack;
 pub mod pipeline;
+pub mod pose;
 
 pub use error::{Error, Result};

@@ -60,6 +60,8 @@ pub enum Stage {
     Hash,
     /// Decoding, detecting and embedding distinct new images.
     Embed,
+    /// Adding landmarks and pose to cached faces.
+    Enrich,
 }
 
 /// Receives progress; every method has a no-op default.

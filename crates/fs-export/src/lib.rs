@@ -5,6 +5,8 @@
 //! - [`refine`]: quality-gated facesets (`faceset_NNN/`).
 //! - [`extend`]: fold new faces into an existing result without renumbering.
 //! - [`dedup`]: byte-identical and near-duplicate groups.
+//! - [`report`]: the HTML review page of a `run`.
+//! - [`swap`]: `export-swap` — ranked single-face PNG crops and `.fsz` bundles.
 //! - [`manifest`], [`materialize`]: the JSON manifests and the files behind them,
 //!   written atomically; source photos are only ever read.
 //!
@@ -25,5 +27,7 @@ pub mod manifest;
 pub mod materialize;
 pub mod raw;
 pub mod refine;
+pub mod report;
+pub mod swap;
 
 pub use error::{Error, Result};

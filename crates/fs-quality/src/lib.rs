@@ -1,9 +1,8 @@
 //! Face quality measures and gates.
 //!
-//! Today this crate measures sharpness ([`laplacian_variance`]), which the embedding
-//! pipeline stores with every face so that later stages never decode a photo again to
-//! gate on blur. Frontality, landmark symmetry, the composite score and the gates will
-//! join it.
+//! - sharpness ([`laplacian_variance`]), measured once at embedding time and stored;
+//! - the perceptual hash ([`dhash`]) for near-duplicate reports;
+//! - the composite score ([`score`]) and the quality gate ([`gate`]).
 //!
 //! ```
 //! use image::{GrayImage, Luma};
@@ -13,9 +12,11 @@
 #![warn(missing_docs)]
 
 mod perceptual;
+mod score;
 mod sharpness;
 
 pub use perceptual::{dhash, hamming};
+pub use score::{FULL_SIZE_PX, Quality, QualityInputs, keypoint_symmetry, score};
 pub use sharpness::{face_sharpness, laplacian_variance, to_gray};
 
 /// Floors of the quality gate (the refine defaults are 90 px, 40, 0.6).

@@ -5,8 +5,6 @@ use anyhow::Context;
 use fs_cache::Cache;
 use fs_detect::Detector;
 use fs_embed::arcface::Recognizer;
-use fs_embed::locations::Locations;
-use fs_embed::pack::ModelPack;
 use fs_embed::pipeline::{self, EmbedOptions, FaceAnalyzer, Source};
 
 use crate::ExitStatus;
@@ -33,14 +31,9 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         sources.extend(read_list(list)?.into_iter().map(Source::File));
     }
 
-    let locations = Locations::from_env();
-    fs_detect::runtime::init(&locations.runtime)?;
-    let pack = match &args.models {
-        Some(name) => ModelPack::resolve(&locations.models, name)?,
-        None => ModelPack::from_dir(locations.default_pack())?,
-    };
+    let pack = super::load_pack(args.models.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let threads = args.threads.map_or(cores, usize::from);
+    let threads = super::threads(args.threads);
     let detector = Detector::builder(&pack.detector)
         .input_size(args.det_size)
         .threads(threads)

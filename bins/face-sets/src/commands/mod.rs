@@ -3,6 +3,7 @@
 mod embed;
 mod identities;
 mod inspect;
+mod pipeline;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -16,5 +17,27 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::Refine(args) => identities::refine(&args),
         Command::Extend(args) => identities::extend(&args),
         Command::Dedup(args) => identities::dedup(&args),
+        Command::Enrich(args) => pipeline::enrich(&args, bars),
+        Command::ExportSwap(args) => pipeline::export_swap(&args),
+        Command::Run(args) => pipeline::run(&args, bars),
+        Command::Report(args) => pipeline::report(&args),
     }
+}
+
+/// Loads ONNX Runtime and resolves the model pack (`--models`, else the default).
+pub(crate) fn load_pack(models: Option<&str>) -> anyhow::Result<fs_embed::pack::ModelPack> {
+    let locations = fs_embed::locations::Locations::from_env();
+    fs_detect::runtime::init(&locations.runtime)?;
+    Ok(match models {
+        Some(name) => fs_embed::pack::ModelPack::resolve(&locations.models, name)?,
+        None => fs_embed::pack::ModelPack::from_dir(locations.default_pack())?,
+    })
+}
+
+/// `--threads`, or every core.
+pub(crate) fn threads(flag: Option<u16>) -> usize {
+    flag.map_or_else(
+        || std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        usize::from,
+    )
 }

@@ -1,0 +1,102 @@
+//! `enrich`: 106-point landmarks and head pose for every cached face.
+//!
+//! Idempotent and resumable like embedding: faces that already have both are skipped,
+//! results are flushed every `flush_every` images, and a photo that cannot be read is
+//! reported and left for the next run.
+
+use fs_cache::{Cache, ContentHash};
+use image::RgbImage;
+
+use crate::error::Result;
+use crate::landmark::Landmarker;
+use crate::pipeline::{Reporter, Stage};
+use crate::pose::pose_from_keypoints;
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnrichSummary {
+    /// Images whose faces were enriched.
+    pub images: usize,
+    /// Faces enriched.
+    pub faces: usize,
+    /// Images already complete.
+    pub skipped: usize,
+    /// Photos that could not be read, with why.
+    pub errors: Vec<(std::path::PathBuf, String)>,
+}
+
+/// Adds landmarks (with a landmark model) and pose to every face that lacks them.
+pub fn enrich(
+    cache: &mut Cache,
+    mut landmarker: Option<&mut Landmarker>,
+    flush_every: usize,
+    reporter: &dyn Reporter,
+) -> Result<EnrichSummary> {
+    let wants_landmarks = landmarker.is_some();
+    let todo: Vec<ContentHash> = cache
+        .images()
+        .filter(|i| {
+            i.faces()
+                .iter()
+                .any(|f| f.pose.is_none() || (wants_landmarks && f.landmarks_2d_106.is_none()))
+        })
+        .map(|i| i.hash)
+        .collect();
+    let mut summary = EnrichSummary {
+        skipped: cache.images().filter(|i| !i.faces().is_empty()).count() - todo.len(),
+        ..EnrichSummary::default()
+    };
+    reporter.on_start(Stage::Enrich, todo.len() as u64);
+    let mut since_flush = 0;
+    for hash in todo {
+        let image = cache.image(&hash).expect("listed above").clone();
+        let pixels = match read_any(&image) {
+            Ok(p) => p,
+            Err(message) => {
+                tracing::warn!(path = %image.path.display(), "{message}");
+                reporter.on_error(&image.path, &message);
+                summary.errors.push((image.path.clone(), message));
+                reporter.on_item(Stage::Enrich, &image.path);
+                continue;
+            }
+        };
+        let mut faces = image.faces().to_vec();
+        for face in &mut faces {
+            if let Some(model) = landmarker.as_deref_mut()
+                && face.landmarks_2d_106.is_none()
+            {
+                face.landmarks_2d_106 = Some(model.predict(&pixels, face.bbox)?);
+            }
+            if face.pose.is_none() {
+                face.pose = Some(pose_from_keypoints(&face.kps));
+            }
+        }
+        summary.faces += faces.len();
+        summary.images += 1;
+        cache.replace_faces(hash, faces)?;
+        since_flush += 1;
+        if since_flush >= flush_every.max(1) {
+            cache.flush()?;
+            since_flush = 0;
+        }
+        reporter.on_item(Stage::Enrich, &image.path);
+    }
+    cache.flush()?;
+    reporter.on_finish(Stage::Enrich);
+    Ok(summary)
+}
+
+/// Decodes the image from its canonical path, or from an alias when that one is gone.
+fn read_any(image: &fs_cache::ImageRecord) -> std::result::Result<RgbImage, String> {
+    let mut last = String::from("no path");
+    for path in image.all_paths() {
+        match std::fs::read(path) {
+            Ok(bytes) => match fs_detect::decode::decode_image(&bytes) {
+                Ok(pixels) => return Ok(pixels),
+                Err(e) => last = format!("{}: {e}", path.display()),
+            },
+            Err(e) => last = format!("{}: cannot read: {e}", path.display()),
+        }
+    }
+    Err(last)
+}

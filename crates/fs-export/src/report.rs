@@ -1,0 +1,235 @@
+//! `report`: one static HTML page to review a `run` result in a browser.
+//!
+//! A contact sheet per exported identity (its crops, size, mean quality, and the faces
+//! the gates dropped), the singletons, and the near-duplicate groups. Every image is a
+//! local file beside the page (the crops themselves, or small thumbnails written to
+//! `report_assets/`), so the page works from `file://` with no network.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use fs_cache::{Cache, FaceKey, ImageRecord};
+
+use crate::dedup::DuplicateReport;
+use crate::error::{Result, io_err};
+use crate::faces::FaceRow;
+use crate::manifest::{self, RawManifest};
+use crate::swap::{SwapManifest, crop_single_face, other_faces};
+
+/// Where `run` puts each part, relative to its OUT.
+#[derive(Clone, Debug)]
+pub struct RunLayout {
+    /// The run's output directory.
+    pub root: PathBuf,
+}
+
+impl RunLayout {
+    /// The layout under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+    /// `cache.fsc`.
+    pub fn cache(&self) -> PathBuf {
+        self.root.join("cache.fsc")
+    }
+    /// `raw/` (cluster).
+    pub fn raw(&self) -> PathBuf {
+        self.root.join("raw")
+    }
+    /// `facesets/` (refine).
+    pub fn facesets(&self) -> PathBuf {
+        self.root.join("facesets")
+    }
+    /// `facesets_swap_ready/` (export-swap).
+    pub fn swap(&self) -> PathBuf {
+        self.root.join("facesets_swap_ready")
+    }
+    /// `report.html`.
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report.html")
+    }
+    /// `report_assets/`.
+    pub fn assets(&self) -> PathBuf {
+        self.root.join("report_assets")
+    }
+}
+
+const THUMB: u32 = 128;
+
+/// Writes `report.html` (and its thumbnails) for a `run` directory.
+pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
+    let swap: SwapManifest = manifest::read(&layout.swap().join(crate::swap::SWAP_MANIFEST))?;
+    let raw: Option<RawManifest> = manifest::read(&layout.raw().join(manifest::RAW_MANIFEST)).ok();
+    let dups: Option<DuplicateReport> =
+        manifest::read(&crate::dedup::report_path(&layout.cache())).ok();
+    let assets = layout.assets();
+    fs::create_dir_all(&assets).map_err(io_err(&assets, "create report assets"))?;
+
+    let mut html = String::new();
+    let exported: Vec<_> = swap
+        .facesets
+        .iter()
+        .filter(|f| !f.faces.is_empty())
+        .collect();
+    let _ = write!(
+        html,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>face-sets report</title>\
+         <style>{STYLE}</style></head>\n<body data-identities=\"{}\">\n<h1>face-sets report</h1>\n\
+         <p>{} identities exported from <code>{}</code>.</p>\n",
+        exported.len(),
+        exported.len(),
+        escape(&swap.cache.to_string_lossy())
+    );
+    for faceset in &exported {
+        let _ = write!(
+            html,
+            "<section class=\"identity\" data-name=\"{0}\"><h2>{0}</h2><p>{1} crops · mean quality {2:.2} · \
+             <a href=\"facesets_swap_ready/{0}/{3}\">{3}</a></p><div class=\"sheet\">",
+            escape(&faceset.name),
+            faceset.faces.len(),
+            faceset.mean_quality,
+            escape(&faceset.all_bundle)
+        );
+        for face in &faceset.faces {
+            let _ = write!(
+                html,
+                "<figure><img src=\"facesets_swap_ready/{}/{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"><figcaption>#{} · {:.2}</figcaption></figure>",
+                escape(&faceset.name),
+                escape(&face.png),
+                face.rank,
+                face.quality.composite
+            );
+        }
+        html.push_str("</div>");
+        if !faceset.dropped.is_empty() {
+            html.push_str("<h3>Dropped by the gates</h3><div class=\"sheet dropped\">");
+            for skipped in &faceset.dropped {
+                let src = face_thumb(cache, &skipped.face, &assets)?;
+                let _ = write!(
+                    html,
+                    "<figure><img src=\"{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"><figcaption>{}</figcaption></figure>",
+                    escape(&src),
+                    escape(&skipped.reason)
+                );
+            }
+            html.push_str("</div>");
+        }
+        html.push_str("</section>\n");
+    }
+    if let Some(raw) = &raw {
+        let _ = write!(
+            html,
+            "<section class=\"singletons\"><h2>Singletons ({})</h2><div class=\"sheet\">",
+            raw.singletons.len()
+        );
+        for face in &raw.singletons {
+            let src = face_thumb(cache, face, &assets)?;
+            let _ = write!(
+                html,
+                "<figure><img src=\"{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"></figure>",
+                escape(&src)
+            );
+        }
+        html.push_str("</div></section>\n");
+    }
+    if let Some(dups) = &dups {
+        let _ = write!(
+            html,
+            "<section class=\"duplicates\"><h2>Near-duplicate groups ({})</h2>",
+            dups.near_duplicates.len()
+        );
+        for group in &dups.near_duplicates {
+            html.push_str("<div class=\"sheet\">");
+            for path in &group.paths {
+                if let Some(image) = cache.images().find(|i| &i.path == path) {
+                    let src = image_thumb(image, &assets)?;
+                    let _ = write!(
+                        html,
+                        "<figure><img src=\"{}\" alt=\"\"><figcaption>{}</figcaption></figure>",
+                        escape(&src),
+                        escape(&path.file_name().unwrap_or_default().to_string_lossy())
+                    );
+                }
+            }
+            let _ = write!(html, "<p>{}</p></div>", escape(&group.evidence.join(", ")));
+        }
+        html.push_str("</section>\n");
+    }
+    html.push_str(SCRIPT);
+    html.push_str("</body></html>\n");
+    let path = layout.report();
+    crate::swap::write_file(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+/// A small crop of one face in `report_assets/`, returned as a page-relative URL.
+fn face_thumb(cache: &Cache, row: &FaceRow, assets: &Path) -> Result<String> {
+    let name = format!("face_{}.png", row.key.replace(':', "_"));
+    let target = assets.join(&name);
+    if !target.exists() {
+        let key: Option<FaceKey> = row.key.parse().ok();
+        let image = key.and_then(|k| cache.image(&k.hash).map(|i| (i, k.index as usize)));
+        let pixels = image.and_then(|(i, _)| decode_any(i));
+        let thumb = match (image, pixels) {
+            (Some((img, index)), Some(pixels)) => {
+                crop_single_face(&pixels, row.bbox, &other_faces(img, index), 0.3, THUMB)
+            }
+            _ => image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
+        };
+        save_png(&thumb, &target)?;
+    }
+    Ok(format!("report_assets/{name}"))
+}
+
+/// A thumbnail of a whole photo in `report_assets/`.
+fn image_thumb(image: &ImageRecord, assets: &Path) -> Result<String> {
+    let name = format!("image_{}.png", &image.hash.to_hex()[..16]);
+    let target = assets.join(&name);
+    if !target.exists() {
+        let thumb = decode_any(image).map_or_else(
+            || image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
+            |p| image::imageops::thumbnail(&p, THUMB * 5 / 4, THUMB * 5 / 4),
+        );
+        save_png(&thumb, &target)?;
+    }
+    Ok(format!("report_assets/{name}"))
+}
+
+fn decode_any(image: &ImageRecord) -> Option<image::RgbImage> {
+    image.all_paths().find_map(|p| {
+        fs::read(p)
+            .ok()
+            .and_then(|b| fs_detect::decode::decode_image(&b).ok())
+    })
+}
+
+fn save_png(img: &image::RgbImage, target: &Path) -> Result<()> {
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| crate::error::Error::Io {
+            path: target.to_path_buf(),
+            action: "encode thumbnail",
+            source: std::io::Error::other(e),
+        })?;
+    crate::swap::write_file(target, &png)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;background:#fafafa;color:#222}\
+section{margin-bottom:2rem}.sheet{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center;\
+font-size:11px;max-width:160px}img{display:block;border-radius:4px;background:#ddd}.dropped img{opacity:.6}\
+code{font-size:12px}";
+
+/// Counts images that failed to load, for people (a banner) and for tests (attributes).
+const SCRIPT: &str = "<script>window.addEventListener('load',function(){var imgs=Array.prototype.slice.call(document.images);\
+var broken=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0)}).length;\
+document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-broken',broken);\
+if(broken){var p=document.createElement('p');p.textContent=broken+' images failed to load';p.style.color='#b00';\
+document.body.insertBefore(p,document.body.firstChild)}});</script>\n";

@@ -1,0 +1,716 @@
+//! `export-swap`: per identity, the faces worth using, as square single-face PNG crops
+//! ranked by quality, plus `.fsz` bundles (plain zips of `0.png`, `1.png`, …, as
+//! roop-unleashed writes them).
+//!
+//! Per faceset: tight outlier gate (0.45 from the centroid) → minimum face size (100 px)
+//! → visual duplicates (faces as alike as `dedup`'s near-duplicates) collapsed to their
+//! best face → composite-quality rank → crops
+//! with 50 % padding, resized to 512². A crop never shows a second face: the padding
+//! shrinks until other faces of the photo fall outside, and whatever still overlaps is
+//! painted over, so re-detecting a crop finds only its own face.
+//!
+//! ```text
+//! OUT/faceset_001/<hash>_<n>.png   crops (names stable across runs)
+//! OUT/faceset_001/faceset_001_top30.fsz, faceset_001_all.fsz, manifest.json
+//! OUT/_candidates/faceset_001/…   rescued singletons (with --candidates)
+//! OUT/manifest.json
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use fast_image_resize as fr;
+use fs_cache::{Cache, Face, FaceKey, ImageRecord};
+use fs_cluster::centroid::{assign, centroid};
+use fs_cluster::{Embeddings, cosine_distance};
+use fs_quality::{Quality, QualityInputs};
+use image::RgbImage;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::dedup::DedupOptions;
+use crate::error::{Error, Result, io_err};
+use crate::faces::FaceRow;
+use crate::manifest::{self, RawManifest, RefineManifest};
+
+/// Options of `export-swap`; the defaults are the original tool's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwapOptions {
+    /// Faces in the `_topN.fsz` bundle. 30.
+    pub top_n: usize,
+    /// Drop faces farther than this from the faceset centroid. 0.45.
+    pub outlier_threshold: f32,
+    /// Padding around the face box on each side, as a fraction of its longer side. 0.5.
+    pub pad_ratio: f32,
+    /// Side of the square PNG crops. 512.
+    pub out_size: u32,
+    /// Minimum face short side in pixels. 100.
+    pub min_face_short: f32,
+    /// Rescue singletons into `_candidates/`.
+    pub candidates: bool,
+    /// A singleton is a candidate for the nearest faceset within this distance. 0.55.
+    pub candidate_match_threshold: f32,
+    /// ... and with at least this composite quality. 0.40.
+    pub candidate_min_score: f32,
+}
+
+impl Default for SwapOptions {
+    fn default() -> Self {
+        Self {
+            top_n: 30,
+            outlier_threshold: 0.45,
+            pad_ratio: 0.5,
+            out_size: 512,
+            min_face_short: 100.0,
+            candidates: false,
+            candidate_match_threshold: 0.55,
+            candidate_min_score: 0.40,
+        }
+    }
+}
+
+/// One exported crop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportedFace {
+    /// Rank by composite quality, 0 = best; also its name inside the bundles.
+    pub rank: usize,
+    /// The PNG, relative to the faceset folder.
+    pub png: String,
+    /// The face.
+    pub face: FaceRow,
+    /// Its quality.
+    pub quality: Quality,
+}
+
+/// A face left out, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkippedFace {
+    /// The face.
+    pub face: FaceRow,
+    /// The gate that dropped it.
+    pub reason: String,
+}
+
+/// `OUT/<faceset>/manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FacesetExport {
+    /// The faceset's name (from the refine manifest).
+    pub name: String,
+    /// Crops, best first.
+    pub faces: Vec<ExportedFace>,
+    /// Faces the gates dropped.
+    pub dropped: Vec<SkippedFace>,
+    /// The top-N bundle's file name.
+    pub top_bundle: String,
+    /// The bundle with every crop.
+    pub all_bundle: String,
+    /// Mean composite quality of the exported crops.
+    pub mean_quality: f32,
+}
+
+/// A singleton offered for review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The faceset it resembles.
+    pub faceset: String,
+    /// The PNG, relative to OUT.
+    pub png: String,
+    /// The face.
+    pub face: FaceRow,
+    /// Its distance to the faceset centroid.
+    pub distance: f32,
+    /// Its quality.
+    pub quality: Quality,
+}
+
+/// `OUT/manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwapManifest {
+    /// Manifest format version.
+    pub version: u32,
+    /// The cache.
+    pub cache: PathBuf,
+    /// Options used.
+    pub params: SwapOptions,
+    /// Every exported faceset.
+    pub facesets: Vec<FacesetExport>,
+    /// Rescued singletons.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    /// Photos that could not be read while cropping, with why.
+    #[serde(default)]
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+/// Name of the manifest in each faceset folder and at the top.
+pub const SWAP_MANIFEST: &str = "manifest.json";
+/// Folder of rescued singletons.
+pub const CANDIDATES: &str = "_candidates";
+
+/// Everything known about one face of the cache, by key.
+struct Known<'a> {
+    image: &'a ImageRecord,
+    face: &'a Face,
+    index: usize,
+}
+
+fn key_index(cache: &Cache) -> HashMap<String, Known<'_>> {
+    let mut map = HashMap::new();
+    for image in cache.images() {
+        for (i, face) in image.faces().iter().enumerate() {
+            let key = FaceKey {
+                hash: image.hash,
+                index: u32::try_from(i).expect("few faces"),
+            };
+            map.insert(
+                key.to_string(),
+                Known {
+                    image,
+                    face,
+                    index: i,
+                },
+            );
+        }
+    }
+    map
+}
+
+/// The quality of one cached face (pose from `enrich` when present, else estimated from
+/// the keypoints).
+pub fn face_quality(face: &Face) -> Quality {
+    let pose = face
+        .pose
+        .unwrap_or_else(|| fs_embed::pose::pose_from_keypoints(&face.kps));
+    fs_quality::score(&QualityInputs {
+        yaw: pose.yaw,
+        pitch: pose.pitch,
+        det_score: face.det_score,
+        symmetry: fs_quality::keypoint_symmetry(&face.kps),
+        short_side: face.short_side(),
+        sharpness: face.sharpness.unwrap_or(0.0),
+    })
+}
+
+/// Stable PNG name of a face.
+fn png_name(key: &str) -> String {
+    let (hash, index) = key.split_once(':').unwrap_or((key, "0"));
+    format!("{}_{index}.png", &hash[..hash.len().min(16)])
+}
+
+/// Exports every faceset of `refine` into `out`. Re-running updates `out` in place:
+/// crops keep their names, stale crops are removed, bundles and manifests are replaced
+/// atomically.
+pub fn export(
+    cache: &Cache,
+    refine: &RefineManifest,
+    raw: Option<&RawManifest>,
+    out: &Path,
+    options: &SwapOptions,
+) -> Result<SwapManifest> {
+    let known = key_index(cache);
+    let mut errors = Vec::new();
+    let mut facesets = Vec::new();
+    let mut centroids: Vec<(String, Vec<f32>)> = Vec::new();
+    for faceset in &refine.facesets {
+        let (export, centre, errs) = export_faceset(faceset, &known, out, options)?;
+        errors.extend(errs);
+        if !export.faces.is_empty() {
+            centroids.push((export.name.clone(), centre));
+        }
+        facesets.push(export);
+    }
+    let candidates = match raw {
+        Some(raw) if options.candidates => {
+            rescue_candidates(raw, &known, &centroids, out, options, &mut errors)?
+        }
+        _ => Vec::new(),
+    };
+    let manifest = SwapManifest {
+        version: manifest::VERSION,
+        cache: std::path::absolute(cache.path()).unwrap_or_else(|_| cache.path().to_path_buf()),
+        params: options.clone(),
+        facesets,
+        candidates,
+        errors,
+    };
+    fs::create_dir_all(out).map_err(io_err(out, "create output directory"))?;
+    manifest::write_atomically(&out.join(SWAP_MANIFEST), &manifest)?;
+    Ok(manifest)
+}
+
+/// A rendered crop (rank, PNG bytes) or the photo that failed and why.
+type CropResult = std::result::Result<(usize, Vec<u8>), (PathBuf, String)>;
+
+type FacesetResult = (FacesetExport, Vec<f32>, Vec<(PathBuf, String)>);
+
+fn export_faceset(
+    faceset: &crate::manifest::Faceset,
+    known: &HashMap<String, Known<'_>>,
+    out: &Path,
+    options: &SwapOptions,
+) -> Result<FacesetResult> {
+    let mut dropped = Vec::new();
+    let present: Vec<(&FaceRow, &Known<'_>)> = faceset
+        .faces
+        .iter()
+        .filter_map(|row| {
+            let found = known.get(&row.key).map(|k| (row, k));
+            if found.is_none() {
+                dropped.push(SkippedFace {
+                    face: row.clone(),
+                    reason: "not in the cache".into(),
+                });
+            }
+            found
+        })
+        .collect();
+    let embeddings = Embeddings::from_rows(
+        present
+            .first()
+            .map_or(512, |(_, k)| k.face.embedding.unit().len()),
+        &present
+            .iter()
+            .map(|(_, k)| k.face.embedding.unit())
+            .collect::<Vec<_>>(),
+    );
+    let all: Vec<usize> = (0..present.len()).collect();
+    let centre = centroid(&embeddings, &all);
+    let mut kept: Vec<(usize, Quality)> = Vec::new();
+    for (i, (row, k)) in present.iter().enumerate() {
+        let d = cosine_distance(embeddings.row(i).as_slice().expect("contiguous"), &centre);
+        if present.len() >= 2 && d > options.outlier_threshold {
+            dropped.push(SkippedFace {
+                face: (*row).clone(),
+                reason: format!(
+                    "outlier: {d:.3} from the centroid > {}",
+                    options.outlier_threshold
+                ),
+            });
+        } else if k.face.short_side() < options.min_face_short {
+            dropped.push(SkippedFace {
+                face: (*row).clone(),
+                reason: format!(
+                    "face {:.0} px < {} px",
+                    k.face.short_side(),
+                    options.min_face_short
+                ),
+            });
+        } else {
+            kept.push((i, face_quality(k.face)));
+        }
+    }
+    kept.sort_by(|a, b| {
+        b.1.composite
+            .total_cmp(&a.1.composite)
+            .then(present[a.0].0.key.cmp(&present[b.0].0.key))
+    });
+    // Visual duplicates (re-encodes, resizes, crops of one photo): a face nearly
+    // identical to a better one already kept adds nothing to a faceset.
+    let duplicate_similarity = DedupOptions::default().face_similarity;
+    let mut unique: Vec<usize> = Vec::new();
+    kept.retain(|(i, _)| {
+        let embedding = present[*i].1.face.embedding.unit();
+        let better = unique.iter().find(|&&u| {
+            1.0 - cosine_distance(present[u].1.face.embedding.unit(), embedding)
+                >= duplicate_similarity
+        });
+        if let Some(&u) = better {
+            dropped.push(SkippedFace {
+                face: present[*i].0.clone(),
+                reason: format!("visual duplicate of {}", present[u].0.path.display()),
+            });
+            false
+        } else {
+            unique.push(*i);
+            true
+        }
+    });
+
+    let dir = out.join(&faceset.name);
+    fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
+    let crops: Vec<CropResult> = kept
+        .par_iter()
+        .enumerate()
+        .map(|(rank, (i, _))| {
+            let (_, k) = present[*i];
+            let png =
+                render_crop(k.image, k.index, options).map_err(|e| (k.image.path.clone(), e))?;
+            Ok((rank, png))
+        })
+        .collect();
+    let mut errors = Vec::new();
+    let mut faces = Vec::new();
+    let mut pngs = Vec::new();
+    for result in crops {
+        match result {
+            Ok((rank, bytes)) => {
+                let (i, quality) = kept[rank];
+                let row = present[i].0;
+                let name = png_name(&row.key);
+                write_file(&dir.join(&name), &bytes)?;
+                faces.push(ExportedFace {
+                    rank: faces.len(),
+                    png: name,
+                    face: row.clone(),
+                    quality,
+                });
+                pngs.push(bytes);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    remove_stale_pngs(&dir, &faces)?;
+    let top_bundle = format!("{}_top{}.fsz", faceset.name, options.top_n);
+    let all_bundle = format!("{}_all.fsz", faceset.name);
+    write_bundle(
+        &dir.join(&top_bundle),
+        &pngs[..pngs.len().min(options.top_n)],
+    )?;
+    write_bundle(&dir.join(&all_bundle), &pngs)?;
+    #[expect(clippy::cast_precision_loss, reason = "counts are small")]
+    let mean_quality = if faces.is_empty() {
+        0.0
+    } else {
+        faces.iter().map(|f| f.quality.composite).sum::<f32>() / faces.len() as f32
+    };
+    let export = FacesetExport {
+        name: faceset.name.clone(),
+        faces,
+        dropped,
+        top_bundle,
+        all_bundle,
+        mean_quality,
+    };
+    manifest::write_atomically(&dir.join(SWAP_MANIFEST), &export)?;
+    let exported: Vec<usize> = kept.iter().map(|(i, _)| *i).collect();
+    let centre = if exported.is_empty() {
+        centre
+    } else {
+        centroid(&embeddings, &exported)
+    };
+    Ok((export, centre, errors))
+}
+
+fn remove_stale_pngs(dir: &Path, faces: &[ExportedFace]) -> Result<()> {
+    let wanted: HashSet<&str> = faces.iter().map(|f| f.png.as_str()).collect();
+    for entry in fs::read_dir(dir).map_err(io_err(dir, "list faceset directory"))? {
+        let entry = entry.map_err(io_err(dir, "list faceset directory"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_png = Path::new(&name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        if is_png && !wanted.contains(name.as_str()) {
+            fs::remove_file(entry.path()).map_err(io_err(entry.path(), "remove stale crop"))?;
+        }
+    }
+    Ok(())
+}
+
+fn rescue_candidates(
+    raw: &RawManifest,
+    known: &HashMap<String, Known<'_>>,
+    centroids: &[(String, Vec<f32>)],
+    out: &Path,
+    options: &SwapOptions,
+    errors: &mut Vec<(PathBuf, String)>,
+) -> Result<Vec<Candidate>> {
+    let centres: Vec<Vec<f32>> = centroids.iter().map(|(_, c)| c.clone()).collect();
+    let mut candidates = Vec::new();
+    for row in &raw.singletons {
+        let Some(k) = known.get(&row.key) else {
+            continue;
+        };
+        let query = k.face.embedding.unit();
+        let Some(f) = assign(&centres, query, options.candidate_match_threshold) else {
+            continue;
+        };
+        let quality = face_quality(k.face);
+        if quality.composite < options.candidate_min_score {
+            continue;
+        }
+        let name = &centroids[f].0;
+        let dir = out.join(CANDIDATES).join(name);
+        match render_crop(k.image, k.index, options) {
+            Ok(png) => {
+                fs::create_dir_all(&dir).map_err(io_err(&dir, "create candidates directory"))?;
+                let file = png_name(&row.key);
+                write_file(&dir.join(&file), &png)?;
+                candidates.push(Candidate {
+                    faceset: name.clone(),
+                    png: format!("{CANDIDATES}/{name}/{file}"),
+                    face: row.clone(),
+                    distance: cosine_distance(query, &centres[f]),
+                    quality,
+                });
+            }
+            Err(e) => errors.push((k.image.path.clone(), e)),
+        }
+    }
+    Ok(candidates)
+}
+
+/// The boxes of every face of `image` but the `index`-th.
+pub fn other_faces(image: &ImageRecord, index: usize) -> Vec<[f32; 4]> {
+    image
+        .faces()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .map(|(_, f)| f.bbox)
+        .collect()
+}
+
+/// Decodes the photo (canonical path, else an alias) and renders the crop of its
+/// `index`-th face as PNG.
+fn render_crop(
+    image: &ImageRecord,
+    index: usize,
+    options: &SwapOptions,
+) -> std::result::Result<Vec<u8>, String> {
+    let face = &image.faces()[index];
+    let mut last_error = String::from("no readable path");
+    for path in image.all_paths() {
+        match fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| fs_detect::decode::decode_image(&b).map_err(|e| e.to_string()))
+        {
+            Ok(pixels) => {
+                let crop = crop_single_face(
+                    &pixels,
+                    face.bbox,
+                    &other_faces(image, index),
+                    options.pad_ratio,
+                    options.out_size,
+                );
+                let mut png = Vec::new();
+                crop.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                    .map_err(|e| e.to_string())?;
+                return Ok(png);
+            }
+            Err(e) => last_error = format!("{}: {e}", path.display()),
+        }
+    }
+    Err(last_error)
+}
+
+fn intersects(a: [f32; 4], b: [f32; 4]) -> bool {
+    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+}
+
+/// A square crop around `bbox`, padded by `pad_ratio` of the box's longer side on each
+/// side, with no other face in it: the padding shrinks (down to a tenth) until `others`
+/// fall outside, and any that still overlap are painted with the crop's mean colour
+/// outside the target box. Areas beyond the photo are black. Resized to `out_size`².
+pub fn crop_single_face(
+    image: &RgbImage,
+    bbox: [f32; 4],
+    others: &[[f32; 4]],
+    pad_ratio: f32,
+    out_size: u32,
+) -> RgbImage {
+    let (cx, cy) = (
+        f32::midpoint(bbox[0], bbox[2]),
+        f32::midpoint(bbox[1], bbox[3]),
+    );
+    let long = (bbox[2] - bbox[0]).max(bbox[3] - bbox[1]).max(1.0);
+    let square = |pad: f32| {
+        let half = long * (0.5 + pad);
+        [cx - half, cy - half, cx + half, cy + half]
+    };
+    let mut pad = pad_ratio.max(0.0);
+    let mut area = square(pad);
+    while pad > 0.1 && others.iter().any(|o| intersects(*o, area)) {
+        pad = (pad - 0.05).max(0.1);
+        area = square(pad);
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "bounded crop sizes"
+    )]
+    let side = (area[2] - area[0]).round().max(1.0) as u32;
+    #[expect(clippy::cast_possible_truncation, reason = "pixel offsets")]
+    let (ox, oy) = (area[0].round() as i64, area[1].round() as i64);
+    let mut crop = RgbImage::new(side, side);
+    for y in 0..side {
+        for x in 0..side {
+            let (sx, sy) = (ox + i64::from(x), oy + i64::from(y));
+            if sx >= 0 && sy >= 0 && sx < i64::from(image.width()) && sy < i64::from(image.height())
+            {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "bounds checked"
+                )]
+                crop.put_pixel(x, y, *image.get_pixel(sx as u32, sy as u32));
+            }
+        }
+    }
+    let overlapping: Vec<[f32; 4]> = others
+        .iter()
+        .copied()
+        .filter(|o| intersects(*o, area))
+        .collect();
+    if !overlapping.is_empty() {
+        let fill = mean_colour(&crop);
+        for y in 0..side {
+            for x in 0..side {
+                #[expect(clippy::cast_precision_loss, reason = "pixel coordinates")]
+                let (px, py) = (
+                    (ox + i64::from(x)) as f32 + 0.5,
+                    (oy + i64::from(y)) as f32 + 0.5,
+                );
+                let inside = |b: &[f32; 4]| px >= b[0] && px < b[2] && py >= b[1] && py < b[3];
+                if !inside(&bbox) && overlapping.iter().any(|o| inside(&grow(*o, 0.15))) {
+                    crop.put_pixel(x, y, fill);
+                }
+            }
+        }
+    }
+    resize_lanczos(&crop, out_size)
+}
+
+fn grow(b: [f32; 4], by: f32) -> [f32; 4] {
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    [b[0] - w * by, b[1] - h * by, b[2] + w * by, b[3] + h * by]
+}
+
+fn mean_colour(img: &RgbImage) -> image::Rgb<u8> {
+    let n = u64::from(img.width()) * u64::from(img.height());
+    let mut sum = [0u64; 3];
+    for p in img.pixels() {
+        for (s, v) in sum.iter_mut().zip(p.0) {
+            *s += u64::from(v);
+        }
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "a mean of bytes")]
+    image::Rgb(sum.map(|s| (s / n.max(1)) as u8))
+}
+
+fn resize_lanczos(img: &RgbImage, side: u32) -> RgbImage {
+    let src = fr::images::Image::from_vec_u8(
+        img.width(),
+        img.height(),
+        img.as_raw().clone(),
+        fr::PixelType::U8x3,
+    )
+    .expect("buffer matches dimensions");
+    let mut dst = fr::images::Image::new(side, side, fr::PixelType::U8x3);
+    let options =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .expect("same pixel type");
+    RgbImage::from_raw(side, side, dst.into_vec()).expect("buffer matches dimensions")
+}
+
+/// A plain zip of PNGs named `0.png`, `1.png`, … in order, stored uncompressed (PNG is
+/// compressed already), written to a temp file and renamed into place.
+pub fn write_bundle(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut bytes);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (i, png) in pngs.iter().enumerate() {
+            zip.start_file(format!("{i}.png"), options)
+                .and_then(|()| zip.write_all(png).map_err(Into::into))
+                .map_err(|e| Error::Io {
+                    path: path.to_path_buf(),
+                    action: "write bundle",
+                    source: std::io::Error::other(e),
+                })?;
+        }
+        zip.finish().map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            action: "write bundle",
+            source: std::io::Error::other(e),
+        })?;
+    }
+    write_file(path, &bytes.into_inner())
+}
+
+/// Writes bytes to a temp file beside `path`, syncs and renames it into place.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::Io {
+            path: path.to_path_buf(),
+            action: "write",
+            source: e,
+        }
+    })
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_tightens_away_from_a_neighbour_and_masks_what_remains() {
+        let img = RgbImage::from_fn(400, 200, |x, _| {
+            if x < 200 {
+                image::Rgb([200, 10, 10])
+            } else {
+                image::Rgb([10, 10, 200])
+            }
+        });
+        let target = [60.0, 50.0, 140.0, 150.0];
+        // A neighbour just right of the target: inside the 50 % padding.
+        let other = [150.0, 50.0, 230.0, 150.0];
+        let crop = crop_single_face(&img, target, &[other], 0.5, 64);
+        assert_eq!(crop.dimensions(), (64, 64));
+        // No pure blue (the neighbour's colour) survives in the crop.
+        assert!(
+            crop.pixels().all(|p| !(p.0[2] > 150 && p.0[0] < 50)),
+            "neighbour visible"
+        );
+    }
+
+    #[test]
+    fn crop_beyond_the_photo_is_black() {
+        let img = RgbImage::from_pixel(100, 100, image::Rgb([255, 255, 255]));
+        let crop = crop_single_face(&img, [0.0, 0.0, 50.0, 50.0], &[], 0.5, 100);
+        assert_eq!(crop.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(crop.get_pixel(60, 60).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn bundles_are_zips_of_numbered_pngs() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = |v: u8| {
+            let mut out = Vec::new();
+            RgbImage::from_pixel(4, 4, image::Rgb([v; 3]))
+                .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        };
+        let path = dir.path().join("x.fsz");
+        write_bundle(&path, &[png(1), png(2)]).unwrap();
+        let mut zip = zip::ZipArchive::new(fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(zip.len(), 2);
+        let names: Vec<String> = (0..2)
+            .map(|i| zip.by_index(i).unwrap().name().to_string())
+            .collect();
+        assert_eq!(names, ["0.png", "1.png"]);
+    }
+}
