@@ -1,0 +1,383 @@
+#![allow(
+    clippy::needless_range_loop,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+//! enrich, export-swap, run and report on the real fixtures with the real models.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fs_cache::{Cache, FaceKey};
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
+    cmd.arg("--quiet");
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// All fixtures plus a mirrored copy of the official portrait.
+fn photos(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    for entry in fs::read_dir(fixtures()).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let portrait = image::open(fixtures().join("f0012.jpg")).unwrap();
+    portrait.fliph().save(dir.join("mirrored.png")).unwrap();
+    let turned = image::open(fixtures().join("f0008.jpg")).unwrap();
+    turned
+        .fliph()
+        .save(dir.join("mirrored_turned.png"))
+        .unwrap();
+}
+
+fn analyzer() -> fs_embed::pipeline::FaceAnalyzer {
+    let loc = fs_embed::locations::Locations::from_env();
+    fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
+    let pack = fs_embed::pack::ModelPack::from_dir(loc.models.join("buffalo_s"))
+        .expect("run `cargo xtask setup`");
+    fs_embed::pipeline::FaceAnalyzer::new(&pack, 640, 2).unwrap()
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn exported_crops_are_single_faces_of_their_identity_in_valid_bundles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let cache_path = tmp.path().join("c.fsc");
+    ok(bin().arg("embed").arg(&src).arg(&cache_path));
+    ok(bin()
+        .arg("cluster")
+        .arg(&cache_path)
+        .arg(tmp.path().join("raw")));
+    ok(bin()
+        .args(["refine", "--min-faces", "2"])
+        .arg(&cache_path)
+        .arg(tmp.path().join("refined")));
+    ok(bin().arg("enrich").arg(&cache_path));
+    let out = tmp.path().join("swap");
+    let export = |extra: &[&str]| {
+        ok(bin()
+            .arg("export-swap")
+            .arg(&cache_path)
+            .arg(tmp.path().join("refined/refine_manifest.json"))
+            .arg(&out)
+            .arg("--raw-manifest")
+            .arg(tmp.path().join("raw/manifest.json"))
+            .args(["--candidates", "--top-n", "2"])
+            .args(extra))
+    };
+    export(&[]);
+
+    let cache = Cache::open_read_only(&cache_path).unwrap();
+    let embedding_of = |key: &str| -> Vec<f32> {
+        let key: FaceKey = key.parse().unwrap();
+        cache.image(&key.hash).unwrap().faces()[key.index as usize]
+            .embedding
+            .unit()
+            .to_vec()
+    };
+    let manifest = json(&out.join("manifest.json"));
+    let facesets = manifest["facesets"].as_array().unwrap();
+    assert_eq!(facesets.len(), 2);
+    let mut analyzer = analyzer();
+    let mut crops = 0;
+    for faceset in facesets {
+        let name = faceset["name"].as_str().unwrap();
+        let dir = out.join(name);
+        let faces = faceset["faces"].as_array().unwrap();
+        assert!(!faces.is_empty());
+        // Identity centroid from the cache embeddings of the exported faces.
+        let mut centre = vec![0f32; 512];
+        for f in faces {
+            for (c, v) in centre
+                .iter_mut()
+                .zip(embedding_of(f["face"]["key"].as_str().unwrap()))
+            {
+                *c += v;
+            }
+        }
+        let centre = unit(&centre);
+        let mut last = f32::MAX;
+        for (rank, f) in faces.iter().enumerate() {
+            assert_eq!(f["rank"].as_u64().unwrap() as usize, rank);
+            let q = f["quality"]["composite"].as_f64().unwrap() as f32;
+            assert!(
+                q <= last + 1e-6,
+                "{name}: rank {rank} scores {q} above the one before ({last})"
+            );
+            last = q;
+            let png = image::open(dir.join(f["png"].as_str().unwrap()))
+                .unwrap()
+                .to_rgb8();
+            assert_eq!(png.dimensions(), (512, 512));
+            let found = analyzer.analyze(&png).unwrap();
+            assert_eq!(found.len(), 1, "{name}/{}: {} faces", f["png"], found.len());
+            let d = 1.0 - dot(&unit(&found[0].embedding), &centre);
+            assert!(d <= 0.45, "{name}/{}: {d} from its identity", f["png"]);
+            crops += 1;
+        }
+        // Bundles: plain zips of 0.png, 1.png, … in rank order, each out_size².
+        for (bundle, expected) in [
+            (faceset["top_bundle"].as_str().unwrap(), faces.len().min(2)),
+            (faceset["all_bundle"].as_str().unwrap(), faces.len()),
+        ] {
+            let mut zip = zip::ZipArchive::new(fs::File::open(dir.join(bundle)).unwrap()).unwrap();
+            assert_eq!(zip.len(), expected, "{bundle}");
+            for i in 0..zip.len() {
+                let mut entry = zip.by_index(i).unwrap();
+                assert_eq!(entry.name(), format!("{i}.png"));
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).unwrap();
+                assert_eq!(
+                    bytes,
+                    fs::read(dir.join(faces[i]["png"].as_str().unwrap())).unwrap(),
+                    "{bundle} member {i}"
+                );
+                let img =
+                    image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).unwrap();
+                assert_eq!((img.width(), img.height()), (512, 512));
+            }
+        }
+    }
+    assert!(crops >= 4);
+
+    // Re-export: the same files, no duplicates.
+    let listing = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = walk(dir)
+            .iter()
+            .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(&out);
+    export(&[]);
+    assert_eq!(listing(&out), before);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn enrich_gives_landmarks_and_a_pose_that_mirrors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let cache_path = tmp.path().join("c.fsc");
+    ok(bin().arg("embed").arg(&src).arg(&cache_path));
+    let first = ok(bin().arg("enrich").arg(&cache_path));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("0 errors"));
+    let again = ok(bin().arg("enrich").arg(&cache_path));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).starts_with("enriched 0 faces"),
+        "second run is a no-op"
+    );
+
+    let cache = Cache::open_read_only(&cache_path).unwrap();
+    let by_name: BTreeMap<String, &fs_cache::ImageRecord> = cache
+        .images()
+        .flat_map(|i| {
+            i.all_paths()
+                .map(move |p| (p.file_name().unwrap().to_string_lossy().into_owned(), i))
+        })
+        .collect();
+    for image in cache.images() {
+        for face in image.faces() {
+            let lm = face.landmarks_2d_106.as_ref().expect("landmarks");
+            assert_eq!(lm.len(), 106);
+            let [x1, y1, x2, y2] = face.bbox;
+            let (w, h) = (x2 - x1, y2 - y1);
+            let inside = lm
+                .iter()
+                .filter(|p| {
+                    p[0] > x1 - 0.2 * w
+                        && p[0] < x2 + 0.2 * w
+                        && p[1] > y1 - 0.2 * h
+                        && p[1] < y2 + 0.2 * h
+                })
+                .count();
+            assert!(
+                inside >= 100,
+                "{}: {inside} of 106 landmarks near the face",
+                image.path.display()
+            );
+            assert!(face.pose.is_some());
+        }
+    }
+    let pose = |name: &str| by_name[name].faces()[0].pose.unwrap();
+    let (front, mirror) = (pose("f0012.jpg"), pose("mirrored.png"));
+    println!("portrait {front:?}\nmirrored {mirror:?}");
+    assert!(
+        front.yaw.abs() < 15.0 && front.pitch.abs() < 20.0 && front.roll.abs() < 10.0,
+        "{front:?}"
+    );
+    assert!(
+        front.yaw * mirror.yaw < 0.0,
+        "yaw {} vs mirrored {}",
+        front.yaw,
+        mirror.yaw
+    );
+    // A face turned away from the camera: its mirror image turns the other way by about
+    // as much (five keypoints give a coarse pose, so allow a few degrees).
+    let (turned, turned_back) = (pose("f0008.jpg"), pose("mirrored_turned.png"));
+    println!("turned {turned:?}\nmirrored {turned_back:?}");
+    assert!(turned.yaw.abs() > 10.0, "{turned:?}");
+    assert!(turned.yaw * turned_back.yaw < 0.0);
+    assert!(
+        (turned.yaw + turned_back.yaw).abs() < 0.5 * turned.yaw.abs(),
+        "{turned:?} vs {turned_back:?}"
+    );
+}
+
+#[test]
+fn group_photo_crops_show_only_their_own_face() {
+    let image =
+        fs_detect::decode::decode_image(&fs::read(fixtures().join("f0014.jpg")).unwrap()).unwrap();
+    let mut analyzer = analyzer();
+    let faces = analyzer.analyze(&image).unwrap();
+    assert_eq!(faces.len(), 2);
+    let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.detection.bbox).collect();
+    for (i, face) in faces.iter().enumerate() {
+        let others: Vec<[f32; 4]> = boxes
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, b)| *b)
+            .collect();
+        // Generous padding: the neighbour would be in frame without tightening or masking.
+        let crop =
+            fs_export::swap::crop_single_face(&image, face.detection.bbox, &others, 1.5, 512);
+        let found = analyzer.analyze(&crop).unwrap();
+        assert_eq!(
+            found.len(),
+            1,
+            "face {i}: {} faces in its crop",
+            found.len()
+        );
+        assert!(
+            dot(&unit(&found[0].embedding), &unit(&face.embedding)) > 0.8,
+            "face {i}: crop shows someone else"
+        );
+    }
+}
+
+#[test]
+fn run_twice_then_the_report_renders_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let out = tmp.path().join("out");
+    let first = ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
+    let text = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(text.contains("16 images embedded this run"), "{text}");
+    assert!(text.contains("2 facesets exported; 0 errors"), "{text}");
+    let second = ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
+    let text = String::from_utf8_lossy(&second.stderr).into_owned();
+    assert!(
+        text.contains("0 images embedded this run, 0 faces found this run"),
+        "no detection work: {text}"
+    );
+    assert!(text.contains("2 facesets exported"), "{text}");
+
+    let manifest = json(&out.join("facesets_swap_ready/manifest.json"));
+    let exported = manifest["facesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["faces"].as_array().unwrap().is_empty())
+        .count();
+    let report = out.join("report.html");
+    let html = fs::read_to_string(&report).unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network resources"
+    );
+
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("a headless Chromium is needed for this test: apt-get install chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let body = dom
+        .split("<body")
+        .nth(1)
+        .and_then(|b| b.split('>').next())
+        .unwrap_or_else(|| panic!("no body in {dom}"));
+    let attr = |name: &str| -> usize {
+        body.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in <body{body}>"))
+    };
+    assert_eq!(attr("data-broken"), 0, "broken images in the report");
+    assert!(attr("data-images") >= exported * 2);
+    assert_eq!(attr("data-identities"), exported);
+    assert_eq!(dom.matches("class=\"identity\"").count(), exported);
+}
