@@ -19,7 +19,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("embed") => embed(args.get(1).map(PathBuf::from)),
         Some("cluster") => cluster(&args[1..]),
-        _ => bail!("usage: cargo xtask bench embed [DIR] | cluster [N...]"),
+        Some("export") => export(),
+        _ => bail!("usage: cargo xtask bench embed [DIR] | cluster [N...] | export"),
     }
 }
 
@@ -137,6 +138,131 @@ fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
         println!(
             "note: face counts differ ({our_faces} vs {}): the recovery pass finds frame-filling faces",
             reference.faces
+        );
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench export`: `run` end to end on the bench set beside the sum of its
+/// stages run one by one, crops/s of export-swap, and `.fsz` MB/s.
+fn export() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let scratch = tempfile::tempdir()?;
+    let photos = make_bench_set(
+        &root.join("fixtures/images"),
+        &scratch.path().join("photos"),
+    )?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "face-sets"])
+        .current_dir(&root)
+        .status()?;
+    ensure!(status.success(), "release build failed");
+    let bin = root.join("target/release/face-sets");
+    let timed = |args: &[&std::ffi::OsStr]| -> anyhow::Result<f64> {
+        let start = Instant::now();
+        let out = Command::new(&bin).arg("--quiet").args(args).output()?;
+        ensure!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+
+    let run_dir = scratch.path().join("run");
+    let run_secs = timed(&[
+        &os("run"),
+        &os("--min-faces"),
+        &os("2"),
+        photos.as_os_str(),
+        run_dir.as_os_str(),
+    ])?;
+
+    let d = scratch.path().join("stages");
+    fs::create_dir_all(&d)?;
+    let p = |name: &str| d.join(name).into_os_string();
+    let stages: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
+        (
+            "embed",
+            vec![os("embed"), photos.into_os_string(), p("cache.fsc")],
+        ),
+        ("cluster", vec![os("cluster"), p("cache.fsc"), p("raw")]),
+        (
+            "refine",
+            vec![
+                os("refine"),
+                os("--min-faces"),
+                os("2"),
+                p("cache.fsc"),
+                p("facesets"),
+            ],
+        ),
+        ("dedup", vec![os("dedup"), p("cache.fsc")]),
+        ("enrich", vec![os("enrich"), p("cache.fsc")]),
+        (
+            "export-swap",
+            vec![
+                os("export-swap"),
+                p("cache.fsc"),
+                d.join("facesets/refine_manifest.json").into_os_string(),
+                p("facesets_swap_ready"),
+                os("--raw-manifest"),
+                d.join("raw/manifest.json").into_os_string(),
+                os("--candidates"),
+            ],
+        ),
+        ("report", vec![os("report"), d.clone().into_os_string()]),
+    ];
+    let mut total = 0.0;
+    let mut export_secs = 0.0;
+    println!("bench export: 128 photos from the fixtures");
+    for (name, args) in &stages {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsString::as_os_str).collect();
+        let secs = timed(&refs)?;
+        println!("  {name:<12} {secs:>7.2} s");
+        total += secs;
+        if *name == "export-swap" {
+            export_secs = secs;
+        }
+    }
+    let swap: fs_export::swap::SwapManifest = serde_json::from_str(&fs::read_to_string(
+        d.join("facesets_swap_ready/manifest.json"),
+    )?)?;
+    let crops: usize = swap.facesets.iter().map(|f| f.faces.len()).sum();
+    let mut pngs = Vec::new();
+    for f in &swap.facesets {
+        for face in &f.faces {
+            pngs.push(fs::read(
+                d.join("facesets_swap_ready").join(&f.name).join(&face.png),
+            )?);
+        }
+    }
+    let bytes: usize = pngs.iter().map(Vec::len).sum();
+    let target = scratch.path().join("bench.fsz");
+    let start = Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        fs_export::swap::write_bundle(&target, &pngs)?;
+    }
+    let bundle_secs = start.elapsed().as_secs_f64() / f64::from(rounds);
+    #[expect(clippy::cast_precision_loss, reason = "small counts")]
+    {
+        println!("  {:<12} {total:>7.2} s  (sum of stages)", "total");
+        println!(
+            "run end to end  {run_secs:>7.2} s  = {:.1} images/s; stages one by one {:.1} images/s; ratio {:.2}x",
+            128.0 / run_secs,
+            128.0 / total,
+            total / run_secs
+        );
+        println!(
+            "export-swap     {:.1} crops/s ({crops} crops in {export_secs:.2} s, whole process)",
+            crops as f64 / export_secs
+        );
+        println!(
+            ".fsz bundles    {:.0} MB/s ({:.1} MB of PNGs)",
+            bytes as f64 / 1e6 / bundle_secs,
+            bytes as f64 / 1e6
         );
     }
     Ok(())

@@ -33,6 +33,8 @@ tasks:
   bench cluster [N...]
         seconds and peak memory of clustering and refine on N synthetic faces
         (default 5000 20000 50000) beside scikit-learn's AgglomerativeClustering.
+  bench export
+        `run` end to end beside the sum of its stages, export-swap crops/s, .fsz MB/s.
 ";
 
 fn main() -> ExitCode {
