@@ -5,6 +5,8 @@
 //! - [`refine`]: quality-gated facesets (`faceset_NNN/`).
 //! - [`extend`]: fold new faces into an existing result without renumbering.
 //! - [`dedup`]: byte-identical and near-duplicate groups.
+//! - [`discover`]: new identities from one source, beside known ones.
+//! - [`library`]: `facesets_swap_ready/` as a library that workflows add to.
 //! - [`report`]: the HTML review page of a `run`.
 //! - [`swap`]: `export-swap` — ranked single-face PNG crops and `.fsz` bundles.
 //! - [`manifest`], [`materialize`]: the JSON manifests and the files behind them,
@@ -20,9 +22,11 @@
 #![warn(missing_docs)]
 
 pub mod dedup;
+pub mod discover;
 mod error;
 pub mod extend;
 pub mod faces;
+pub mod library;
 pub mod manifest;
 pub mod materialize;
 pub mod raw;

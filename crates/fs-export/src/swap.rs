@@ -108,6 +108,57 @@ pub struct FacesetExport {
     pub all_bundle: String,
     /// Mean composite quality of the exported crops.
     pub mean_quality: f32,
+    /// Folder relative to the top-level manifest, when not simply `name` (e.g. under
+    /// `_thin/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Where the identity came from (a hand-sorted folder's label, a source root), when
+    /// a workflow made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// One faceset to export: what [`export_facesets`] needs beyond the faces.
+#[derive(Clone, Debug)]
+pub struct ExportRequest<'a> {
+    /// The faceset (name and faces).
+    pub faceset: &'a crate::manifest::Faceset,
+    /// Its folder, relative to OUT (usually the name).
+    pub dir: String,
+    /// Stem of the bundle files (usually the name; a label for hand-sorted imports).
+    pub bundle_stem: String,
+    /// Provenance label, recorded in the manifest.
+    pub label: Option<String>,
+}
+
+/// Exported facesets with their centroids (for candidate rescue) and per-photo errors.
+pub type Exported = (
+    Vec<FacesetExport>,
+    Vec<(String, Vec<f32>)>,
+    Vec<(PathBuf, String)>,
+);
+
+/// Exports facesets into folders under `out` (one `manifest.json` per faceset; the
+/// top-level manifest is left to the caller).
+pub fn export_facesets(
+    cache: &Cache,
+    requests: &[ExportRequest<'_>],
+    out: &Path,
+    options: &SwapOptions,
+) -> Result<Exported> {
+    let known = key_index(cache);
+    let mut errors = Vec::new();
+    let mut facesets = Vec::new();
+    let mut centroids: Vec<(String, Vec<f32>)> = Vec::new();
+    for request in requests {
+        let (export, centre, errs) = export_faceset(request, &known, out, options)?;
+        errors.extend(errs);
+        if !export.faces.is_empty() {
+            centroids.push((export.name.clone(), centre));
+        }
+        facesets.push(export);
+    }
+    Ok((facesets, centroids, errors))
 }
 
 /// A singleton offered for review.
@@ -136,6 +187,9 @@ pub struct SwapManifest {
     pub params: SwapOptions,
     /// Every exported faceset.
     pub facesets: Vec<FacesetExport>,
+    /// Era buckets too small to stand alone (under `_thin/`), from the era-split workflow.
+    #[serde(default)]
+    pub thin_eras: Vec<FacesetExport>,
     /// Rescued singletons.
     #[serde(default)]
     pub candidates: Vec<Candidate>,
@@ -209,18 +263,18 @@ pub fn export(
     out: &Path,
     options: &SwapOptions,
 ) -> Result<SwapManifest> {
+    let requests: Vec<ExportRequest<'_>> = refine
+        .facesets
+        .iter()
+        .map(|faceset| ExportRequest {
+            faceset,
+            dir: faceset.name.clone(),
+            bundle_stem: faceset.name.clone(),
+            label: None,
+        })
+        .collect();
+    let (facesets, centroids, mut errors) = export_facesets(cache, &requests, out, options)?;
     let known = key_index(cache);
-    let mut errors = Vec::new();
-    let mut facesets = Vec::new();
-    let mut centroids: Vec<(String, Vec<f32>)> = Vec::new();
-    for faceset in &refine.facesets {
-        let (export, centre, errs) = export_faceset(faceset, &known, out, options)?;
-        errors.extend(errs);
-        if !export.faces.is_empty() {
-            centroids.push((export.name.clone(), centre));
-        }
-        facesets.push(export);
-    }
     let candidates = match raw {
         Some(raw) if options.candidates => {
             rescue_candidates(raw, &known, &centroids, out, options, &mut errors)?
@@ -232,6 +286,7 @@ pub fn export(
         cache: std::path::absolute(cache.path()).unwrap_or_else(|_| cache.path().to_path_buf()),
         params: options.clone(),
         facesets,
+        thin_eras: Vec::new(),
         candidates,
         errors,
     };
@@ -246,11 +301,12 @@ type CropResult = std::result::Result<(usize, Vec<u8>), (PathBuf, String)>;
 type FacesetResult = (FacesetExport, Vec<f32>, Vec<(PathBuf, String)>);
 
 fn export_faceset(
-    faceset: &crate::manifest::Faceset,
+    request: &ExportRequest<'_>,
     known: &HashMap<String, Known<'_>>,
     out: &Path,
     options: &SwapOptions,
 ) -> Result<FacesetResult> {
+    let faceset = request.faceset;
     let mut dropped = Vec::new();
     let present: Vec<(&FaceRow, &Known<'_>)> = faceset
         .faces
@@ -328,7 +384,7 @@ fn export_faceset(
         }
     });
 
-    let dir = out.join(&faceset.name);
+    let dir = out.join(&request.dir);
     fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
     let crops: Vec<CropResult> = kept
         .par_iter()
@@ -362,8 +418,8 @@ fn export_faceset(
         }
     }
     remove_stale_pngs(&dir, &faces)?;
-    let top_bundle = format!("{}_top{}.fsz", faceset.name, options.top_n);
-    let all_bundle = format!("{}_all.fsz", faceset.name);
+    let top_bundle = format!("{}_top{}.fsz", request.bundle_stem, options.top_n);
+    let all_bundle = format!("{}_all.fsz", request.bundle_stem);
     write_bundle(
         &dir.join(&top_bundle),
         &pngs[..pngs.len().min(options.top_n)],
@@ -377,6 +433,8 @@ fn export_faceset(
     };
     let export = FacesetExport {
         name: faceset.name.clone(),
+        dir: (request.dir != faceset.name).then(|| request.dir.clone()),
+        label: request.label.clone(),
         faces,
         dropped,
         top_bundle,

@@ -1,0 +1,156 @@
+//! Discover new identities in a mixed folder, beside the ones already exported.
+//!
+//! ```text
+//! discover --cache work/photos.fsc --source /photos/mixed --swap-out out/facesets_swap_ready
+//! ```
+//!
+//! 1. Take the cache's faces whose photo (or any byte-identical copy) lies under
+//!    `--source`.
+//! 2. Set aside faces already covered by an exported identity (centroid within
+//!    `--existing-threshold`, 0.45).
+//! 3. Cluster the rest (`--cluster-threshold`, 0.55); apply refine's gates (face size,
+//!    sharpness, detector score) and outlier rejection; keep clusters with at least
+//!    `--min-faces` distinct photos.
+//! 4. Export each as `faceset_NNN` numbered past the highest existing one, with a
+//!    `<source>.txt` provenance marker, and append it to the top-level manifest.
+//!
+//! `--dry-run` prints the clusters and what would survive, and writes nothing.
+//! Built only from the library crates: copy it and change what your workflow needs.
+#![allow(
+    clippy::print_stdout,
+    clippy::doc_markdown,
+    reason = "an example program: reports on stdout, doc comments are --help text"
+)]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use fs_cache::Cache;
+use fs_export::discover::{DiscoverOptions, discover, under_root};
+use fs_export::library::{NewFaceset, SwapLibrary};
+use fs_export::refine::RefineOptions;
+use fs_export::swap::SwapOptions;
+
+/// Discover new identities among the photos under one source folder.
+#[derive(Debug, Parser)]
+#[command(version, max_term_width = 100)]
+struct Args {
+    /// The cache holding the source's photos (run `face-sets embed SOURCE CACHE`).
+    #[arg(long)]
+    cache: PathBuf,
+    /// The mixed folder to discover identities in.
+    #[arg(long)]
+    source: PathBuf,
+    /// The exported library to add to (facesets_swap_ready/).
+    #[arg(long)]
+    swap_out: PathBuf,
+    /// A face this close to an exported identity is covered already.
+    #[arg(long, default_value_t = 0.45)]
+    existing_threshold: f32,
+    /// Clustering threshold for the uncovered faces.
+    #[arg(long, default_value_t = 0.55)]
+    cluster_threshold: f32,
+    /// Distinct photos a new identity needs.
+    #[arg(long, default_value_t = 15)]
+    min_faces: usize,
+    /// Minimum face short side, in pixels.
+    #[arg(long, default_value_t = 90.0)]
+    min_short: f32,
+    /// Minimum sharpness (Laplacian variance).
+    #[arg(long, default_value_t = 40.0)]
+    min_blur: f32,
+    /// Minimum detector score.
+    #[arg(long, default_value_t = 0.6)]
+    min_det_score: f32,
+    /// Export gate: minimum face short side of a crop, in pixels (stricter than the
+    /// discovery gate by default, as in export-swap).
+    #[arg(long, default_value_t = 100.0)]
+    min_face_short: f32,
+    /// Provenance label for the marker file; default: the source folder's name.
+    #[arg(long)]
+    label: Option<String>,
+    /// Print what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let cache = Cache::open_read_only(&args.cache)
+        .with_context(|| format!("cannot read {}", args.cache.display()))?;
+    let swap_options = SwapOptions {
+        min_face_short: args.min_face_short,
+        ..SwapOptions::default()
+    };
+    let mut library = SwapLibrary::open(&args.swap_out, &cache, &swap_options)?;
+    let existing: Vec<Vec<f32>> = library
+        .canonical_centroids(&cache)
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    let options = DiscoverOptions {
+        existing_threshold: args.existing_threshold,
+        cluster_threshold: args.cluster_threshold,
+        gates: RefineOptions {
+            min_faces: args.min_faces,
+            min_short: args.min_short,
+            min_blur: args.min_blur,
+            min_det_score: args.min_det_score,
+            ..RefineOptions::default()
+        },
+    };
+    let found = discover(
+        &cache,
+        |row| under_root(row, &args.source),
+        &existing,
+        &options,
+    );
+    println!(
+        "{} faces under {}; {} covered by {} existing identities; {} clusters",
+        found.faces,
+        args.source.display(),
+        found.covered,
+        existing.len(),
+        found.clusters.len()
+    );
+    for (n, c) in found.clusters.iter().enumerate() {
+        println!(
+            "  cluster {:>3}: {:>4} faces, {:>4} survive the gates{}",
+            n + 1,
+            c.cluster.len(),
+            c.survivors.len(),
+            if c.kept { "  → new identity" } else { "" }
+        );
+    }
+    let label = args.label.clone().unwrap_or_else(|| {
+        args.source
+            .file_name()
+            .map_or_else(|| "source".into(), |n| n.to_string_lossy().into_owned())
+    });
+    let new: Vec<NewFaceset> = found
+        .kept()
+        .map(|c| NewFaceset {
+            faces: c.survivors.clone(),
+            label: label.clone(),
+            marker: label.clone(),
+            label_bundles: false,
+            thin: false,
+            suffix: String::new(),
+        })
+        .collect();
+    if args.dry_run {
+        println!(
+            "dry run: {} new identities would start at faceset_{:03}",
+            new.len(),
+            library.next_number()
+        );
+        return Ok(());
+    }
+    let added = library.add(&cache, &new, &swap_options)?;
+    library.save()?;
+    for f in &added {
+        println!("added {} ({} crops)", f.name, f.faces.len());
+    }
+    Ok(())
+}
