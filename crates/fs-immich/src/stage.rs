@@ -1,0 +1,486 @@
+//! Staging: every IMAGE asset the key can see, filtered by Immich's own face boxes,
+//! downloaded, deduplicated by content and saved under `STAGING_DIR/<user>/`.
+//!
+//! Resumable: `state.json` records every finished asset and `queue.json` the staged
+//! files for `face-sets embed --list`; both are rewritten atomically every few assets.
+//! Transient failures are retried with backoff; after `breaker_after` consecutive
+//! failures the server is pinged, and if that fails too, staging stops with
+//! [`Error::BreakerOpen`] and everything done so far saved.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use fs_cache::ContentHash;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, PageToken};
+use crate::dto::AssetResponseDto;
+use crate::error::{Error, Result};
+use crate::paths::sanitize_relative;
+
+/// Staging settings.
+#[derive(Clone, Debug)]
+pub struct StageOptions {
+    /// Label of the library's owner; files go under `STAGING_DIR/<user>/`.
+    pub user: String,
+    /// The staging root.
+    pub staging_dir: PathBuf,
+    /// Assets processed at once. Default 8.
+    pub workers: usize,
+    /// Keep assets with a face at least this many pixels on its short side, in the
+    /// original's pixels. Default 90.
+    pub min_face_px: f64,
+    /// Content hashes already held elsewhere (e.g. an existing cache): not downloaded
+    /// twice.
+    pub dedup_against: HashSet<ContentHash>,
+    /// Attempts per request. Default 4.
+    pub attempts: u32,
+    /// First retry delay, doubled each time. Default 250 ms.
+    pub backoff: Duration,
+    /// Consecutive failed assets before the server is probed. Default 12.
+    pub breaker_after: u32,
+    /// Finished assets between state saves. Default 20.
+    pub save_every: usize,
+}
+
+impl StageOptions {
+    /// Defaults for `user` under `staging_dir`.
+    pub fn new(user: impl Into<String>, staging_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            user: user.into(),
+            staging_dir: staging_dir.into(),
+            workers: 8,
+            min_face_px: 90.0,
+            dedup_against: HashSet::new(),
+            attempts: 4,
+            backoff: Duration::from_millis(250),
+            breaker_after: 12,
+            save_every: 20,
+        }
+    }
+
+    /// `STAGING_DIR/<user>/`.
+    pub fn user_dir(&self) -> PathBuf {
+        self.staging_dir.join(sanitize_relative(&self.user, "user"))
+    }
+}
+
+/// What became of one asset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Downloaded to `path` (relative to the user folder).
+    Staged {
+        /// Where, relative to `STAGING_DIR/<user>/`.
+        path: PathBuf,
+        /// BLAKE3 of the bytes.
+        hash: String,
+        /// Size in bytes.
+        bytes: u64,
+    },
+    /// Byte-identical to something held already.
+    Duplicate {
+        /// An existing cache entry, or the asset id staged with the same bytes.
+        of: String,
+    },
+    /// Immich found no face.
+    NoFace,
+    /// Every face is smaller than the minimum.
+    SmallFace,
+}
+
+/// `state.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Format version.
+    pub version: u32,
+    /// Finished assets by id.
+    pub done: BTreeMap<String, Outcome>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageSummary {
+    /// IMAGE assets the key can see.
+    pub seen: usize,
+    /// Finished in an earlier run.
+    pub already_done: usize,
+    /// Downloaded this run.
+    pub staged: usize,
+    /// Bytes downloaded this run (kept files).
+    pub bytes: u64,
+    /// Identical to a file in a `dedup_against` cache.
+    pub deduped_against_cache: usize,
+    /// Identical to another asset staged.
+    pub deduped_internal: usize,
+    /// No face.
+    pub no_face: usize,
+    /// No face big enough.
+    pub small_face: usize,
+    /// Assets that failed (left for the next run), with why.
+    pub errors: Vec<(String, String)>,
+}
+
+/// Progress callbacks; all optional.
+pub trait Reporter: Sync {
+    /// The listing found `total` assets to process.
+    fn on_listed(&self, _total: usize) {}
+    /// One asset finished (or failed).
+    fn on_asset(&self, _id: &str) {}
+}
+
+/// A reporter that ignores everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+impl Reporter for Silent {}
+
+/// File names inside the user folder.
+pub const STATE_FILE: &str = "state.json";
+/// See [`STATE_FILE`].
+pub const QUEUE_FILE: &str = "queue.json";
+
+struct Shared<'a> {
+    options: &'a StageOptions,
+    dir: PathBuf,
+    state: Mutex<(State, StageSummary, usize)>,
+    hashes: Mutex<HashMap<ContentHash, String>>,
+    queue: Mutex<VecDeque<AssetResponseDto>>,
+    consecutive: AtomicU32,
+    stop: AtomicBool,
+    breaker: AtomicBool,
+    fatal: Mutex<Option<Error>>,
+}
+
+/// Stages every IMAGE asset; see the module docs.
+pub fn stage(
+    client: &Client,
+    options: &StageOptions,
+    reporter: &dyn Reporter,
+) -> Result<StageSummary> {
+    // Check the key before writing anything.
+    retry(options, || client.version())?;
+    let dir = options.user_dir();
+    fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        action: "create staging folder",
+        source,
+    })?;
+    let state_path = dir.join(STATE_FILE);
+    let state: State = match fs::read(&state_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| Error::Decode {
+            endpoint: state_path.display().to_string(),
+            source,
+        })?,
+        Err(_) => State {
+            version: 1,
+            done: BTreeMap::new(),
+        },
+    };
+    let mut hashes: HashMap<ContentHash, String> = options
+        .dedup_against
+        .iter()
+        .map(|h| (*h, format!("cache:{h}")))
+        .collect();
+    for (id, outcome) in &state.done {
+        if let Outcome::Staged { hash, .. } = outcome
+            && let Some(h) = parse_hash(hash)
+        {
+            hashes.insert(h, id.clone());
+        }
+    }
+
+    // List everything first: pages are cheap and the total makes progress meaningful.
+    let mut assets = Vec::new();
+    let mut at = PageToken::Page(1);
+    loop {
+        let page = match retry(options, || client.search_images(&at)) {
+            Ok(page) => page,
+            Err(e) if e.is_transient() && client.ping().is_err() => {
+                save(&dir, &state)?;
+                return Err(Error::BreakerOpen {
+                    failures: options.attempts,
+                    state: state_path,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        assets.extend(page.assets.into_iter().filter(|a| a.asset_type == "IMAGE"));
+        match page.next {
+            Some(next) if next != at => at = next,
+            _ => break,
+        }
+    }
+    let mut summary = StageSummary {
+        seen: assets.len(),
+        ..StageSummary::default()
+    };
+    let todo: VecDeque<AssetResponseDto> = assets
+        .into_iter()
+        .filter(|a| !state.done.contains_key(&a.id))
+        .collect();
+    summary.already_done = summary.seen - todo.len();
+    reporter.on_listed(todo.len());
+
+    let shared = Shared {
+        options,
+        dir: dir.clone(),
+        state: Mutex::new((state, summary, 0)),
+        hashes: Mutex::new(hashes),
+        queue: Mutex::new(todo),
+        consecutive: AtomicU32::new(0),
+        stop: AtomicBool::new(false),
+        breaker: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..options.workers.max(1) {
+            scope.spawn(|| worker(client, &shared, reporter));
+        }
+    });
+    let (state, summary, _) = shared.state.into_inner().expect("workers finished");
+    save(&dir, &state)?;
+    if let Some(e) = shared.fatal.into_inner().expect("workers finished") {
+        return Err(e);
+    }
+    if shared.breaker.load(Ordering::SeqCst) {
+        return Err(Error::BreakerOpen {
+            failures: options.breaker_after,
+            state: state_path,
+        });
+    }
+    Ok(summary)
+}
+
+fn worker(client: &Client, shared: &Shared<'_>, reporter: &dyn Reporter) {
+    let options = shared.options;
+    while !shared.stop.load(Ordering::SeqCst) {
+        let Some(asset) = shared.queue.lock().expect("not poisoned").pop_front() else {
+            return;
+        };
+        let result = process(client, shared, &asset);
+        reporter.on_asset(&asset.id);
+        let mut guard = shared.state.lock().expect("not poisoned");
+        let (state, summary, since_save) = &mut *guard;
+        match result {
+            Ok(outcome) => {
+                shared.consecutive.store(0, Ordering::SeqCst);
+                match &outcome {
+                    Outcome::Staged { bytes, .. } => {
+                        summary.staged += 1;
+                        summary.bytes += bytes;
+                    }
+                    Outcome::Duplicate { of } if of.starts_with("cache:") => {
+                        summary.deduped_against_cache += 1
+                    }
+                    Outcome::Duplicate { .. } => summary.deduped_internal += 1,
+                    Outcome::NoFace => summary.no_face += 1,
+                    Outcome::SmallFace => summary.small_face += 1,
+                }
+                state.done.insert(asset.id.clone(), outcome);
+                *since_save += 1;
+                if *since_save >= options.save_every {
+                    *since_save = 0;
+                    if let Err(e) = save(&shared.dir, state) {
+                        tracing::error!("{e}");
+                    }
+                }
+            }
+            Err(e @ Error::Unauthorized { .. }) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                *shared.fatal.lock().expect("not poisoned") = Some(e);
+            }
+            Err(e) => {
+                tracing::warn!(asset = %asset.id, "{e}");
+                summary.errors.push((asset.id.clone(), e.to_string()));
+                let failures = shared.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+                if failures >= options.breaker_after {
+                    drop(guard);
+                    if client.ping().is_err() {
+                        tracing::error!(
+                            "{failures} failures in a row and the server does not answer a ping; stopping"
+                        );
+                        shared.breaker.store(true, Ordering::SeqCst);
+                        shared.stop.store(true, Ordering::SeqCst);
+                    } else {
+                        shared.consecutive.store(0, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Faces → size filter → download → hash → dedup → final place.
+fn process(client: &Client, shared: &Shared<'_>, asset: &AssetResponseDto) -> Result<Outcome> {
+    let options = shared.options;
+    let faces = retry(options, || client.faces(&asset.id))?;
+    if faces.is_empty() {
+        return Ok(Outcome::NoFace);
+    }
+    let biggest = faces
+        .iter()
+        .map(|f| {
+            let size = asset.original_size().unwrap_or_else(|| {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "image sizes"
+                )]
+                (
+                    f.image_width.max(0.0) as u32,
+                    f.image_height.max(0.0) as u32,
+                )
+            });
+            f.short_side_in(size)
+        })
+        .fold(0.0f64, f64::max);
+    if biggest < options.min_face_px {
+        return Ok(Outcome::SmallFace);
+    }
+    let partial_dir = shared.dir.join(".partial");
+    fs::create_dir_all(&partial_dir).map_err(|source| Error::Io {
+        path: partial_dir.clone(),
+        action: "create",
+        source,
+    })?;
+    let partial = partial_dir.join(
+        format!("{}.part", sanitize_relative(&asset.id, "asset").display()).replace('/', "_"),
+    );
+    let bytes = retry(options, || {
+        let mut file = fs::File::create(&partial).map_err(|source| Error::Io {
+            path: partial.clone(),
+            action: "create",
+            source,
+        })?;
+        client.download_original(&asset.id, &mut file)
+    })?;
+    let hash = fs::File::open(&partial)
+        .and_then(ContentHash::of_reader)
+        .map_err(|source| Error::Io {
+            path: partial.clone(),
+            action: "hash",
+            source,
+        })?;
+    let mut hashes = shared.hashes.lock().expect("not poisoned");
+    if let Some(of) = hashes.get(&hash) {
+        let _ = fs::remove_file(&partial);
+        return Ok(Outcome::Duplicate { of: of.clone() });
+    }
+    let relative = unique_relative(
+        &shared.dir,
+        &sanitize_relative(&asset.original_path, &format!("{}.jpg", asset.id)),
+        &asset.id,
+    );
+    let target = shared.dir.join(&relative);
+    // Defence in depth: sanitising already guarantees this.
+    if !target.starts_with(&shared.dir) {
+        return Err(Error::Io {
+            path: target,
+            action: "refuse a path outside the staging folder",
+            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        });
+    }
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|source| Error::Io {
+            path: parent.to_path_buf(),
+            action: "create",
+            source,
+        })?;
+    }
+    fs::rename(&partial, &target).map_err(|source| Error::Io {
+        path: target.clone(),
+        action: "move into place",
+        source,
+    })?;
+    hashes.insert(hash, asset.id.clone());
+    Ok(Outcome::Staged {
+        path: relative,
+        hash: hash.to_hex(),
+        bytes,
+    })
+}
+
+/// `relative`, or with `-<id>` before the extension when another asset took the name.
+fn unique_relative(dir: &Path, relative: &Path, id: &str) -> PathBuf {
+    if !dir.join(relative).exists() {
+        return relative.to_path_buf();
+    }
+    let stem = relative.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = relative
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let tag: String = id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    relative.with_file_name(format!("{stem}-{tag}{ext}"))
+}
+
+fn retry<T>(options: &StageOptions, mut op: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut delay = options.backoff;
+    let mut attempt = 1;
+    loop {
+        match op() {
+            Err(e) if e.is_transient() && attempt < options.attempts => {
+                tracing::debug!("attempt {attempt} failed ({e}); retrying in {delay:?}");
+                std::thread::sleep(delay);
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn parse_hash(hex: &str) -> Option<ContentHash> {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    Some(ContentHash(bytes.try_into().ok()?))
+}
+
+/// Writes `state.json` and `queue.json` (absolute paths of staged files, sorted)
+/// atomically.
+fn save(dir: &Path, state: &State) -> Result<()> {
+    let queue: Vec<String> = state
+        .done
+        .values()
+        .filter_map(|o| match o {
+            Outcome::Staged { path, .. } => Some(dir.join(path).to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    write_atomically(
+        &dir.join(QUEUE_FILE),
+        &serde_json::to_vec_pretty(&queue).expect("serialises"),
+    )?;
+    write_atomically(
+        &dir.join(STATE_FILE),
+        &serde_json::to_vec_pretty(state).expect("serialises"),
+    )
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        action: "write",
+        source,
+    })
+}
