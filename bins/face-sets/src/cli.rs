@@ -110,6 +110,55 @@ pub(crate) enum Command {
     /// Write OUT/report.html: a contact sheet per identity, singletons, duplicates.
     #[command(after_help = AFTER_HELP)]
     Report(ReportArgs),
+    /// Import from a self-hosted Immich server.
+    #[command(subcommand)]
+    Immich(ImmichCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImmichCommand {
+    /// Stage every IMAGE asset with a big enough face into STAGING_DIR/<user>/.
+    ///
+    /// Lists every IMAGE asset the API key can see, reads Immich's own face boxes
+    /// (scaled to the original's size) and downloads only originals with a face of at
+    /// least --min-face pixels, skipping files whose bytes a --dedup-against cache or
+    /// this run already holds. Paths from the server are sanitised so nothing lands
+    /// outside STAGING_DIR. queue.json (the staged files, for `embed --list`) and
+    /// state.json (what is done) are written atomically as it goes; run the same
+    /// command again to resume. After 12 failures in a row the server is probed; if it
+    /// does not answer, progress is saved and the command exits with status 2.
+    ///
+    /// The server comes from --url or IMMICH_URL; the key only from IMMICH_API_KEY
+    /// (never a flag, never logged or written).
+    #[command(after_help = AFTER_HELP)]
+    Stage(StageArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StageArgs {
+    /// Staging root; files go under STAGING_DIR/<user>/.
+    pub(crate) staging_dir: PathBuf,
+    /// Label for this library's owner (a folder name).
+    #[arg(long)]
+    pub(crate) user: String,
+    /// Immich base URL.
+    #[arg(long, env = "IMMICH_URL")]
+    pub(crate) url: String,
+    /// Assets processed at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) workers: u16,
+    /// Skip originals whose bytes this cache already holds (repeatable).
+    #[arg(long, value_name = "CACHE")]
+    pub(crate) dedup_against: Vec<PathBuf>,
+    /// Minimum face short side in the original's pixels.
+    #[arg(long, default_value_t = 90.0)]
+    pub(crate) min_face: f64,
+    /// Attempts per request before an asset counts as failed.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub(crate) attempts: u32,
+    /// First retry delay in milliseconds (doubled per attempt).
+    #[arg(long, default_value_t = 250, hide = true)]
+    pub(crate) backoff_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +260,19 @@ pub(crate) struct RunArgs {
 pub(crate) struct ReportArgs {
     /// A directory written by `run` (holds cache.fsc, raw/, facesets_swap_ready/).
     pub(crate) out: PathBuf,
+}
+
+/// ONNX Runtime execution providers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Provider {
+    /// The CPU (always available).
+    Cpu,
+    /// NVIDIA CUDA.
+    Cuda,
+    /// DirectML (Windows).
+    Directml,
+    /// Core ML (macOS).
+    Coreml,
 }
 
 /// How photos appear in result folders.
@@ -360,6 +422,10 @@ pub(crate) struct EmbedArgs {
     /// chips, thumbnails); detection then behaves exactly like InsightFace.
     #[arg(long)]
     pub(crate) no_recovery: bool,
+    /// ONNX Runtime execution provider. This build runs on the CPU; the others need a
+    /// build of ort with that provider enabled.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub(crate) provider: Provider,
 }
 
 impl EmbedArgs {

@@ -104,8 +104,10 @@ impl SwapLibrary {
     }
 
     /// Centroids of the canonical identities (`faceset_NNN` exactly: not era buckets,
-    /// not `_thin/`), from the cache's embeddings of their exported faces.
-    pub fn canonical_centroids(&self, cache: &Cache) -> Vec<(String, Vec<f32>)> {
+    /// not `_thin/`), from the embeddings of their exported faces. Face keys are content
+    /// hashes, so each is looked up in whichever of `caches` holds it (identities may
+    /// come from several caches, e.g. a local one and an Immich one).
+    pub fn canonical_centroids(&self, caches: &[&Cache]) -> Vec<(String, Vec<f32>)> {
         self.manifest
             .facesets
             .iter()
@@ -116,8 +118,9 @@ impl SwapLibrary {
                     .iter()
                     .filter_map(|e| {
                         let key: FaceKey = e.face.key.parse().ok()?;
-                        cache
-                            .image(&key.hash)?
+                        caches
+                            .iter()
+                            .find_map(|c| c.image(&key.hash))?
                             .faces()
                             .get(key.index as usize)
                             .map(|x| x.embedding.unit())

@@ -274,7 +274,7 @@ fn worker(client: &Client, shared: &Shared<'_>, reporter: &dyn Reporter) {
                         summary.bytes += bytes;
                     }
                     Outcome::Duplicate { of } if of.starts_with("cache:") => {
-                        summary.deduped_against_cache += 1
+                        summary.deduped_against_cache += 1;
                     }
                     Outcome::Duplicate { .. } => summary.deduped_internal += 1,
                     Outcome::NoFace => summary.no_face += 1,

@@ -85,7 +85,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut library = SwapLibrary::open(&args.swap_out, &cache, &swap_options)?;
     let existing: Vec<Vec<f32>> = library
-        .canonical_centroids(&cache)
+        .canonical_centroids(&[&cache])
         .into_iter()
         .map(|(_, c)| c)
         .collect();

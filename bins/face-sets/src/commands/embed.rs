@@ -12,6 +12,13 @@ use crate::cli::EmbedArgs;
 use crate::progress::{Bars, EmbedProgress};
 
 pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
+    if args.provider != crate::cli::Provider::Cpu {
+        anyhow::bail!(
+            "--provider {:?}: this build of face-sets runs on the CPU only (ort is built without that \
+             execution provider); use --provider cpu",
+            args.provider
+        );
+    }
     if args.sources().is_empty() && args.list.is_none() {
         anyhow::bail!("nothing to embed: give SOURCE paths before CACHE, or --list FILE");
     }

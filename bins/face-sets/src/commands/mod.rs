@@ -2,6 +2,7 @@
 
 mod embed;
 mod identities;
+mod immich;
 mod inspect;
 mod pipeline;
 
@@ -21,6 +22,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::ExportSwap(args) => pipeline::export_swap(&args),
         Command::Run(args) => pipeline::run(&args, bars),
         Command::Report(args) => pipeline::report(&args),
+        Command::Immich(crate::cli::ImmichCommand::Stage(args)) => immich::stage(&args, bars),
     }
 }
 

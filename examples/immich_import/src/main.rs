@@ -1,0 +1,240 @@
+//! Import a self-hosted Immich library: stage → embed → discover, in one program.
+//!
+//! ```text
+//! export IMMICH_URL=https://photos.example.com
+//! export IMMICH_API_KEY=...          # read from the environment only
+//! immich_import --user nic --staging work/immich --cache work/immich_nic.fsc \
+//!     --swap-out out/facesets_swap_ready --log work/logs/immich_nic.log
+//! ```
+//!
+//! 1. **Stage** every IMAGE asset with a face of 90 px or more (Immich's own boxes,
+//!    scaled to the original) into `STAGING/<user>/`, deduplicated by content against
+//!    `--dedup-against` caches and within the run; resumable; an outage stops it with
+//!    exit status 2 and the state saved (run the same command again).
+//! 2. **Embed** the staged queue into `--cache` (the normal embedding pipeline).
+//! 3. **Discover**: faces matching an identity already in `--swap-out` (0.45) are set
+//!    aside, the rest clustered (0.55), gated, and clusters with `--min-faces` distinct
+//!    photos exported as new facesets numbered past the maximum (same code as the
+//!    mixed-folder `discover` program), marked `immich-<user>.txt`.
+//!
+//! Immich caveats: a key bound to one user sees what that user sees whatever `userIds`
+//! says; `/server/statistics` under-counts what search returns; and external libraries
+//! that include Immich's own `thumbs/` folder list thumbnails as assets (they stage and
+//! embed fine, at low resolution).
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::doc_markdown,
+    clippy::exit,
+    reason = "an example program: reports on stdout, doc comments are --help text"
+)]
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use fs_cache::Cache;
+use fs_embed::locations::Locations;
+use fs_embed::pack::ModelPack;
+use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Silent, Source};
+use fs_export::discover::{DiscoverOptions, discover};
+use fs_export::library::{NewFaceset, SwapLibrary};
+use fs_export::refine::RefineOptions;
+use fs_export::swap::SwapOptions;
+use fs_immich::client::Client;
+use fs_immich::stage::{QUEUE_FILE, StageOptions};
+
+/// Import a self-hosted Immich library into the faceset library.
+#[derive(Debug, Parser)]
+#[command(version, max_term_width = 100)]
+struct Args {
+    /// Label for the library's owner.
+    #[arg(long)]
+    user: String,
+    /// Immich base URL.
+    #[arg(long, env = "IMMICH_URL")]
+    url: String,
+    /// Staging root (files go under STAGING/<user>/).
+    #[arg(long)]
+    staging: PathBuf,
+    /// Cache for this import's embeddings.
+    #[arg(long)]
+    cache: PathBuf,
+    /// The faceset library to add to (facesets_swap_ready/).
+    #[arg(long)]
+    swap_out: PathBuf,
+    /// Caches whose photos should not be staged again; their identities are matched too.
+    #[arg(long, value_name = "CACHE")]
+    dedup_against: Vec<PathBuf>,
+    /// Assets staged at once.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Distinct photos a new identity needs.
+    #[arg(long, default_value_t = 15)]
+    min_faces: usize,
+    /// A face this close to an existing identity is not rediscovered.
+    #[arg(long, default_value_t = 0.45)]
+    existing_threshold: f32,
+    /// Export gate: minimum face short side of a crop.
+    #[arg(long, default_value_t = 100.0)]
+    min_face_short: f32,
+    /// Append progress lines to this file too.
+    #[arg(long)]
+    log: Option<PathBuf>,
+}
+
+struct Log(Option<std::fs::File>);
+
+impl Log {
+    fn line(&mut self, text: &str) {
+        println!("{text}");
+        if let Some(f) = &mut self.0 {
+            let _ = writeln!(f, "{text}");
+        }
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e:#}");
+        let breaker = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<fs_immich::Error>(),
+                Some(fs_immich::Error::BreakerOpen { .. })
+            )
+        });
+        std::process::exit(if breaker { 2 } else { 1 });
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let mut log = Log(match &args.log {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )
+        }
+        None => None,
+    });
+    let key = std::env::var("IMMICH_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .context("IMMICH_API_KEY is not set")?;
+    let others: Vec<Cache> = args
+        .dedup_against
+        .iter()
+        .map(|p| Cache::open_read_only(p).with_context(|| format!("cannot read {}", p.display())))
+        .collect::<anyhow::Result<_>>()?;
+
+    // 1. Stage.
+    let mut options = StageOptions::new(&args.user, &args.staging);
+    options.workers = args.workers;
+    options.dedup_against = others
+        .iter()
+        .flat_map(|c| c.images().map(|i| i.hash))
+        .collect::<HashSet<_>>();
+    let summary = fs_immich::stage::stage(
+        &Client::new(&args.url, &key),
+        &options,
+        &fs_immich::stage::Silent,
+    )?;
+    log.line(&format!(
+        "stage: {} seen, {} staged ({} bytes), {} deduped against caches, {} internal duplicates, {} no-face, {} small-face, {} errors",
+        summary.seen,
+        summary.staged,
+        summary.bytes,
+        summary.deduped_against_cache,
+        summary.deduped_internal,
+        summary.no_face,
+        summary.small_face,
+        summary.errors.len()
+    ));
+
+    // 2. Embed the queue.
+    let queue: Vec<PathBuf> = serde_json_paths(&options.user_dir().join(QUEUE_FILE))?;
+    let locations = Locations::from_env();
+    fs_detect::runtime::init(&locations.runtime)?;
+    let pack = ModelPack::from_dir(locations.default_pack())?;
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut analyzer = FaceAnalyzer::new(&pack, 640, threads)?;
+    let mut cache = Cache::open(&args.cache)?;
+    let sources: Vec<Source> = queue.into_iter().map(Source::File).collect();
+    let embedded = fs_embed::pipeline::embed(
+        &sources,
+        &mut cache,
+        &mut analyzer,
+        &EmbedOptions::default(),
+        &Silent,
+    )?;
+    log.line(&format!(
+        "embed: {} images embedded, {} faces, {} errors",
+        embedded.embedded,
+        embedded.faces,
+        embedded.errors.len()
+    ));
+
+    // 3. Discover against the existing identities.
+    let swap_options = SwapOptions {
+        min_face_short: args.min_face_short,
+        ..SwapOptions::default()
+    };
+    let mut library = SwapLibrary::open(&args.swap_out, &cache, &swap_options)?;
+    let mut lookup: Vec<&Cache> = others.iter().collect();
+    lookup.push(&cache);
+    let existing: Vec<Vec<f32>> = library
+        .canonical_centroids(&lookup)
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    let options = DiscoverOptions {
+        existing_threshold: args.existing_threshold,
+        gates: RefineOptions {
+            min_faces: args.min_faces,
+            ..RefineOptions::default()
+        },
+        ..DiscoverOptions::default()
+    };
+    let found = discover(&cache, |_| true, &existing, &options);
+    log.line(&format!(
+        "discover: {} faces, {} matched {} existing identities, {} clusters, {} kept",
+        found.faces,
+        found.covered,
+        existing.len(),
+        found.clusters.len(),
+        found.kept().count()
+    ));
+    let label = format!("immich-{}", args.user);
+    let new: Vec<NewFaceset> = found
+        .kept()
+        .map(|c| NewFaceset {
+            faces: c.survivors.clone(),
+            label: label.clone(),
+            marker: label.clone(),
+            label_bundles: false,
+            thin: false,
+            suffix: String::new(),
+        })
+        .collect();
+    for f in library.add(&cache, &new, &swap_options)? {
+        log.line(&format!("added {} ({} crops)", f.name, f.faces.len()));
+    }
+    library.save()?;
+    Ok(())
+}
+
+fn serde_json_paths(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let paths: Vec<String> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a queue", path.display()))?;
+    Ok(paths.into_iter().map(PathBuf::from).collect())
+}

@@ -1,0 +1,168 @@
+//! stage → embed → discover from a loopback Immich-shaped server, compared with the
+//! local pipeline on the same photos.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use fs_cache::Cache;
+use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Silent, Source};
+use fs_export::discover::{DiscoverOptions, discover};
+use fs_export::library::{NewFaceset, SwapLibrary};
+use fs_export::refine::RefineOptions;
+use fs_export::swap::SwapOptions;
+use fs_immich::mock::{MockAsset, MockImmich};
+
+const KEY: &str = "sk-test-immich-import";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// Every fixture as an asset; Immich's box for a labelled face is 200 px, none otherwise.
+fn assets() -> Vec<MockAsset> {
+    let labels = fs::read_to_string(fixtures().join("labels.csv")).unwrap();
+    labels
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (path, identity) = l.split_once(',').unwrap();
+            let name = path.trim_start_matches("images/");
+            let file = fixtures().join(path);
+            let size = image::image_dimensions(&file).unwrap();
+            let faces = if identity.is_empty() {
+                vec![]
+            } else {
+                vec![[0.0, 0.0, 200.0, 200.0]]
+            };
+            MockAsset::image(
+                &format!("asset-{name}"),
+                &format!("/usr/src/app/upload/library/{name}"),
+                fs::read(&file).unwrap(),
+                size,
+                faces,
+            )
+        })
+        .collect()
+}
+
+fn gates() -> DiscoverOptions {
+    DiscoverOptions {
+        gates: RefineOptions {
+            min_faces: 2,
+            ..RefineOptions::default()
+        },
+        ..DiscoverOptions::default()
+    }
+}
+
+/// Each exported identity as its set of face keys.
+fn identities(library: &Path) -> BTreeSet<BTreeSet<String>> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(library.join("manifest.json")).unwrap()).unwrap();
+    manifest["facesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["face"]["key"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn immich_import_finds_the_identities_the_local_pipeline_finds() {
+    let mock = MockImmich::start(assets(), KEY);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_immich_import"))
+        .args(["--user", "nic", "--min-faces", "2", "--workers", "4"])
+        .arg("--staging")
+        .arg(tmp.path().join("staging"))
+        .arg("--cache")
+        .arg(tmp.path().join("immich.fsc"))
+        .arg("--swap-out")
+        .arg(tmp.path().join("immich_library"))
+        .arg("--log")
+        .arg(tmp.path().join("logs/import.log"))
+        .env("IMMICH_URL", mock.url())
+        .env("IMMICH_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("stage: 16 seen, 10 staged"),
+        "face photos staged, the copy deduplicated: {text}"
+    );
+    let log = fs::read_to_string(tmp.path().join("logs/import.log")).unwrap();
+    assert!(log.contains("discover:") && !log.contains(KEY));
+
+    // The local pipeline on the same photos, through the same library code.
+    let loc = fs_embed::locations::Locations::from_env();
+    fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
+    let pack = fs_embed::pack::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap();
+    let mut analyzer = FaceAnalyzer::new(&pack, 640, 2).unwrap();
+    let mut cache = Cache::open(tmp.path().join("local.fsc")).unwrap();
+    fs_embed::pipeline::embed(
+        &[Source::Tree(fixtures().join("images"))],
+        &mut cache,
+        &mut analyzer,
+        &EmbedOptions::default(),
+        &Silent,
+    )
+    .unwrap();
+    let local_library = tmp.path().join("local_library");
+    let options = SwapOptions::default();
+    let mut library = SwapLibrary::open(&local_library, &cache, &options).unwrap();
+    let found = discover(&cache, |_| true, &[], &gates());
+    let new: Vec<NewFaceset> = found
+        .kept()
+        .map(|c| NewFaceset {
+            faces: c.survivors.clone(),
+            label: "local".into(),
+            marker: "local".into(),
+            label_bundles: false,
+            thin: false,
+            suffix: String::new(),
+        })
+        .collect();
+    library.add(&cache, &new, &options).unwrap();
+    library.save().unwrap();
+
+    let (remote, local) = (
+        identities(&tmp.path().join("immich_library")),
+        identities(&local_library),
+    );
+    assert!(!local.is_empty());
+    assert_eq!(remote, local);
+
+    // A second import stages nothing new and rediscovers nobody.
+    let again = Command::new(env!("CARGO_BIN_EXE_immich_import"))
+        .args(["--user", "nic", "--min-faces", "2"])
+        .arg("--staging")
+        .arg(tmp.path().join("staging"))
+        .arg("--cache")
+        .arg(tmp.path().join("immich.fsc"))
+        .arg("--swap-out")
+        .arg(tmp.path().join("immich_library"))
+        .env("IMMICH_URL", mock.url())
+        .env("IMMICH_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && text.contains("0 staged") && !text.contains("added "),
+        "{text}"
+    );
+    assert_eq!(identities(&tmp.path().join("immich_library")), remote);
+}
