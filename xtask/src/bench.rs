@@ -20,7 +20,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         Some("embed") => embed(args.get(1).map(PathBuf::from)),
         Some("cluster") => cluster(&args[1..]),
         Some("export") => export(),
-        _ => bail!("usage: cargo xtask bench embed [DIR] | cluster [N...] | export"),
+        Some("immich") => immich(),
+        _ => bail!("usage: cargo xtask bench embed [DIR] | cluster [N...] | export | immich"),
     }
 }
 
@@ -264,6 +265,40 @@ fn export() -> anyhow::Result<()> {
             bytes as f64 / 1e6 / bundle_secs,
             bytes as f64 / 1e6
         );
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench immich`: staging throughput against the loopback Immich double
+/// with 50 ms added to every answer, at 1, 4, 8 and 16 workers.
+fn immich() -> anyhow::Result<()> {
+    use fs_immich::mock::{MockAsset, MockImmich};
+    const ASSETS: usize = 64;
+    let base = fs::read(workspace_root().join("fixtures/images/f0012.jpg"))?;
+    let assets: Vec<MockAsset> = (0..ASSETS)
+        .map(|i| {
+            let mut bytes = base.clone();
+            bytes.extend_from_slice(&u32::try_from(i).expect("small").to_le_bytes());
+            MockAsset::image(&format!("a{i}"), &format!("/lib/{i}.jpg"), bytes, (910, 1137), vec![[0.0, 0.0, 300.0, 300.0]])
+        })
+        .collect();
+    println!("bench immich: {ASSETS} assets (faces + original each), 50 ms per answer");
+    let mut baseline = None;
+    for workers in [1, 4, 8, 16] {
+        let mock = MockImmich::start(assets.clone(), "bench-key");
+        mock.set_latency(std::time::Duration::from_millis(50));
+        let dir = tempfile::tempdir()?;
+        let mut options = fs_immich::stage::StageOptions::new("bench", dir.path());
+        options.workers = workers;
+        let client = fs_immich::client::Client::new(mock.url(), "bench-key");
+        let start = Instant::now();
+        let summary = fs_immich::stage::stage(&client, &options, &fs_immich::stage::Silent)?;
+        let secs = start.elapsed().as_secs_f64();
+        ensure!(summary.staged == ASSETS, "staged {} of {ASSETS}", summary.staged);
+        #[expect(clippy::cast_precision_loss, reason = "small counts")]
+        let rate = ASSETS as f64 / secs;
+        let base = *baseline.get_or_insert(rate);
+        println!("  {workers:>2} workers: {secs:>6.2} s, {rate:>6.1} assets/s ({:.1}x one worker)", rate / base);
     }
     Ok(())
 }

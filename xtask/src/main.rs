@@ -35,6 +35,9 @@ tasks:
         (default 5000 20000 50000) beside scikit-learn's AgglomerativeClustering.
   bench export
         `run` end to end beside the sum of its stages, export-swap crops/s, .fsz MB/s.
+  bench immich
+        Immich staging throughput at 1, 4, 8, 16 workers against a loopback server
+        answering after 50 ms.
 ";
 
 fn main() -> ExitCode {
