@@ -279,7 +279,13 @@ fn immich() -> anyhow::Result<()> {
         .map(|i| {
             let mut bytes = base.clone();
             bytes.extend_from_slice(&u32::try_from(i).expect("small").to_le_bytes());
-            MockAsset::image(&format!("a{i}"), &format!("/lib/{i}.jpg"), bytes, (910, 1137), vec![[0.0, 0.0, 300.0, 300.0]])
+            MockAsset::image(
+                &format!("a{i}"),
+                &format!("/lib/{i}.jpg"),
+                bytes,
+                (910, 1137),
+                vec![[0.0, 0.0, 300.0, 300.0]],
+            )
         })
         .collect();
     println!("bench immich: {ASSETS} assets (faces + original each), 50 ms per answer");
@@ -294,11 +300,18 @@ fn immich() -> anyhow::Result<()> {
         let start = Instant::now();
         let summary = fs_immich::stage::stage(&client, &options, &fs_immich::stage::Silent)?;
         let secs = start.elapsed().as_secs_f64();
-        ensure!(summary.staged == ASSETS, "staged {} of {ASSETS}", summary.staged);
+        ensure!(
+            summary.staged == ASSETS,
+            "staged {} of {ASSETS}",
+            summary.staged
+        );
         #[expect(clippy::cast_precision_loss, reason = "small counts")]
         let rate = ASSETS as f64 / secs;
         let base = *baseline.get_or_insert(rate);
-        println!("  {workers:>2} workers: {secs:>6.2} s, {rate:>6.1} assets/s ({:.1}x one worker)", rate / base);
+        println!(
+            "  {workers:>2} workers: {secs:>6.2} s, {rate:>6.1} assets/s ({:.1}x one worker)",
+            rate / base
+        );
     }
     Ok(())
 }

@@ -1,30 +1,27 @@
 //! ArcFace recognition (InsightFace's `model_zoo/arcface_onnx.py`): aligned 112×112 RGB
 //! crops, normalised as `(x - 127.5) / 127.5`, batched through the model.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::RgbImage;
-use ort::session::Session;
-use ort::value::TensorRef;
 
 use crate::align::ALIGNED_SIZE;
 use crate::error::{Error, Result};
+use crate::onnx::OnnxModel;
 
 const INPUT_MEAN: f32 = 127.5;
 const INPUT_STD: f32 = 127.5;
 
 /// The recogniser: aligned crops in, raw embeddings out.
 pub struct Recognizer {
-    session: Session,
-    model: PathBuf,
-    input_name: String,
+    model: OnnxModel,
     max_batch: usize,
 }
 
 impl std::fmt::Debug for Recognizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recognizer")
-            .field("model", &self.model)
+            .field("model", &self.model.path)
             .field("max_batch", &self.max_batch)
             .finish_non_exhaustive()
     }
@@ -34,20 +31,8 @@ impl Recognizer {
     /// Loads the model with `threads` intra-op threads (0 = ONNX Runtime's choice).
     /// Requires [`fs_detect::runtime::init`].
     pub fn new(model: impl AsRef<Path>, threads: usize) -> Result<Self> {
-        let model = model.as_ref().to_path_buf();
-        let session = fs_detect::runtime::open_session(&model, threads)?;
-        let input_name = session
-            .inputs()
-            .first()
-            .map(|i| i.name().to_string())
-            .ok_or_else(|| Error::Recognizer {
-                model: model.clone(),
-                message: "model has no input".into(),
-            })?;
         Ok(Self {
-            session,
-            model,
-            input_name,
+            model: OnnxModel::open(model.as_ref(), threads)?,
             max_batch: 32,
         })
     }
@@ -75,7 +60,7 @@ impl Recognizer {
         for (n, face) in faces.iter().enumerate() {
             if face.dimensions() != (ALIGNED_SIZE, ALIGNED_SIZE) {
                 return Err(Error::Recognizer {
-                    model: self.model.clone(),
+                    model: self.model.path.clone(),
                     message: format!("crop {n} is {:?}, not 112x112", face.dimensions()),
                 });
             }
@@ -86,18 +71,10 @@ impl Recognizer {
                 }
             }
         }
-        let tensor = TensorRef::from_array_view(([faces.len(), 3, side, side], data.as_slice()))
-            .map_err(fs_detect::Error::from)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(fs_detect::Error::from)?;
-        let (_, values) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(fs_detect::Error::from)?;
+        let values = self.model.run([faces.len(), 3, side, side], &data)?;
         if faces.is_empty() || values.len() % faces.len() != 0 {
             return Err(Error::Recognizer {
-                model: self.model.clone(),
+                model: self.model.path.clone(),
                 message: format!("{} output values for {} faces", values.len(), faces.len()),
             });
         }

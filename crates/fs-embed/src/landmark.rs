@@ -2,28 +2,25 @@
 //! them: a 192×192 crop centred on the box at scale `192 / (1.5 · max(w, h))`, raw RGB
 //! 0–255, output `(p + 1) · 96` mapped back through the inverse crop transform.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::RgbImage;
-use ort::session::Session;
-use ort::value::TensorRef;
 
 use crate::align::{Affine, invert, transform_point, warp_affine};
 use crate::error::{Error, Result};
+use crate::onnx::OnnxModel;
 
 const INPUT: u32 = 192;
 
 /// The 2D landmark model.
 pub struct Landmarker {
-    session: Session,
-    model: PathBuf,
-    input_name: String,
+    model: OnnxModel,
 }
 
 impl std::fmt::Debug for Landmarker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Landmarker")
-            .field("model", &self.model)
+            .field("model", &self.model.path)
             .finish_non_exhaustive()
     }
 }
@@ -47,20 +44,8 @@ pub fn crop_transform(bbox: [f32; 4]) -> Affine {
 impl Landmarker {
     /// Loads `2d106det.onnx`. Requires [`fs_detect::runtime::init`].
     pub fn new(model: impl AsRef<Path>, threads: usize) -> Result<Self> {
-        let model = model.as_ref().to_path_buf();
-        let session = fs_detect::runtime::open_session(&model, threads)?;
-        let input_name = session
-            .inputs()
-            .first()
-            .map(|i| i.name().to_string())
-            .ok_or_else(|| Error::Recognizer {
-                model: model.clone(),
-                message: "model has no input".into(),
-            })?;
         Ok(Self {
-            session,
-            model,
-            input_name,
+            model: OnnxModel::open(model.as_ref(), threads)?,
         })
     }
 
@@ -76,18 +61,10 @@ impl Landmarker {
             }
         }
         let side = INPUT as usize;
-        let tensor = TensorRef::from_array_view(([1usize, 3, side, side], data.as_slice()))
-            .map_err(fs_detect::Error::from)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(fs_detect::Error::from)?;
-        let (_, values) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(fs_detect::Error::from)?;
+        let values = self.model.run([1, 3, side, side], &data)?;
         if values.len() < 212 {
             return Err(Error::Recognizer {
-                model: self.model.clone(),
+                model: self.model.path.clone(),
                 message: format!("expected 212 outputs, got {}", values.len()),
             });
         }

@@ -27,6 +27,7 @@ pub mod enrich;
 mod error;
 pub mod landmark;
 pub mod locations;
+mod onnx;
 pub mod pack;
 pub mod pipeline;
 pub mod pose;

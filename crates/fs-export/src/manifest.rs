@@ -102,9 +102,14 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// Writes `value` as pretty JSON to a temp file beside `path`, syncs it and renames it
 /// into place, so readers see the old manifest or the new one, never half of one.
 pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mut json = serde_json::to_vec_pretty(value).expect("manifests always serialise");
     json.push(b'\n');
+    write_bytes_atomically(path, &json)
+}
+
+/// Writes bytes to a temp file beside `path`, syncs it and renames it into place.
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy(),
@@ -112,7 +117,7 @@ pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     ));
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(&json)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     };
@@ -120,7 +125,7 @@ pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         Error::Io {
             path: path.to_path_buf(),
-            action: "write manifest",
+            action: "write",
             source: e,
         }
     })

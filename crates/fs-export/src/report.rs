@@ -159,7 +159,7 @@ pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
     html.push_str(SCRIPT);
     html.push_str("</body></html>\n");
     let path = layout.report();
-    crate::swap::write_file(&path, html.as_bytes())?;
+    manifest::write_bytes_atomically(&path, html.as_bytes())?;
     Ok(path)
 }
 
@@ -212,7 +212,7 @@ fn save_png(img: &image::RgbImage, target: &Path) -> Result<()> {
             action: "encode thumbnail",
             source: std::io::Error::other(e),
         })?;
-    crate::swap::write_file(target, &png)
+    manifest::write_bytes_atomically(target, &png)
 }
 
 fn escape(s: &str) -> String {

@@ -405,7 +405,7 @@ fn export_faceset(
                 let (i, quality) = kept[rank];
                 let row = present[i].0;
                 let name = png_name(&row.key);
-                write_file(&dir.join(&name), &bytes)?;
+                manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
                 faces.push(ExportedFace {
                     rank: faces.len(),
                     png: name,
@@ -494,7 +494,7 @@ fn rescue_candidates(
             Ok(png) => {
                 fs::create_dir_all(&dir).map_err(io_err(&dir, "create candidates directory"))?;
                 let file = png_name(&row.key);
-                write_file(&dir.join(&file), &png)?;
+                manifest::write_bytes_atomically(&dir.join(&file), &png)?;
                 candidates.push(Candidate {
                     faceset: name.clone(),
                     png: format!("{CANDIDATES}/{name}/{file}"),
@@ -687,31 +687,7 @@ pub fn write_bundle(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
             source: std::io::Error::other(e),
         })?;
     }
-    write_file(path, &bytes.into_inner())
-}
-
-/// Writes bytes to a temp file beside `path`, syncs and renames it into place.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::Io {
-            path: path.to_path_buf(),
-            action: "write",
-            source: e,
-        }
-    })
+    manifest::write_bytes_atomically(path, &bytes.into_inner())
 }
 
 #[cfg(test)]
