@@ -202,3 +202,41 @@ fn square_and_image_shaped_inputs_agree() {
         }
     }
 }
+
+/// The no-batch-axis export (InsightFace's own `det_500m.onnx`) and the batch-axis
+/// export the setup installs give the same detections. The former is not on PyPI; the
+/// check runs where a copy sits in `../shared/models` beside the checkout.
+#[test]
+fn batch_and_no_batch_exports_agree() {
+    let det_500m = common::fixtures().join("../../shared/models/buffalo_s/det_500m.onnx");
+    if !det_500m.is_file() {
+        println!("no det_500m.onnx beside the checkout; nothing to compare");
+        return;
+    }
+    let _guard = common::MODELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pack = common::pack();
+    let mut unbatched = Detector::builder(&det_500m).threads(2).build().unwrap();
+    let mut batched = Detector::builder(&pack.detector)
+        .threads(2)
+        .build()
+        .unwrap();
+    let mut compared = 0;
+    for (file, _) in labels() {
+        let image = load(&file);
+        let (a, b) = (
+            unbatched.detect(&image).unwrap(),
+            batched.detect(&image).unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{file}");
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                common::iou(x.bbox, y.bbox) > 0.99 && (x.score - y.score).abs() < 0.01,
+                "{file}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 12);
+}
