@@ -340,6 +340,17 @@ fn dedup_finds_the_listed_duplicates_and_never_pairs_two_people() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("photos");
     photos(&src, None);
+    // A greyscale copy of Biden's portrait and of the cat (no face: perceptual hash).
+    for (from, to) in [
+        ("f0007.jpg", "grey_biden.png"),
+        ("f0004.png", "grey_cat.png"),
+    ] {
+        image::open(fixtures().join("images").join(from))
+            .unwrap()
+            .grayscale()
+            .save(src.join(to))
+            .unwrap();
+    }
     let cache = tmp.path().join("c.fsc");
     ok(bin().arg("embed").arg(&src).arg(&cache));
     ok(bin().arg("dedup").arg(&cache));
@@ -398,7 +409,18 @@ fn dedup_finds_the_listed_duplicates_and_never_pairs_two_people() {
         checked += 1;
     }
     assert_eq!(checked, 6, "2 exact and 4 near pairs in manifest.csv");
-    let labels = labels();
+    for (copy, of) in [
+        ("grey_biden.png", "f0007.jpg"),
+        ("grey_cat.png", "f0004.png"),
+    ] {
+        assert!(
+            near.iter().any(|g| g.contains(copy) && g.contains(of)),
+            "greyscale {copy} ~ {of}: {near:?}"
+        );
+    }
+    let mut labels = labels();
+    labels.insert("grey_biden.png".into(), "Joe_Biden".into());
+    labels.insert("grey_cat.png".into(), String::new());
     for group in exact.iter().chain(&near) {
         let people: BTreeSet<&str> = group.iter().map(|f| labels[f].as_str()).collect();
         assert_eq!(people.len(), 1, "{group:?} pairs different people");
