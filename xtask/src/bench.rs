@@ -291,7 +291,7 @@ fn immich() -> anyhow::Result<()> {
     println!("bench immich: {ASSETS} assets (faces + original each), 50 ms per answer");
     let mut baseline = None;
     for workers in [1, 4, 8, 16] {
-        let mock = MockImmich::start(assets.clone(), "bench-key");
+        let mock = MockImmich::start_with(assets.clone(), "bench-key", 250, false);
         mock.set_latency(std::time::Duration::from_millis(50));
         let dir = tempfile::tempdir()?;
         let mut options = fs_immich::stage::StageOptions::new("bench", dir.path());

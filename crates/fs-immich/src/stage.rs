@@ -152,6 +152,8 @@ struct Shared<'a> {
     consecutive: AtomicU32,
     stop: AtomicBool,
     breaker: AtomicBool,
+    /// Held while a worker writes the state files.
+    saving: Mutex<()>,
     fatal: Mutex<Option<Error>>,
 }
 
@@ -234,6 +236,7 @@ pub fn stage(
         consecutive: AtomicU32::new(0),
         stop: AtomicBool::new(false),
         breaker: AtomicBool::new(false),
+        saving: Mutex::new(()),
         fatal: Mutex::new(None),
     };
     std::thread::scope(|scope| {
@@ -282,9 +285,16 @@ fn worker(client: &Client, shared: &Shared<'_>, reporter: &dyn Reporter) {
                 }
                 state.done.insert(asset.id.clone(), outcome);
                 *since_save += 1;
-                if *since_save >= options.save_every {
+                // Save every `save_every` assets, by one worker at a time and outside the
+                // state lock: the fsyncs take long enough to stall every worker if they
+                // waited on them.
+                if *since_save >= options.save_every
+                    && let Ok(_saving) = shared.saving.try_lock()
+                {
                     *since_save = 0;
-                    if let Err(e) = save(&shared.dir, state) {
+                    let snapshot = state.clone();
+                    drop(guard);
+                    if let Err(e) = save(&shared.dir, &snapshot) {
                         tracing::error!("{e}");
                     }
                 }
