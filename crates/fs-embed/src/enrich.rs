@@ -8,9 +8,9 @@ use fs_cache::{Cache, ContentHash};
 use image::RgbImage;
 
 use crate::error::Result;
-use crate::landmark::Landmarker;
+use crate::landmark::{Landmarker, Landmarks};
 use crate::pipeline::{Reporter, Stage};
-use crate::pose::pose_from_keypoints;
+use crate::pose::{pose_from_keypoints, pose_from_landmarks_3d};
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,20 +25,35 @@ pub struct EnrichSummary {
     pub errors: Vec<(std::path::PathBuf, String)>,
 }
 
-/// Adds landmarks (with a landmark model) and pose to every face that lacks them.
+/// The landmark models `enrich` uses; either may be absent.
+#[derive(Debug, Default)]
+pub struct LandmarkModels<'a> {
+    /// `2d106det`.
+    pub points_2d_106: Option<&'a mut Landmarker>,
+    /// `1k3d68` (`buffalo_l`): its landmarks also give the pose.
+    pub points_3d_68: Option<&'a mut Landmarker>,
+}
+
+/// Adds landmarks and pose to every face that lacks them. Pose comes from `1k3d68`
+/// when given, else from the five keypoints.
 pub fn enrich(
     cache: &mut Cache,
-    mut landmarker: Option<&mut Landmarker>,
+    mut models: LandmarkModels<'_>,
     flush_every: usize,
     reporter: &dyn Reporter,
 ) -> Result<EnrichSummary> {
-    let wants_landmarks = landmarker.is_some();
+    let (wants_2d, wants_3d) = (
+        models.points_2d_106.is_some(),
+        models.points_3d_68.is_some(),
+    );
     let todo: Vec<ContentHash> = cache
         .images()
         .filter(|i| {
-            i.faces()
-                .iter()
-                .any(|f| f.pose.is_none() || (wants_landmarks && f.landmarks_2d_106.is_none()))
+            i.faces().iter().any(|f| {
+                f.pose.is_none()
+                    || (wants_2d && f.landmarks_2d_106.is_none())
+                    || (wants_3d && f.landmarks_3d_68.is_none())
+            })
         })
         .map(|i| i.hash)
         .collect();
@@ -62,10 +77,18 @@ pub fn enrich(
         };
         let mut faces = image.faces().to_vec();
         for face in &mut faces {
-            if let Some(model) = landmarker.as_deref_mut()
+            if let Some(model) = models.points_2d_106.as_deref_mut()
                 && face.landmarks_2d_106.is_none()
+                && let Landmarks::Points2d(points) = model.predict(&pixels, face.bbox)?
             {
-                face.landmarks_2d_106 = Some(model.predict(&pixels, face.bbox)?);
+                face.landmarks_2d_106 = Some(points);
+            }
+            if let Some(model) = models.points_3d_68.as_deref_mut()
+                && face.landmarks_3d_68.is_none()
+                && let Landmarks::Points3d(points) = model.predict(&pixels, face.bbox)?
+            {
+                face.pose = pose_from_landmarks_3d(&points).or(face.pose);
+                face.landmarks_3d_68 = Some(points);
             }
             if face.pose.is_none() {
                 face.pose = Some(pose_from_keypoints(&face.kps));

@@ -1,5 +1,5 @@
-//! 106-point 2D landmarks (`2d106det`), as InsightFace's `model_zoo/landmark.py` runs
-//! them: a 192×192 crop centred on the box at scale `192 / (1.5 · max(w, h))`, raw RGB
+//! Landmarks: 106 2D points (`2d106det`) or 68 3D points (`1k3d68`), as InsightFace's
+//! `model_zoo/landmark.py` runs both: a 192×192 crop centred on the box at scale `192 / (1.5 · max(w, h))`, raw RGB
 //! 0–255, output `(p + 1) · 96` mapped back through the inverse crop transform.
 
 use std::path::Path;
@@ -12,7 +12,16 @@ use crate::onnx::OnnxModel;
 
 const INPUT: u32 = 192;
 
-/// The 2D landmark model.
+/// What a landmark model returns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Landmarks {
+    /// `2d106det`: 106 points.
+    Points2d(Vec<[f32; 2]>),
+    /// `1k3d68`: 68 points with depth.
+    Points3d(Vec<[f32; 3]>),
+}
+
+/// A landmark model (`2d106det` or `1k3d68`; same crop and normalisation).
 pub struct Landmarker {
     model: OnnxModel,
 }
@@ -49,8 +58,10 @@ impl Landmarker {
         })
     }
 
-    /// The 106 landmarks of the face in `bbox`, in image pixels.
-    pub fn predict(&mut self, image: &RgbImage, bbox: [f32; 4]) -> Result<Vec<[f32; 2]>> {
+    /// The landmarks of the face in `bbox`, in image pixels: 106 2D points from
+    /// `2d106det`, or 68 3D points from `1k3d68` (its output has ≥ 3000 values; z is
+    /// scaled like x and y, as InsightFace's `trans_points3d` does).
+    pub fn predict(&mut self, image: &RgbImage, bbox: [f32; 4]) -> Result<Landmarks> {
         let m = crop_transform(bbox);
         let crop = warp_affine(image, &m, INPUT, INPUT);
         let plane = (INPUT * INPUT) as usize;
@@ -62,17 +73,33 @@ impl Landmarker {
         }
         let side = INPUT as usize;
         let values = self.model.run([1, 3, side, side], &data)?;
+        let back = invert(&m).expect("a scale transform is invertible");
+        let half = f32::from(u16::try_from(INPUT / 2).expect("small"));
+        if values.len() >= 3000 {
+            let tail = &values[values.len() - 68 * 3..];
+            #[expect(clippy::cast_possible_truncation, reason = "a crop scale")]
+            let z_scale = back[0][0].hypot(back[0][1]) as f32;
+            return Ok(Landmarks::Points3d(
+                tail.chunks_exact(3)
+                    .map(|p| {
+                        let [x, y] =
+                            transform_point(&back, [(p[0] + 1.0) * half, (p[1] + 1.0) * half]);
+                        [x, y, p[2] * half * z_scale]
+                    })
+                    .collect(),
+            ));
+        }
         if values.len() < 212 {
             return Err(Error::Recognizer {
                 model: self.model.path.clone(),
                 message: format!("expected 212 outputs, got {}", values.len()),
             });
         }
-        let back = invert(&m).expect("a scale transform is invertible");
-        let half = f32::from(u16::try_from(INPUT / 2).expect("small"));
-        Ok(values[values.len() - 212..]
-            .chunks_exact(2)
-            .map(|p| transform_point(&back, [(p[0] + 1.0) * half, (p[1] + 1.0) * half]))
-            .collect())
+        Ok(Landmarks::Points2d(
+            values[values.len() - 212..]
+                .chunks_exact(2)
+                .map(|p| transform_point(&back, [(p[0] + 1.0) * half, (p[1] + 1.0) * half]))
+                .collect(),
+        ))
     }
 }

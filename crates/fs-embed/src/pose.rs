@@ -1,6 +1,16 @@
-//! Head pose from the five detector keypoints, for packs without `1k3d68`.
+//! Head pose: from `1k3d68`'s 68 3D landmarks as InsightFace computes it
+//! ([`pose_from_landmarks_3d`]), or, for packs without that model, from the five
+//! detector keypoints ([`pose_from_keypoints`]).
 //!
-//! A scaled-orthographic camera is fitted by least squares to a mean 3D face (eyes,
+//! **With 1k3d68** (InsightFace's `model_zoo/landmark.py`): an affine camera `P` (3×4)
+//! is fitted by least squares from the mean 68-point shape to the predicted landmarks,
+//! split into scale and rotation (`P2sRt`: the first two rows normalised, the third their
+//! cross product), and the rotation read as Euler angles (`matrix2angle`). The mean
+//! shape comes from the `insightface` package (`data/meanshape_68.json`, written by
+//! `scripts/insightface_meanshape.py`).
+//!
+//! **Without it:
+//! a scaled-orthographic camera is fitted by least squares to a mean 3D face (eyes,
 //! nose tip, mouth corners; millimetres, nose tip at the origin, y up, z towards the
 //! camera), its two rows orthonormalised into a rotation, and the rotation read as
 //! pitch, yaw and roll with InsightFace's `matrix2angle` convention. Five points and a
@@ -64,7 +74,11 @@ pub fn pose_from_keypoints(kps: &[[f32; 2]; 5]) -> Pose {
     let r1 = normalise(a[0]);
     let r2 = normalise(sub(a[1], scale(r1, dot(r1, a[1]))));
     let r3 = cross(r1, r2);
-    let r = [r1, r2, r3];
+    angles([r1, r2, r3], PoseSource::MeanFace5)
+}
+
+/// InsightFace's `matrix2angle`: pitch, yaw, roll (degrees) of a rotation.
+fn angles(r: [[f64; 3]; 3], source: PoseSource) -> Pose {
     let sy = (r[0][0] * r[0][0] + r[1][0] * r[1][0]).sqrt();
     let (pitch, yaw, roll) = if sy > 1e-6 {
         (
@@ -80,8 +94,88 @@ pub fn pose_from_keypoints(kps: &[[f32; 2]; 5]) -> Pose {
         pitch: pitch.to_degrees() as f32,
         yaw: yaw.to_degrees() as f32,
         roll: roll.to_degrees() as f32,
-        source: PoseSource::MeanFace5,
+        source,
     }
+}
+
+/// InsightFace's mean 68-point shape.
+fn mean_shape_68() -> &'static [[f64; 3]] {
+    static SHAPE: std::sync::OnceLock<Vec<[f64; 3]>> = std::sync::OnceLock::new();
+    SHAPE.get_or_init(|| {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../data/meanshape_68.json"))
+                .expect("bundled JSON is valid");
+        doc["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .map(|p| std::array::from_fn(|i| p[i].as_f64().expect("a number")))
+            .collect()
+    })
+}
+
+/// Pose from `1k3d68`'s landmarks (image pixels, z scaled alike), as InsightFace
+/// computes it: `estimate_affine_matrix_3d23d` → `P2sRt` → `matrix2angle`.
+pub fn pose_from_landmarks_3d(landmarks: &[[f32; 3]]) -> Option<Pose> {
+    let mean = mean_shape_68();
+    if landmarks.len() != mean.len() {
+        return None;
+    }
+    // Least squares for P (3×4) with Y = P · [X; 1]: normal equations A·p = b per row,
+    // A = Σ x̃ x̃ᵀ (4×4, shared), b = Σ x̃ y_d.
+    let mut a = [[0.0f64; 4]; 4];
+    let mut b = [[0.0f64; 4]; 3];
+    for (x, y) in mean.iter().zip(landmarks) {
+        let xh = [x[0], x[1], x[2], 1.0];
+        for r in 0..4 {
+            for c in 0..4 {
+                a[r][c] += xh[r] * xh[c];
+            }
+            for d in 0..3 {
+                b[d][r] += xh[r] * f64::from(y[d]);
+            }
+        }
+    }
+    let inv = invert4(&a)?;
+    let p: Vec<[f64; 4]> = b
+        .iter()
+        .map(|bd| std::array::from_fn(|c| (0..4).map(|k| inv[c][k] * bd[k]).sum()))
+        .collect();
+    let r1 = normalise([p[0][0], p[0][1], p[0][2]]);
+    let r2 = normalise([p[1][0], p[1][1], p[1][2]]);
+    Some(angles([r1, r2, cross(r1, r2)], PoseSource::Landmark3d68))
+}
+
+/// Gauss–Jordan inverse of a 4×4 matrix; `None` when singular.
+fn invert4(m: &[[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
+    let mut a = *m;
+    let mut inv = [[0.0; 4]; 4];
+    for (i, row) in inv.iter_mut().enumerate() {
+        row[i] = 1.0;
+    }
+    for col in 0..4 {
+        let pivot = (col..4).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = a[col][col];
+        for k in 0..4 {
+            a[col][k] /= d;
+            inv[col][k] /= d;
+        }
+        for r in 0..4 {
+            if r != col {
+                let f = a[r][col];
+                for k in 0..4 {
+                    a[r][k] -= f * a[col][k];
+                    inv[r][k] -= f * inv[col][k];
+                }
+            }
+        }
+    }
+    Some(inv)
 }
 
 fn mean3(points: &[[f64; 3]]) -> [f64; 3] {
@@ -194,6 +288,56 @@ mod tests {
                 pose.roll
             );
         }
+    }
+
+    #[test]
+    fn landmarks_3d_pose_recovers_a_known_rotation() {
+        let mean = mean_shape_68();
+        assert_eq!(mean.len(), 68);
+        for (pitch, yaw, roll) in [
+            (0.0f64, 0.0f64, 0.0f64),
+            (10.0, -25.0, 5.0),
+            (-15.0, 40.0, -12.0),
+        ] {
+            let (p, y, r) = (pitch.to_radians(), yaw.to_radians(), roll.to_radians());
+            let rx = [
+                [1.0, 0.0, 0.0],
+                [0.0, p.cos(), -p.sin()],
+                [0.0, p.sin(), p.cos()],
+            ];
+            let ry = [
+                [y.cos(), 0.0, y.sin()],
+                [0.0, 1.0, 0.0],
+                [-y.sin(), 0.0, y.cos()],
+            ];
+            let rz = [
+                [r.cos(), -r.sin(), 0.0],
+                [r.sin(), r.cos(), 0.0],
+                [0.0, 0.0, 1.0],
+            ];
+            let mul = |a: [[f64; 3]; 3], b: [[f64; 3]; 3]| -> [[f64; 3]; 3] {
+                std::array::from_fn(|i| {
+                    std::array::from_fn(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum())
+                })
+            };
+            let rot = mul(rz, mul(ry, rx));
+            // Scaled to pixels and moved, as 1k3d68's output is.
+            let landmarks: Vec<[f32; 3]> = mean
+                .iter()
+                .map(|x| {
+                    std::array::from_fn(|i| {
+                        (120.0 * (0..3).map(|k| rot[i][k] * x[k]).sum::<f64>()
+                            + [300.0, 200.0, 0.0][i]) as f32
+                    })
+                })
+                .collect();
+            let pose = pose_from_landmarks_3d(&landmarks).unwrap();
+            assert_eq!(pose.source, PoseSource::Landmark3d68);
+            assert!((f64::from(pose.pitch) - pitch).abs() < 0.1, "{pose:?}");
+            assert!((f64::from(pose.yaw) - yaw).abs() < 0.1, "{pose:?}");
+            assert!((f64::from(pose.roll) - roll).abs() < 0.1, "{pose:?}");
+        }
+        assert!(pose_from_landmarks_3d(&[[0.0; 3]; 5]).is_none());
     }
 
     #[test]

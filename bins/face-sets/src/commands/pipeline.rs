@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use fs_cache::Cache;
+use fs_embed::enrich::LandmarkModels;
 use fs_embed::landmark::Landmarker;
 use fs_embed::pipeline::{EmbedOptions, Source};
 use fs_export::manifest::{self, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
@@ -15,15 +16,15 @@ use crate::progress::{Bars, EmbedProgress};
 
 pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let pack = super::load_pack(args.models.as_deref())?;
-    let mut landmarker = match &pack.landmarks_2d_106 {
-        Some(model) => Some(Landmarker::new(model, super::threads(args.threads))?),
-        None => None,
-    };
+    let (mut points_2d, mut points_3d) = landmark_models(&pack, super::threads(args.threads))?;
     let mut cache = Cache::open(&args.cache)
         .with_context(|| format!("cannot open cache {}", args.cache.display()))?;
     let summary = fs_embed::enrich::enrich(
         &mut cache,
-        landmarker.as_mut(),
+        LandmarkModels {
+            points_2d_106: points_2d.as_mut(),
+            points_3d_68: points_3d.as_mut(),
+        },
         args.flush_every as usize,
         &EmbedProgress::new(bars),
     )?;
@@ -34,6 +35,19 @@ pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatu
     } else {
         ExitStatus::PartialFailure
     })
+}
+
+/// The pack's landmark models that are present.
+fn landmark_models(
+    pack: &fs_embed::pack::ModelPack,
+    threads: usize,
+) -> anyhow::Result<(Option<Landmarker>, Option<Landmarker>)> {
+    let open = |path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .map(|p| Landmarker::new(p, threads))
+            .transpose()
+    };
+    Ok((open(&pack.landmarks_2d_106)?, open(&pack.landmarks_3d_68)?))
 }
 
 fn report_enrich(summary: &fs_embed::enrich::EnrichSummary) -> anyhow::Result<()> {
@@ -204,13 +218,13 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     manifest::write_atomically(&fs_export::dedup::report_path(&layout.cache()), &dups)?;
 
     stage(4);
-    let mut landmarker = match &pack.landmarks_2d_106 {
-        Some(model) => Some(Landmarker::new(model, threads)?),
-        None => None,
-    };
+    let (mut points_2d, mut points_3d) = landmark_models(&pack, threads)?;
     let enriched = fs_embed::enrich::enrich(
         &mut cache,
-        landmarker.as_mut(),
+        LandmarkModels {
+            points_2d_106: points_2d.as_mut(),
+            points_3d_68: points_3d.as_mut(),
+        },
         50,
         &EmbedProgress::new(bars),
     )?;
