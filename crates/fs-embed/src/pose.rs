@@ -233,8 +233,9 @@ fn invert3(m: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 mod tests {
     use super::*;
 
-    /// Projects the mean face rotated by (pitch, yaw, roll) degrees into an image.
-    fn project(pitch: f64, yaw: f64, roll: f64) -> [[f32; 2]; 5] {
+    /// The rotation `Rz(roll) · Ry(yaw) · Rx(pitch)` (degrees), which `matrix2angle`
+    /// decomposes.
+    fn rotation(pitch: f64, yaw: f64, roll: f64) -> [[f64; 3]; 3] {
         let (p, y, r) = (pitch.to_radians(), yaw.to_radians(), roll.to_radians());
         let rx = [
             [1.0, 0.0, 0.0],
@@ -256,7 +257,12 @@ mod tests {
                 std::array::from_fn(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum())
             })
         };
-        let rot = mul(rz, mul(ry, rx));
+        mul(rz, mul(ry, rx))
+    }
+
+    /// Projects the mean face rotated by (pitch, yaw, roll) degrees into an image.
+    fn project(pitch: f64, yaw: f64, roll: f64) -> [[f32; 2]; 5] {
+        let rot = rotation(pitch, yaw, roll);
         MEAN_FACE.map(|x| {
             let v: [f64; 3] = std::array::from_fn(|i| (0..3).map(|k| rot[i][k] * x[k]).sum());
             [(300.0 + 2.0 * v[0]) as f32, (300.0 - 2.0 * v[1]) as f32]
@@ -299,28 +305,7 @@ mod tests {
             (10.0, -25.0, 5.0),
             (-15.0, 40.0, -12.0),
         ] {
-            let (p, y, r) = (pitch.to_radians(), yaw.to_radians(), roll.to_radians());
-            let rx = [
-                [1.0, 0.0, 0.0],
-                [0.0, p.cos(), -p.sin()],
-                [0.0, p.sin(), p.cos()],
-            ];
-            let ry = [
-                [y.cos(), 0.0, y.sin()],
-                [0.0, 1.0, 0.0],
-                [-y.sin(), 0.0, y.cos()],
-            ];
-            let rz = [
-                [r.cos(), -r.sin(), 0.0],
-                [r.sin(), r.cos(), 0.0],
-                [0.0, 0.0, 1.0],
-            ];
-            let mul = |a: [[f64; 3]; 3], b: [[f64; 3]; 3]| -> [[f64; 3]; 3] {
-                std::array::from_fn(|i| {
-                    std::array::from_fn(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum())
-                })
-            };
-            let rot = mul(rz, mul(ry, rx));
+            let rot = rotation(pitch, yaw, roll);
             // Scaled to pixels and moved, as 1k3d68's output is.
             let landmarks: Vec<[f32; 3]> = mean
                 .iter()
