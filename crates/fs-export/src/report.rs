@@ -139,10 +139,12 @@ pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
             "<section class=\"duplicates\"><h2>Near-duplicate groups ({})</h2>",
             dups.near_duplicates.len()
         );
+        let by_path: std::collections::HashMap<&Path, &ImageRecord> =
+            cache.images().map(|i| (i.path.as_path(), i)).collect();
         for group in &dups.near_duplicates {
             html.push_str("<div class=\"sheet\">");
             for path in &group.paths {
-                if let Some(image) = cache.images().find(|i| &i.path == path) {
+                if let Some(image) = by_path.get(path.as_path()) {
                     let src = image_thumb(image, &assets)?;
                     let _ = write!(
                         html,

@@ -146,12 +146,20 @@ pub fn export_facesets(
     out: &Path,
     options: &SwapOptions,
 ) -> Result<Exported> {
-    let known = key_index(cache);
+    export_known(&key_index(cache), requests, out, options)
+}
+
+fn export_known(
+    known: &HashMap<String, Known<'_>>,
+    requests: &[ExportRequest<'_>],
+    out: &Path,
+    options: &SwapOptions,
+) -> Result<Exported> {
     let mut errors = Vec::new();
     let mut facesets = Vec::new();
     let mut centroids: Vec<(String, Vec<f32>)> = Vec::new();
     for request in requests {
-        let (export, centre, errs) = export_faceset(request, &known, out, options)?;
+        let (export, centre, errs) = export_faceset(request, known, out, options)?;
         errors.extend(errs);
         if !export.faces.is_empty() {
             centroids.push((export.name.clone(), centre));
@@ -273,8 +281,8 @@ pub fn export(
             label: None,
         })
         .collect();
-    let (facesets, centroids, mut errors) = export_facesets(cache, &requests, out, options)?;
     let known = key_index(cache);
+    let (facesets, centroids, mut errors) = export_known(&known, &requests, out, options)?;
     let candidates = match raw {
         Some(raw) if options.candidates => {
             rescue_candidates(raw, &known, &centroids, out, options, &mut errors)?
