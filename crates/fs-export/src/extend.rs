@@ -6,16 +6,15 @@
 //! faces that pass the quality gate join the nearest faceset within its outlier
 //! threshold. Running it again with no new photos changes nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use fs_cache::Cache;
-use fs_cluster::Embeddings;
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::{assign, centroid};
 
 use crate::error::Result;
-use crate::faces::{self, FaceRow};
+use crate::faces::{FaceIndex, FaceRow};
 use crate::manifest::{self, Cluster, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
 use crate::materialize::Mode;
 use crate::raw::{WriteSummary, other_images};
@@ -52,33 +51,13 @@ pub struct ExtendReport {
     pub joined_facesets: usize,
 }
 
-struct Indexed {
-    rows: Vec<FaceRow>,
-    embeddings: Embeddings,
-    by_key: HashMap<String, usize>,
-}
-
-fn index(cache: &Cache) -> Indexed {
-    let (rows, embeddings) = faces::collect(cache, |_| true);
-    let by_key = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.key.clone(), i))
-        .collect();
-    Indexed {
-        rows,
-        embeddings,
-        by_key,
-    }
-}
-
 /// Folds the cache's new faces into a raw result.
 pub fn extend_raw(
     cache: &Cache,
     old: &RawManifest,
     options: &ExtendOptions,
 ) -> (RawManifest, ExtendReport) {
-    let ix = index(cache);
+    let ix = FaceIndex::of(cache);
     let mut report = ExtendReport::default();
     // Existing members, refreshed from the cache (new aliases appear in `paths`).
     let refresh = |f: &FaceRow| {
@@ -104,20 +83,12 @@ pub fn extend_raw(
     let centroids: Vec<Vec<f32>> = clusters
         .iter()
         .map(|c| {
-            let members: Vec<usize> = c
-                .faces
-                .iter()
-                .filter_map(|f| ix.by_key.get(&f.key).copied())
-                .collect();
+            let members = ix.rows_of(c.faces.iter().map(|f| f.key.as_str()));
             centroid(&ix.embeddings, &members)
         })
         .collect();
 
-    let mut pool: Vec<usize> = old
-        .singletons
-        .iter()
-        .filter_map(|f| ix.by_key.get(&f.key).copied())
-        .collect();
+    let mut pool = ix.rows_of(old.singletons.iter().map(|f| f.key.as_str()));
     let mut new_in_pool: HashSet<usize> = HashSet::new();
     for (i, row) in ix.rows.iter().enumerate() {
         if known.contains(row.key.as_str()) {
@@ -185,7 +156,7 @@ pub fn extend_raw(
 /// Folds new faces that pass the quality gate into the nearest faceset (centroid within
 /// the refine outlier threshold). Facesets are never created or renumbered here.
 pub fn extend_refine(cache: &Cache, old: &RefineManifest) -> (RefineManifest, usize) {
-    let ix = index(cache);
+    let ix = FaceIndex::of(cache);
     let params = &old.params;
     let mut manifest = old.clone();
     let known: HashSet<String> = old
@@ -198,11 +169,7 @@ pub fn extend_refine(cache: &Cache, old: &RefineManifest) -> (RefineManifest, us
         .facesets
         .iter()
         .map(|f| {
-            let members: Vec<usize> = f
-                .faces
-                .iter()
-                .filter_map(|r| ix.by_key.get(&r.key).copied())
-                .collect();
+            let members = ix.rows_of(f.faces.iter().map(|r| r.key.as_str()));
             centroid(&ix.embeddings, &members)
         })
         .collect();

@@ -79,3 +79,39 @@ pub fn collect(cache: &Cache, keep: impl Fn(&FaceKey) -> bool) -> (Vec<FaceRow>,
     let embeddings = Embeddings::from_rows(dim, &rows.iter().map(|r| r.1).collect::<Vec<_>>());
     (rows.into_iter().map(|r| r.0).collect(), embeddings)
 }
+
+/// Every face of a cache, its embeddings in the same order, and each face's row by key:
+/// what the incremental workflows look faces up in.
+#[derive(Debug)]
+pub struct FaceIndex {
+    /// The faces, in [`collect`]'s order.
+    pub rows: Vec<FaceRow>,
+    /// Their embeddings, row for row.
+    pub embeddings: Embeddings,
+    /// Row of each face key.
+    pub by_key: std::collections::HashMap<String, usize>,
+}
+
+impl FaceIndex {
+    /// Indexes every face of `cache`.
+    pub fn of(cache: &Cache) -> Self {
+        let (rows, embeddings) = collect(cache, |_| true);
+        let by_key = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+        Self {
+            rows,
+            embeddings,
+            by_key,
+        }
+    }
+
+    /// Rows of the given keys that the cache holds, in order.
+    pub fn rows_of<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
+        keys.into_iter()
+            .filter_map(|k| self.by_key.get(k).copied())
+            .collect()
+    }
+}

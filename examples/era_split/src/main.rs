@@ -32,7 +32,7 @@
     reason = "an example program: reports on stdout, doc comments are --help text"
 )]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -40,9 +40,9 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 use fs_cache::{Cache, FaceKey, ImageRecord};
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::centroid;
-use fs_cluster::{Embeddings, cosine_distance};
+use fs_cluster::cosine_distance;
 use fs_export::discover::under_root;
-use fs_export::faces::{self, FaceRow};
+use fs_export::faces::{FaceIndex, FaceRow};
 use fs_export::library::{NewFaceset, SwapLibrary};
 use fs_export::refine::{RefineOptions, quality_gate};
 use fs_export::swap::SwapOptions;
@@ -215,26 +215,6 @@ fn seed_faces(library: &SwapLibrary, name: &str) -> anyhow::Result<Vec<String>> 
     Ok(faceset.faces.iter().map(|f| f.face.key.clone()).collect())
 }
 
-struct Faces {
-    rows: Vec<FaceRow>,
-    embeddings: Embeddings,
-    by_key: HashMap<String, usize>,
-}
-
-fn all_faces(cache: &Cache) -> Faces {
-    let (rows, embeddings) = faces::collect(cache, |_| true);
-    let by_key = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.key.clone(), i))
-        .collect();
-    Faces {
-        rows,
-        embeddings,
-        by_key,
-    }
-}
-
 fn image_of<'c>(cache: &'c Cache, row: &FaceRow) -> &'c ImageRecord {
     let key: FaceKey = row.key.parse().expect("keys come from the cache");
     cache.image(&key.hash).expect("keys come from the cache")
@@ -261,11 +241,12 @@ fn dominant_year(years: &[Option<i32>]) -> Option<i32> {
 fn probe(args: &Common) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)?;
     let library = SwapLibrary::open(&args.swap_out, &cache, &SwapOptions::default())?;
-    let all = all_faces(&cache);
-    let members: Vec<usize> = seed_faces(&library, &args.faceset)?
-        .iter()
-        .filter_map(|k| all.by_key.get(k).copied())
-        .collect();
+    let all = FaceIndex::of(&cache);
+    let members = all.rows_of(
+        seed_faces(&library, &args.faceset)?
+            .iter()
+            .map(String::as_str),
+    );
     if members.len() < 2 {
         bail!(
             "{} has {} faces in the cache; nothing to probe",
@@ -314,11 +295,12 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&common.cache)?;
     let swap_options = SwapOptions::default();
     let mut library = SwapLibrary::open(&common.swap_out, &cache, &swap_options)?;
-    let all = all_faces(&cache);
-    let seed: Vec<usize> = seed_faces(&library, &common.faceset)?
-        .iter()
-        .filter_map(|k| all.by_key.get(k).copied())
-        .collect();
+    let all = FaceIndex::of(&cache);
+    let seed = all.rows_of(
+        seed_faces(&library, &common.faceset)?
+            .iter()
+            .map(String::as_str),
+    );
     if seed.is_empty() {
         bail!("{} has no faces in this cache", common.faceset);
     }
