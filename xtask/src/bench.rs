@@ -354,7 +354,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
     );
     for n in sizes {
         let data = scratch.path().join(format!("emb{n}.f32"));
-        let labels = scratch.path().join(format!("labels{n}.txt"));
+        let labels = |stage: &str| scratch.path().join(format!("{stage}{n}.labels"));
         ensure!(
             Command::new(&synthetic)
                 .arg("gen")
@@ -368,7 +368,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             let out = Command::new(&synthetic)
                 .arg(stage)
                 .arg(&data)
-                .arg(&labels)
+                .arg(labels(stage))
                 .output()?;
             ensure!(
                 out.status.success(),
@@ -384,10 +384,6 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
                 r.clusters,
                 ""
             );
-            if stage == "cluster" {
-                // Keep the cluster labels for the agreement check below.
-                fs::copy(&labels, scratch.path().join("cluster_labels.txt"))?;
-            }
         }
         if n > SKLEARN_MAX_N {
             println!(
@@ -399,7 +395,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
         let out = Command::new(&python)
             .arg(root.join("scripts/bench_sklearn_cluster.py"))
             .arg(&data)
-            .arg(scratch.path().join("cluster_labels.txt"))
+            .arg(labels("cluster"))
             .output()?;
         ensure!(
             out.status.success(),

@@ -76,22 +76,28 @@ fn identities(library: &Path) -> BTreeSet<BTreeSet<String>> {
         .collect()
 }
 
+/// `immich_import` for user nic, staging, cache and library under `dir`.
+fn import(mock: &MockImmich, dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_immich_import"));
+    cmd.args(["--user", "nic", "--min-faces", "2", "--workers", "4"])
+        .arg("--staging")
+        .arg(dir.join("staging"))
+        .arg("--cache")
+        .arg(dir.join("immich.fsc"))
+        .arg("--swap-out")
+        .arg(dir.join("immich_library"))
+        .env("IMMICH_URL", mock.url())
+        .env("IMMICH_API_KEY", KEY);
+    cmd
+}
+
 #[test]
 fn immich_import_finds_the_identities_the_local_pipeline_finds() {
     let mock = MockImmich::start(assets(), KEY);
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_immich_import"))
-        .args(["--user", "nic", "--min-faces", "2", "--workers", "4"])
-        .arg("--staging")
-        .arg(tmp.path().join("staging"))
-        .arg("--cache")
-        .arg(tmp.path().join("immich.fsc"))
-        .arg("--swap-out")
-        .arg(tmp.path().join("immich_library"))
+    let out = import(&mock, tmp.path())
         .arg("--log")
         .arg(tmp.path().join("logs/import.log"))
-        .env("IMMICH_URL", mock.url())
-        .env("IMMICH_API_KEY", KEY)
         .output()
         .unwrap();
     let text = format!(
@@ -147,18 +153,7 @@ fn immich_import_finds_the_identities_the_local_pipeline_finds() {
     assert_eq!(remote, local);
 
     // A second import stages nothing new and rediscovers nobody.
-    let again = Command::new(env!("CARGO_BIN_EXE_immich_import"))
-        .args(["--user", "nic", "--min-faces", "2"])
-        .arg("--staging")
-        .arg(tmp.path().join("staging"))
-        .arg("--cache")
-        .arg(tmp.path().join("immich.fsc"))
-        .arg("--swap-out")
-        .arg(tmp.path().join("immich_library"))
-        .env("IMMICH_URL", mock.url())
-        .env("IMMICH_API_KEY", KEY)
-        .output()
-        .unwrap();
+    let again = import(&mock, tmp.path()).output().unwrap();
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(
         again.status.success() && text.contains("0 staged") && !text.contains("added "),
