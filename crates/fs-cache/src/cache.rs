@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -461,30 +461,9 @@ fn create_empty(path: &Path) -> Result<()> {
     write_atomically(path, &journal::header())
 }
 
-/// Writes `bytes` to a temp file beside `path`, syncs it, and renames it over `path`.
+/// Replaces `path` with `bytes` atomically (see [`crate::atomic::write`]).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err(path, "write", e)
-    })
+    crate::atomic::write(path, bytes).map_err(|e| io_err(path, "write", e))
 }
 
 #[cfg(test)]
@@ -497,6 +476,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::record::{Embedding, ImageOutcome};
+    use std::io::Write;
 
     fn stamp(size: u64) -> FileStamp {
         FileStamp {

@@ -23,6 +23,7 @@
 //! Modules: [`record`] (the data), [`journal`] (the framing), and the [`Cache`] itself.
 #![warn(missing_docs)]
 
+pub mod atomic;
 mod cache;
 mod error;
 pub mod journal;

@@ -1,7 +1,6 @@
 //! The JSON manifests, and writing them atomically.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -109,26 +108,7 @@ pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Writes bytes to a temp file beside `path`, syncs it and renames it into place.
 pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::Io {
-            path: path.to_path_buf(),
-            action: "write",
-            source: e,
-        }
-    })
+    fs_cache::atomic::write(path, bytes).map_err(io_err(path, "write"))
 }
 
 /// Checks that `out` may receive a result whose manifest is `manifest_name` with

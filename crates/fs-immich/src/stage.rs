@@ -480,15 +480,7 @@ fn save(dir: &Path, state: &State) -> Result<()> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|source| Error::Io {
+    fs_cache::atomic::write(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         action: "write",
         source,
