@@ -9,8 +9,48 @@ pub struct Embeddings {
 
 /// `1 - a·b` for unit vectors, clamped at 0.
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    (1.0 - dot).max(0.0)
+    (1.0 - dot(a, b)).max(0.0)
+}
+
+/// `a·b`: with AVX2 and FMA where the processor has them (checked once, at run time),
+/// otherwise in portable code the compiler vectorises.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        #[expect(
+            unsafe_code,
+            reason = "calls AVX2 code only after detecting AVX2 and FMA"
+        )]
+        // SAFETY: the processor supports the features `dot_avx2` is compiled for.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_lanes(a, b, |acc, x, y| acc + x * y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes(a, b, |acc, x, y| x.mul_add(y, acc))
+}
+
+/// `a·b` summed in sixteen independent lanes, so it compiles to wide vector code.
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32], step: impl Fn(f32, f32, f32) -> f32) -> f32 {
+    const LANES: usize = 16;
+    let mut acc = [0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for k in 0..LANES {
+            acc[k] = step(acc[k], x[k], y[k]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 impl Embeddings {
@@ -93,46 +133,6 @@ impl Embeddings {
             .collect();
         pairs.sort_by_key(|&(i, j, _)| (i, j));
         pairs
-    }
-
-    /// Connected components of the graph joining rows at most `max_distance` apart,
-    /// each sorted, in order of their first row. Edges are found block by block and
-    /// folded into a union-find as they come, so memory stays linear in the rows.
-    pub fn components_within(&self, max_distance: f32) -> Vec<Vec<usize>> {
-        const BLOCK: usize = 256;
-        let n = self.len();
-        let mut parent: Vec<usize> = (0..n).collect();
-        let starts: Vec<usize> = (0..n).step_by(BLOCK).collect();
-        let batch = rayon::current_num_threads().max(1) * 2;
-        for group in starts.chunks(batch) {
-            let edges: Vec<Vec<(u32, u32)>> = group
-                .par_iter()
-                .map(|&first| {
-                    let rows = BLOCK.min(n - first);
-                    let block = self.rows.slice(ndarray::s![first..first + rows, ..]);
-                    let right = self.rows.slice(ndarray::s![first.., ..]);
-                    let gram = block.dot(&right.t());
-                    let min_dot = 1.0 - max_distance;
-                    let mut found = Vec::new();
-                    for r in 0..rows {
-                        for (c, &dot) in gram.row(r).iter().enumerate().skip(r + 1) {
-                            if dot >= min_dot {
-                                #[expect(
-                                    clippy::cast_possible_truncation,
-                                    reason = "row counts fit in u32"
-                                )]
-                                found.push(((first + r) as u32, (first + c) as u32));
-                            }
-                        }
-                    }
-                    found
-                })
-                .collect();
-            for (a, b) in edges.into_iter().flatten() {
-                union(&mut parent, a as usize, b as usize);
-            }
-        }
-        groups_of(&mut parent)
     }
 
     /// The condensed upper-triangle distance matrix (`i < j`, row-major), as kodama and

@@ -2,8 +2,11 @@
 //!
 //! - [`Embeddings`]: a row-major matrix of unit vectors, one row per face, in the
 //!   caller's order (the order decides ties, so sort rows by path first).
-//! - [`agglomerative`]: average-linkage clustering cut at a cosine-distance threshold
-//!   (kodama on a condensed `f32` matrix filled block-wise by a matrix product).
+//! - [`agglomerative`]: average-linkage clustering cut at a cosine-distance threshold,
+//!   exact without a distance matrix (sum vectors over a candidate graph).
+//! - [`graph`]: the candidate graphs — every pair within the threshold (blocked GEMM),
+//!   or each row's nearest neighbours through an HNSW index for very large libraries.
+//! - [`progress`]: progress reports for long runs.
 //! - [`centroid`]: centroids, centroid-level merges, outlier rejection and
 //!   nearest-centroid assignment.
 //!
@@ -18,5 +21,7 @@
 pub mod agglomerative;
 pub mod centroid;
 mod embeddings;
+pub mod graph;
+pub mod progress;
 
 pub use embeddings::{Embeddings, connected_groups, cosine_distance};
