@@ -319,12 +319,17 @@ fn immich() -> anyhow::Result<()> {
 /// Largest input given to scikit-learn: it holds an n² float64 distance matrix (and
 /// copies of it), which past this no longer fits the 24 GiB of the reference machine.
 const SKLEARN_MAX_N: usize = 20_000;
+/// Largest input clustered with the exact graph (its time grows as n²).
+const EXACT_MAX_N: usize = 200_000;
+/// Largest input run through the refine chain.
+const REFINE_MAX_N: usize = 200_000;
 
-/// `cargo xtask bench cluster [N...]`: seconds and peak memory of clustering and of the
-/// refine chain on synthetic embeddings, beside scikit-learn on the same data.
+/// `cargo xtask bench cluster [N...]`: seconds and peak memory of clustering (exact and
+/// approximate candidate graphs) and of the refine chain on realistic synthetic
+/// libraries, beside scikit-learn on the same data where it fits.
 fn cluster(args: &[String]) -> anyhow::Result<()> {
     let sizes: Vec<usize> = if args.is_empty() {
-        vec![5_000, 20_000, 50_000]
+        vec![20_000, 100_000]
     } else {
         args.iter()
             .map(|a| a.parse())
@@ -346,56 +351,97 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
         .status()?;
     ensure!(status.success(), "building the synthetic example failed");
     let synthetic = root.join("target/release/examples/synthetic");
-    let python = bench_python(&root)?;
     let scratch = tempfile::tempdir()?;
+    let run = |args: &[&std::ffi::OsStr]| -> anyhow::Result<Vec<u8>> {
+        let out = Command::new(&synthetic).args(args).output()?;
+        ensure!(
+            out.status.success(),
+            "synthetic {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(out.stdout)
+    };
     println!(
-        "{:>7} {:<22} {:>9} {:>9} {:>9} {:>8}",
-        "faces", "", "seconds", "peak MiB", "clusters", "ARI"
+        "{:>9} {:<26} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "faces", "", "seconds", "peak MiB", "clusters", "ARI", "B³-F", "truth F"
     );
     for n in sizes {
         let data = scratch.path().join(format!("emb{n}.f32"));
+        let truth = scratch.path().join(format!("emb{n}.f32.truth"));
         let labels = |stage: &str| scratch.path().join(format!("{stage}{n}.labels"));
-        ensure!(
-            Command::new(&synthetic)
-                .arg("gen")
-                .arg(n.to_string())
-                .arg(&data)
-                .status()?
-                .success(),
-            "gen failed"
-        );
-        for stage in ["cluster", "refine"] {
-            let out = Command::new(&synthetic)
-                .arg(stage)
-                .arg(&data)
-                .arg(labels(stage))
-                .output()?;
-            ensure!(
-                out.status.success(),
-                "{stage} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let r: Timing = serde_json::from_slice(&out.stdout)?;
+        run(&["gen".as_ref(), n.to_string().as_ref(), data.as_os_str()])?;
+        let score = |got: &Path, want: &Path| -> anyhow::Result<Score> {
+            Ok(serde_json::from_slice(&run(&[
+                "score".as_ref(),
+                got.as_os_str(),
+                want.as_os_str(),
+            ])?)?)
+        };
+        let mut exact: Option<Timing> = None;
+        for graph in ["exact", "approximate"] {
+            if graph == "exact" && n > EXACT_MAX_N {
+                println!(
+                    "{n:>9} {:<26} (skipped: n² pairs)",
+                    "face-sets cluster exact"
+                );
+                continue;
+            }
+            let out = labels(graph);
+            let r: Timing = serde_json::from_slice(&run(&[
+                "cluster".as_ref(),
+                data.as_os_str(),
+                out.as_os_str(),
+                "--graph".as_ref(),
+                graph.as_ref(),
+            ])?)?;
+            let vs_truth = score(&out, &truth)?;
+            // The approximate graph against the exact one, where both ran.
+            let vs_exact = match (&exact, graph) {
+                (Some(_), "approximate") => Some(score(&out, &labels("exact"))?),
+                _ => None,
+            };
+            let ratio = match (&exact, graph) {
+                (Some(e), "approximate") => format!(" ({:.1}x faster)", e.seconds / r.seconds),
+                _ => String::new(),
+            };
             println!(
-                "{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8}",
-                format!("face-sets {stage}"),
+                "{n:>9} {:<26} {:>9.2} {:>9.0} {:>9} {:>8} {:>8} {:>8.4}{ratio}",
+                format!("face-sets cluster {graph}"),
                 r.seconds,
                 r.peak_mib,
                 r.clusters,
-                ""
+                vs_exact
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("{:.4}", s.ari)),
+                vs_exact
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("{:.4}", s.b3_f)),
+                vs_truth.b3_f,
+            );
+            if graph == "exact" {
+                exact = Some(r);
+            }
+        }
+        if n <= REFINE_MAX_N {
+            let r: Timing = serde_json::from_slice(&run(&[
+                "refine".as_ref(),
+                data.as_os_str(),
+                labels("refine").as_os_str(),
+            ])?)?;
+            println!(
+                "{n:>9} {:<26} {:>9.2} {:>9.0} {:>9}",
+                "face-sets refine", r.seconds, r.peak_mib, r.clusters
             );
         }
-        if n > SKLEARN_MAX_N {
-            println!(
-                "{n:>7} {:<22} (skipped: its n² float64 matrix does not fit in memory)",
-                "scikit-learn"
-            );
+        if n > SKLEARN_MAX_N || exact.is_none() {
             continue;
         }
+        let python = bench_python(&root)?;
         let out = Command::new(&python)
             .arg(root.join("scripts/bench_sklearn_cluster.py"))
             .arg(&data)
-            .arg(labels("cluster"))
+            .arg(labels("exact"))
             .output()?;
         ensure!(
             out.status.success(),
@@ -403,16 +449,25 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
         let r: Timing = serde_json::from_slice(&out.stdout)?;
+        let ours = exact.as_ref().map_or(f64::NAN, |e| e.seconds);
         println!(
-            "{n:>7} {:<22} {:>9.2} {:>9.0} {:>9} {:>8.4}",
+            "{n:>9} {:<26} {:>9.2} {:>9.0} {:>9} {:>8.4}          (face-sets exact {:.1}x faster)",
             "scikit-learn",
             r.seconds,
             r.peak_mib,
             r.clusters,
-            r.ari_vs_ours.unwrap_or(f64::NAN)
+            r.ari_vs_ours.unwrap_or(f64::NAN),
+            r.seconds / ours
         );
     }
     Ok(())
+}
+
+/// What `synthetic score` prints.
+#[derive(Debug, serde::Deserialize)]
+struct Score {
+    ari: f64,
+    b3_f: f64,
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -249,6 +249,9 @@ pub(crate) struct RunArgs {
     /// Keep facesets with at least this many distinct photos (refine).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) min_faces: u32,
+    /// Candidate pairs for clustering: exact, or approximate for very large libraries.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) graph: Graph,
     /// How photos appear in the raw and refine folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,
@@ -273,6 +276,30 @@ pub(crate) enum Provider {
     Directml,
     /// Core ML (macOS).
     Coreml,
+}
+
+/// Which pairs of faces the clustering compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Graph {
+    /// Exact up to 150,000 faces, approximate beyond.
+    #[default]
+    Auto,
+    /// Every pair closer than the threshold (blocked matrix products): the same clusters
+    /// as a full average linkage; time grows with the square of the faces.
+    Exact,
+    /// Pairs among each face's nearest neighbours in an HNSW index: near-identical
+    /// clusters, for libraries of hundreds of thousands of faces and more.
+    Approximate,
+}
+
+impl From<Graph> for fs_cluster::agglomerative::GraphChoice {
+    fn from(g: Graph) -> Self {
+        match g {
+            Graph::Auto => Self::Auto,
+            Graph::Exact => Self::Exact,
+            Graph::Approximate => Self::Approximate(fs_cluster::graph::AnnParams::default()),
+        }
+    }
 }
 
 /// How photos appear in result folders.
@@ -323,6 +350,9 @@ pub(crate) struct ClusterArgs {
     /// Average-linkage cosine-distance threshold: clusters merge while below it.
     #[arg(long, default_value_t = 0.55, value_parser = distance)]
     pub(crate) threshold: f32,
+    /// Candidate pairs for clustering: exact, or approximate for very large libraries.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) graph: Graph,
     /// How photos appear in the folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,
@@ -355,6 +385,9 @@ pub(crate) struct RefineArgs {
     /// Minimum detector score.
     #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
     pub(crate) min_det_score: f32,
+    /// Candidate pairs for clustering: exact, or approximate for very large libraries.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) graph: Graph,
     /// How photos appear in the folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,

@@ -93,3 +93,36 @@ impl Reporter for EmbedProgress<'_> {
         }
     }
 }
+
+/// Reports clustering progress with one bar per phase.
+pub(crate) struct ClusterProgress<'a> {
+    bars: &'a Bars,
+    current: Mutex<Option<ProgressBar>>,
+}
+
+impl<'a> ClusterProgress<'a> {
+    pub(crate) fn new(bars: &'a Bars) -> Self {
+        Self {
+            bars,
+            current: Mutex::new(None),
+        }
+    }
+}
+
+impl fs_cluster::progress::Progress for ClusterProgress<'_> {
+    fn start(&self, phase: fs_cluster::progress::Phase, total: u64) {
+        *self.current.lock().expect("not poisoned") = Some(self.bars.bar(phase.label(), total));
+    }
+
+    fn advance(&self, units: u64) {
+        if let Some(bar) = &*self.current.lock().expect("not poisoned") {
+            bar.inc(units);
+        }
+    }
+
+    fn finish(&self, _phase: fs_cluster::progress::Phase) {
+        if let Some(bar) = self.current.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+        }
+    }
+}

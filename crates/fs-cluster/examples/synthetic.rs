@@ -187,13 +187,15 @@ fn generate_separated(n: usize) -> (Vec<f32>, Vec<i64>) {
 }
 
 fn read(path: &str) -> Embeddings {
-    let bytes = std::fs::read(path).expect("readable embeddings file");
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    let rows: Vec<&[f32]> = values.chunks_exact(DIM).collect();
-    Embeddings::from_rows(DIM, &rows)
+    use std::io::Read;
+    let mut file =
+        std::io::BufReader::new(std::fs::File::open(path).expect("readable embeddings file"));
+    let mut values = Vec::new();
+    let mut buf = [0u8; 4];
+    while file.read_exact(&mut buf).is_ok() {
+        values.push(f32::from_le_bytes(buf));
+    }
+    Embeddings::from_flat(DIM, values)
 }
 
 fn peak_rss_mib() -> f64 {
@@ -301,7 +303,8 @@ fn main() {
     let mut rest = args.iter().map(String::as_str);
     while let Some(a) = rest.next() {
         match a {
-            "--graph" | "--threshold" | "--neighbours" | "--ef-construction" => {
+            "--graph" | "--threshold" | "--neighbours" | "--cell-size" | "--probes"
+            | "--margin" => {
                 rest.next();
             }
             a if a.starts_with("--") => {}
@@ -339,7 +342,10 @@ fn main() {
                     };
                     GraphChoice::Approximate(AnnParams {
                         neighbours: number("--neighbours", defaults.neighbours),
-                        ef_construction: number("--ef-construction", defaults.ef_construction),
+                        cell_size: number("--cell-size", defaults.cell_size),
+                        probes: number("--probes", defaults.probes),
+                        margin: flag("--margin")
+                            .map_or(defaults.margin, |v| v.parse().unwrap_or_else(|_| usage())),
                     })
                 }
                 _ => usage(),

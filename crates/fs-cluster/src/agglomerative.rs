@@ -24,20 +24,21 @@ use crate::graph::{self, AnnParams, Edge, Graph};
 use crate::progress::{Phase, Progress, Silent};
 
 /// Above this many rows, [`GraphChoice::Auto`] uses the approximate graph: the exact one
-/// costs `n²·d` flops, about a minute at 100,000 faces on two cores, and grows
-/// quadratically from there (see `docs/benchmarks.md`).
-pub const APPROXIMATE_ABOVE: usize = 150_000;
+/// costs `n²·d` flops — under a minute at 100,000 faces on two cores, and four times
+/// that at twice the faces — while the approximate one grows about linearly and stays
+/// within 0.003 B³-F of it (see `docs/benchmarks.md`).
+pub const APPROXIMATE_ABOVE: usize = 120_000;
 
 /// Which candidate graph the linkage runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum GraphChoice {
     /// Exact up to [`APPROXIMATE_ABOVE`] rows, approximate beyond.
     #[default]
     Auto,
     /// Every pair within the threshold: the same clusters as a full linkage.
     Exact,
-    /// Pairs among each row's nearest neighbours (HNSW): near-identical clusters, for
-    /// libraries too large for the exact graph.
+    /// Pairs among each row's nearest neighbours within the cells of an inverted-file
+    /// index: near-identical clusters, for libraries too large for the exact graph.
     Approximate(AnnParams),
 }
 

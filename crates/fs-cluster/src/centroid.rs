@@ -1,6 +1,13 @@
 //! Centroids and the rules built on them: merge, outlier rejection, assignment.
 
-use crate::agglomerative::sort_clusters;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rayon::prelude::*;
+
+use crate::agglomerative::{GraphChoice, sort_clusters};
+use crate::graph::{self, AnnParams};
+use crate::progress::Silent;
 use crate::{Embeddings, cosine_distance};
 
 /// The normalised mean of the member rows (zero when `members` is empty).
@@ -48,61 +55,115 @@ pub fn reject_outliers(
 /// Merges clusters whose centroids are within `threshold` cosine distance, closest pair
 /// first, recomputing the merged centroid each time (so a merge can enable or prevent
 /// the next). Returns the clusters sorted as [`crate::agglomerative::cluster`] does.
+///
+/// The pairs within the threshold at the start come from a candidate graph over the
+/// centroids ([`crate::graph`]), so nothing holds `k²` distances; a merged centroid is
+/// compared with every other one, which keeps the result exact.
 pub fn merge_by_centroid(
     embeddings: &Embeddings,
     clusters: Vec<Vec<usize>>,
     threshold: f32,
 ) -> Vec<Vec<usize>> {
+    let k = clusters.len();
+    if k < 2 {
+        let mut clusters = clusters;
+        sort_clusters(&mut clusters);
+        return clusters;
+    }
     let mut clusters: Vec<Option<Vec<usize>>> = clusters.into_iter().map(Some).collect();
-    let mut centroids: Vec<Vec<f32>> = clusters
+    let rows: Vec<Vec<f32>> = clusters
         .iter()
         .map(|c| centroid(embeddings, c.as_deref().unwrap_or_default()))
         .collect();
-    let k = clusters.len();
-    // Each live cluster's nearest live neighbour with a higher index, and the distance.
-    let nearest_after = |i: usize, centroids: &[Vec<f32>], clusters: &[Option<Vec<usize>>]| {
-        (i + 1..k)
-            .filter(|&j| clusters[j].is_some())
-            .map(|j| (cosine_distance(&centroids[i], &centroids[j]), j))
-            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+    let mut centroids = Embeddings::from_rows(embeddings.dim(), &rows);
+    let graph = if GraphChoice::Auto.is_approximate(k) {
+        graph::approximate(&centroids, threshold, AnnParams::default(), &Silent)
+    } else {
+        graph::exact(&centroids, threshold, &Silent)
     };
-    let mut best: Vec<Option<(f32, usize)>> = (0..k)
-        .map(|i| nearest_after(i, &centroids, &clusters))
-        .collect();
-    while let Some((d, a, b)) = best
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| clusters[*i].is_some())
-        .filter_map(|(i, nb)| nb.map(|(d, j)| (d, i, j)))
-        .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)))
-    {
-        if d > threshold {
+    // Candidate pairs, closest first (then by lower, higher index); an entry is stale
+    // once either cluster has changed since it was pushed.
+    let mut version = vec![0u32; k];
+    let mut heap: BinaryHeap<Reverse<Candidate>> = BinaryHeap::new();
+    for (i, list) in graph.neighbours.iter().enumerate() {
+        for e in list.iter().filter(|e| e.to as usize > i) {
+            heap.push(Reverse(Candidate::new(
+                e.distance,
+                i,
+                e.to as usize,
+                &version,
+            )));
+        }
+    }
+    while let Some(Reverse(c)) = heap.pop() {
+        if c.distance > threshold {
             break;
         }
-        let moved = clusters[b].take().expect("live");
-        clusters[a].as_mut().expect("live").extend(moved);
-        centroids[a] = centroid(embeddings, clusters[a].as_deref().expect("live"));
-        // Rows whose nearest neighbour was a or b, and row a itself, must be recomputed;
-        // any row may now find a closer neighbour in the new a.
-        for i in 0..k {
-            if clusters[i].is_none() {
-                best[i] = None;
-                continue;
-            }
-            let stale = i == a || best[i].is_some_and(|(_, j)| j == a || j == b);
-            if stale {
-                best[i] = nearest_after(i, &centroids, &clusters);
-            } else if i < a {
-                let d = cosine_distance(&centroids[i], &centroids[a]);
-                if best[i].is_none_or(|(bd, bj)| d.total_cmp(&bd).then(a.cmp(&bj)).is_lt()) {
-                    best[i] = Some((d, a));
-                }
-            }
+        if clusters[c.a].is_none()
+            || clusters[c.b].is_none()
+            || version[c.a] != c.version_a
+            || version[c.b] != c.version_b
+        {
+            continue;
+        }
+        let moved = clusters[c.b].take().expect("live");
+        let merged = clusters[c.a].as_mut().expect("live");
+        merged.extend(moved);
+        centroids.set_row(c.a, &centroid(embeddings, merged));
+        version[c.a] += 1;
+        let a = c.a;
+        let near: Vec<(usize, f32)> = (0..k)
+            .into_par_iter()
+            .filter(|&x| x != a && clusters[x].is_some())
+            .map(|x| (x, centroids.distance(a, x)))
+            .filter(|&(_, d)| d <= threshold)
+            .collect();
+        for (x, d) in near {
+            heap.push(Reverse(Candidate::new(d, a.min(x), a.max(x), &version)));
         }
     }
     let mut merged: Vec<Vec<usize>> = clusters.into_iter().flatten().collect();
     sort_clusters(&mut merged);
     merged
+}
+
+/// A pair of clusters that may merge, ordered by distance, then indices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Candidate {
+    distance: f32,
+    a: usize,
+    b: usize,
+    version_a: u32,
+    version_b: u32,
+}
+
+impl Candidate {
+    fn new(distance: f32, a: usize, b: usize, version: &[u32]) -> Self {
+        Self {
+            distance,
+            a,
+            b,
+            version_a: version[a],
+            version_b: version[b],
+        }
+    }
+}
+
+impl Eq for Candidate {}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.a.cmp(&other.a))
+            .then(self.b.cmp(&other.b))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The nearest centroid to `query` and its cosine distance; ties go to the lower index.
@@ -184,6 +245,62 @@ mod tests {
         // 10° → 90° is 80°: merging everything needs that much.
         assert_eq!(at(79.9).len(), 2);
         assert_eq!(at(80.1), vec![vec![0, 1, 2, 3, 4, 5]]);
+    }
+
+    /// The definition, by brute force: merge the closest pair of live centroids while
+    /// it is within the threshold.
+    fn merge_brute_force(e: &Embeddings, clusters: Vec<Vec<usize>>, t: f32) -> Vec<Vec<usize>> {
+        let mut live: Vec<Option<Vec<usize>>> = clusters.into_iter().map(Some).collect();
+        loop {
+            let mut best: Option<(f32, usize, usize)> = None;
+            for i in 0..live.len() {
+                for j in i + 1..live.len() {
+                    if let (Some(a), Some(b)) = (&live[i], &live[j]) {
+                        let d = cosine_distance(&centroid(e, a), &centroid(e, b));
+                        if best.is_none_or(|(bd, _, _)| d < bd) {
+                            best = Some((d, i, j));
+                        }
+                    }
+                }
+            }
+            match best {
+                Some((d, i, j)) if d <= t => {
+                    let moved = live[j].take().expect("live");
+                    live[i].as_mut().expect("live").extend(moved);
+                }
+                _ => break,
+            }
+        }
+        let mut out: Vec<Vec<usize>> = live.into_iter().flatten().collect();
+        sort_clusters(&mut out);
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        #[test]
+        fn merge_equals_brute_force(
+            rows in proptest::collection::vec(proptest::collection::vec(-1f32..1.0, 6), 2..80),
+            cuts in proptest::collection::vec(1usize..6, 1..40),
+            t in 0.05f32..0.8,
+        ) {
+            let e = Embeddings::from_rows(6, &rows);
+            // Consecutive runs of rows as the clusters to merge.
+            let mut clusters = Vec::new();
+            let mut next = 0;
+            for c in cuts.iter().cycle() {
+                if next >= e.len() {
+                    break;
+                }
+                let end = (next + c).min(e.len());
+                clusters.push((next..end).collect::<Vec<usize>>());
+                next = end;
+            }
+            proptest::prop_assert_eq!(
+                merge_by_centroid(&e, clusters.clone(), t),
+                merge_brute_force(&e, clusters, t)
+            );
+        }
     }
 
     #[test]

@@ -68,6 +68,31 @@ impl Embeddings {
         Self { rows: m }
     }
 
+    /// From `rows × dim` values in row-major order, normalised in place (no copy).
+    pub fn from_flat(dim: usize, values: Vec<f32>) -> Self {
+        assert!(
+            dim > 0 && values.len().is_multiple_of(dim),
+            "values must fill rows of {dim}"
+        );
+        let mut m = Array2::from_shape_vec((values.len() / dim, dim), values)
+            .expect("the shape matches the length");
+        for mut row in m.axis_iter_mut(Axis(0)) {
+            let norm = row.dot(&row).sqrt();
+            if norm > 0.0 {
+                row /= norm;
+            }
+        }
+        Self { rows: m }
+    }
+
+    /// Replaces row `i` with `values`, normalised.
+    pub fn set_row(&mut self, i: usize, values: &[f32]) {
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        for (d, s) in self.rows.row_mut(i).iter_mut().zip(values) {
+            *d = if norm > 0.0 { s / norm } else { 0.0 };
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.nrows()

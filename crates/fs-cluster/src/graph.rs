@@ -7,12 +7,11 @@
 //!
 //! - [`exact`]: every edge, from blocked matrix products (GEMM), `n²·d` flops but memory
 //!   linear in `n` plus the edges.
-//! - [`approximate`]: the edges among each row's nearest neighbours in an HNSW index,
-//!   for libraries where `n²` products take too long.
+//! - [`approximate`]: the edges among each row's nearest neighbours within the cells of
+//!   an inverted-file (IVF) index, for libraries where `n²` products take too long.
 
 use std::time::Instant;
 
-use instant_distance::{Builder, Point, Search};
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
 use rayon::prelude::*;
@@ -154,37 +153,43 @@ fn collect_within(dots: &[f32], min_dot: f32, first: usize, list: &mut Vec<Edge>
     }
 }
 
-/// How the approximate graph is searched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the approximate graph is searched: an inverted-file index (IVF), as vector
+/// databases use — the rows are partitioned into cells around k-means centroids, each
+/// row joins its few nearest cells, and pairs are compared only within a cell, by the
+/// same blocked matrix products as [`exact`].
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AnnParams {
-    /// Neighbours looked up per row (HNSW `ef` at search time).
+    /// Rows per cell on average (the number of cells is the rows over this).
+    pub cell_size: usize,
+    /// Most cells a row joins: its nearest centroid, and others within `margin`.
+    pub probes: usize,
+    /// How much less alike (cosine similarity) than the nearest centroid another may be
+    /// for the row to join its cell too.
+    pub margin: f32,
+    /// Nearest neighbours within the threshold kept per row and cell.
     pub neighbours: usize,
-    /// HNSW `ef` while building the index.
-    pub ef_construction: usize,
 }
 
 impl Default for AnnParams {
     fn default() -> Self {
+        // Measured on realistic synthetic libraries (docs/benchmarks.md).
         Self {
-            neighbours: 48,
-            ef_construction: 100,
+            cell_size: 2000,
+            probes: 4,
+            margin: 0.05,
+            neighbours: 32,
         }
     }
 }
 
-/// A row of the embedding matrix as an HNSW point, borrowed, so the index holds no copy.
-#[derive(Clone, Copy)]
-struct Row<'a>(&'a [f32]);
-
-impl Point for Row<'_> {
-    fn distance(&self, other: &Self) -> f32 {
-        1.0 - crate::embeddings::dot(self.0, other.0)
-    }
-}
+/// k-means rounds on the sample.
+const KMEANS_ROUNDS: usize = 8;
+/// Sample rows per centroid for k-means.
+const SAMPLE_PER_CELL: usize = 32;
 
 /// The edges at most `max_distance` long among each row's `params.neighbours` nearest
-/// rows, found through an HNSW index. A subset of [`exact`]'s edges; deterministic for a
-/// given input (fixed seed).
+/// rows within each of its `params.probes` cells. A subset of [`exact`]'s edges;
+/// deterministic for a given input.
 pub fn approximate(
     embeddings: &Embeddings,
     max_distance: f32,
@@ -194,63 +199,51 @@ pub fn approximate(
     let n = embeddings.len();
     let span = tracing::info_span!("approximate candidate graph", faces = n).entered();
     let started = Instant::now();
-    let view = embeddings.view();
-    let flat = view.as_slice().expect("embedding rows are contiguous");
-    let dim = embeddings.dim().max(1);
-    let points: Vec<Row<'_>> = flat.chunks_exact(dim).map(Row).collect();
+    let cells = n.div_ceil(params.cell_size.max(1)).max(1);
     progress.start(Phase::Index, n as u64);
-    let (index, ids) = Builder::default()
-        .ef_construction(params.ef_construction.max(params.neighbours))
-        .ef_search(params.neighbours)
-        .seed(0x5eed_f00d)
-        .build_hnsw(points.clone());
+    let centroids = kmeans(embeddings, cells);
+    let members = assign(
+        embeddings,
+        &centroids,
+        params.probes.clamp(1, cells),
+        params.margin,
+    );
     progress.finish(Phase::Index);
     tracing::info!(
+        cells,
+        largest = members.iter().map(Vec::len).max().unwrap_or(0),
         seconds = started.elapsed().as_secs_f64(),
-        "HNSW index built"
+        "cells built"
     );
-    // The index numbers points its own way; map back to rows.
-    let mut row_of = vec![0u32; n];
-    for (row, id) in ids.iter().enumerate() {
-        row_of[id.into_inner() as usize] = row_id(row);
-    }
-    progress.start(Phase::Graph, n as u64);
-    let limit = max_distance + EDGE_SLACK;
-    let found: Vec<Vec<Edge>> = points
+
+    progress.start(
+        Phase::Graph,
+        members.iter().map(Vec::len).sum::<usize>() as u64,
+    );
+    let min_dot = 1.0 - max_distance - EDGE_SLACK;
+    let keep = params.neighbours.max(1);
+    let found: Vec<Vec<(u32, Edge)>> = members
         .par_iter()
-        .enumerate()
-        .map_init(Search::default, |search, (i, point)| {
-            let near: Vec<Edge> = index
-                .search(point, search)
-                .filter(|item| item.distance <= limit)
-                .map(|item| Edge {
-                    to: row_of[item.pid.into_inner() as usize],
-                    distance: item.distance.max(0.0),
-                })
-                .filter(|e| e.to as usize != i)
-                .collect();
-            progress.advance(1);
-            near
+        .map(|rows| {
+            let edges = nearest_within_cell(embeddings, rows, min_dot, keep);
+            progress.advance(rows.len() as u64);
+            edges
         })
         .collect();
-    // An edge found from either end counts once, in the lower row's list.
+    // An edge found in several cells or from both ends counts once, in the lower row's
+    // list.
     let mut upper: Vec<Vec<Edge>> = vec![Vec::new(); n];
-    for (i, near) in found.into_iter().enumerate() {
-        for e in near {
-            let (lo, hi) = if (e.to as usize) < i {
-                (e.to as usize, row_id(i))
-            } else {
-                (i, e.to)
-            };
-            upper[lo].push(Edge {
-                to: hi,
-                distance: e.distance,
-            });
-        }
+    for (i, e) in found.into_iter().flatten() {
+        let (lo, hi) = if e.to < i { (e.to, i) } else { (i, e.to) };
+        upper[lo as usize].push(Edge {
+            to: hi,
+            distance: e.distance,
+        });
     }
     for list in &mut upper {
         list.sort_unstable_by_key(|e| e.to);
         list.dedup_by_key(|e| e.to);
+        list.shrink_to_fit();
     }
     let graph = Graph::from_upper(upper);
     progress.finish(Phase::Graph);
@@ -261,6 +254,143 @@ pub fn approximate(
     );
     drop(span);
     graph
+}
+
+/// Spherical k-means on an evenly spaced sample of the rows: `cells` unit centroids
+/// (as rows of a matrix). Deterministic.
+fn kmeans(embeddings: &Embeddings, cells: usize) -> Array2<f32> {
+    let n = embeddings.len();
+    let sample_size = (cells * SAMPLE_PER_CELL).min(n);
+    let sample: Vec<usize> = (0..sample_size).map(|k| k * n / sample_size).collect();
+    let sample = embeddings.select(&sample);
+    // Start from evenly spaced sample rows.
+    let starts: Vec<usize> = (0..cells).map(|k| k * sample_size / cells).collect();
+    let mut centroids = sample.view().select(ndarray::Axis(0), &starts);
+    for _ in 0..KMEANS_ROUNDS {
+        let nearest = nearest_centroids(&sample.view(), &centroids.view(), 1, 0.0);
+        let mut sums = Array2::<f32>::zeros(centroids.dim());
+        for (row, near) in nearest.iter().enumerate() {
+            let mut target = sums.row_mut(near[0] as usize);
+            target += &sample.row(row);
+        }
+        for (mut sum, mut centroid) in sums.rows_mut().into_iter().zip(centroids.rows_mut()) {
+            let norm = sum.dot(&sum).sqrt();
+            // An empty cell keeps its centroid.
+            if norm > 0.0 {
+                sum /= norm;
+                centroid.assign(&sum);
+            }
+        }
+    }
+    centroids
+}
+
+/// Each centroid's member rows: every row joins its nearest centroid, and up to
+/// `probes - 1` more that are nearly as near (within `margin` in cosine similarity): a
+/// row between cells joins each, a row deep inside one stays there.
+fn assign(
+    embeddings: &Embeddings,
+    centroids: &Array2<f32>,
+    probes: usize,
+    margin: f32,
+) -> Vec<Vec<u32>> {
+    let nearest = nearest_centroids(&embeddings.view(), &centroids.view(), probes, margin);
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); centroids.nrows()];
+    for (row, near) in nearest.iter().enumerate() {
+        for &c in near {
+            members[c as usize].push(row_id(row));
+        }
+    }
+    members.retain(|m| !m.is_empty());
+    members
+}
+
+/// Up to `probes` nearest centroids of every row, nearest first, by blocked products:
+/// the nearest, and those whose cosine similarity is within `margin` of it.
+fn nearest_centroids(
+    rows: &ndarray::ArrayView2<'_, f32>,
+    centroids: &ndarray::ArrayView2<'_, f32>,
+    probes: usize,
+    margin: f32,
+) -> Vec<Vec<u32>> {
+    const ROWS: usize = 1024;
+    let n = rows.nrows();
+    let starts: Vec<usize> = (0..n).step_by(ROWS).collect();
+    starts
+        .into_par_iter()
+        .flat_map_iter(|first| {
+            let block = rows.slice(ndarray::s![first..(first + ROWS).min(n), ..]);
+            let dots = block.dot(&centroids.t());
+            dots.rows()
+                .into_iter()
+                .map(|d| {
+                    let top = top_k(d.iter().copied().enumerate(), probes);
+                    let best = d[top[0] as usize];
+                    top.into_iter()
+                        .filter(|&c| d[c as usize] >= best - margin)
+                        .collect()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Indices of the `k` largest values, largest first (ties to the lower index).
+fn top_k(values: impl Iterator<Item = (usize, f32)>, k: usize) -> Vec<u32> {
+    let mut all: Vec<(usize, f32)> = values.collect();
+    let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if all.len() > k {
+        all.select_nth_unstable_by(k - 1, order);
+        all.truncate(k);
+    }
+    all.sort_unstable_by(order);
+    all.into_iter().map(|(i, _)| row_id(i)).collect()
+}
+
+/// For each row of a cell, its `keep` nearest cell mates at least `min_dot` alike, as
+/// `(row, edge)` pairs in library rows.
+fn nearest_within_cell(
+    embeddings: &Embeddings,
+    rows: &[u32],
+    min_dot: f32,
+    keep: usize,
+) -> Vec<(u32, Edge)> {
+    const TILE: usize = 512;
+    let indices: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
+    let cell = embeddings.select(&indices);
+    let view = cell.view();
+    let mut out = Vec::new();
+    let mut near: Vec<(usize, f32)> = Vec::new();
+    for first in (0..rows.len()).step_by(TILE) {
+        let tile = view.slice(ndarray::s![first..(first + TILE).min(rows.len()), ..]);
+        let gram = tile.dot(&view.t());
+        for (r, dots) in gram.rows().into_iter().enumerate() {
+            let i = first + r;
+            near.clear();
+            near.extend(
+                dots.iter()
+                    .copied()
+                    .enumerate()
+                    .filter(|&(j, dot)| j != i && dot >= min_dot),
+            );
+            let order =
+                |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+            if near.len() > keep {
+                near.select_nth_unstable_by(keep - 1, order);
+                near.truncate(keep);
+            }
+            out.extend(near.iter().map(|&(j, dot)| {
+                (
+                    rows[i],
+                    Edge {
+                        to: rows[j],
+                        distance: (1.0 - dot).max(0.0),
+                    },
+                )
+            }));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

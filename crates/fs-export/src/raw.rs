@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use fs_cache::{Cache, ImageOutcome};
-use fs_cluster::agglomerative::cluster;
+use fs_cluster::agglomerative::{GraphChoice, cluster_with};
+use fs_cluster::progress::{Progress, Silent};
 
 use crate::error::Result;
 use crate::faces::{self, FaceRow};
@@ -28,18 +29,32 @@ pub const NOFACE: &str = "_noface";
 pub struct ClusterOptions {
     /// Average-linkage cosine-distance threshold. Default 0.55.
     pub threshold: f32,
+    /// Exact or approximate candidate pairs (by library size unless chosen).
+    pub graph: GraphChoice,
 }
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        Self { threshold: 0.55 }
+        Self {
+            threshold: 0.55,
+            graph: GraphChoice::Auto,
+        }
     }
 }
 
 /// Clusters every face of the cache.
 pub fn cluster_cache(cache: &Cache, options: &ClusterOptions) -> RawManifest {
+    cluster_cache_reporting(cache, options, &Silent)
+}
+
+/// [`cluster_cache`], reporting the clustering's progress.
+pub fn cluster_cache_reporting(
+    cache: &Cache,
+    options: &ClusterOptions,
+    progress: &dyn Progress,
+) -> RawManifest {
     let (rows, embeddings) = faces::collect(cache, |_| true);
-    let groups = cluster(&embeddings, options.threshold);
+    let groups = cluster_with(&embeddings, options.threshold, options.graph, progress);
     let mut clusters = Vec::new();
     let mut singletons = Vec::new();
     for group in groups {

@@ -7,8 +7,9 @@
 use std::path::Path;
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::cluster;
+use fs_cluster::agglomerative::{GraphChoice, cluster_with};
 use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
+use fs_cluster::progress::{Progress, Silent};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -34,6 +35,10 @@ pub struct RefineOptions {
     pub min_blur: f32,
     /// Minimum detector score. 0.6.
     pub min_det_score: f32,
+    /// Exact or approximate candidate pairs for the initial clustering (a matter of
+    /// speed, not of the result's meaning, so not recorded in manifests).
+    #[serde(skip)]
+    pub graph: GraphChoice,
 }
 
 impl Default for RefineOptions {
@@ -46,6 +51,7 @@ impl Default for RefineOptions {
             min_short: 90.0,
             min_blur: 40.0,
             min_det_score: 0.6,
+            graph: GraphChoice::Auto,
         }
     }
 }
@@ -69,8 +75,22 @@ pub fn quality_gate(face: &FaceRow, options: &RefineOptions) -> Option<String> {
 
 /// Runs the refine pipeline over every face of the cache.
 pub fn refine_cache(cache: &Cache, options: &RefineOptions) -> RefineManifest {
+    refine_cache_reporting(cache, options, &Silent)
+}
+
+/// [`refine_cache`], reporting the clustering's progress.
+pub fn refine_cache_reporting(
+    cache: &Cache,
+    options: &RefineOptions,
+    progress: &dyn Progress,
+) -> RefineManifest {
     let (rows, embeddings) = faces::collect(cache, |_| true);
-    let clusters = cluster(&embeddings, options.initial_threshold);
+    let clusters = cluster_with(
+        &embeddings,
+        options.initial_threshold,
+        options.graph,
+        progress,
+    );
     let merged = merge_by_centroid(&embeddings, clusters, options.merge_threshold);
     let mut candidates: Vec<(Vec<usize>, Vec<DroppedFace>)> = Vec::new();
     for members in merged {

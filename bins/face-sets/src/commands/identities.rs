@@ -7,24 +7,28 @@ use anyhow::Context;
 use fs_cache::Cache;
 use fs_export::extend::{ExtendOptions, extend_raw, extend_refine};
 use fs_export::manifest::{self, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
-use fs_export::raw::{ClusterOptions, cluster_cache};
-use fs_export::refine::{RefineOptions, refine_cache};
+use fs_export::raw::{ClusterOptions, cluster_cache_reporting};
+use fs_export::refine::{RefineOptions, refine_cache_reporting};
 
 use crate::ExitStatus;
 use crate::cli::{ClusterArgs, DedupArgs, ExtendArgs, RefineArgs};
+use crate::progress::{Bars, ClusterProgress};
 
 fn open(cache: &Path) -> anyhow::Result<Cache> {
     Cache::open_read_only(cache).with_context(|| format!("cannot read cache {}", cache.display()))
 }
 
-pub(crate) fn cluster(args: &ClusterArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let cache = open(&args.cache)?;
-    let manifest = cluster_cache(
+    let manifest = cluster_cache_reporting(
         &cache,
         &ClusterOptions {
             threshold: args.threshold,
+            graph: args.graph.into(),
         },
+        &ClusterProgress::new(bars),
     );
+    bars.clear();
     let written = fs_export::raw::write(&args.out, &manifest, args.materialize.into())?;
     let faces: usize = manifest.clusters.iter().map(|c| c.faces.len()).sum();
     writeln!(
@@ -40,7 +44,7 @@ pub(crate) fn cluster(args: &ClusterArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(crate) fn refine(args: &RefineArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn refine(args: &RefineArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let cache = open(&args.cache)?;
     let options = RefineOptions {
         initial_threshold: args.initial_threshold,
@@ -50,8 +54,10 @@ pub(crate) fn refine(args: &RefineArgs) -> anyhow::Result<ExitStatus> {
         min_short: args.min_short,
         min_blur: args.min_blur,
         min_det_score: args.min_det_score,
+        graph: args.graph.into(),
     };
-    let manifest = refine_cache(&cache, &options);
+    let manifest = refine_cache_reporting(&cache, &options, &ClusterProgress::new(bars));
+    bars.clear();
     let written = fs_export::refine::write(&args.out, &manifest, args.materialize.into())?;
     let mut err = std::io::stderr().lock();
     writeln!(err, "{} facesets:", manifest.facesets.len())?;

@@ -14,8 +14,8 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Embed(args) => embed::run(&args, bars),
         Command::Inspect(args) => inspect::run(&args),
-        Command::Cluster(args) => identities::cluster(&args),
-        Command::Refine(args) => identities::refine(&args),
+        Command::Cluster(args) => identities::cluster(&args, bars),
+        Command::Refine(args) => identities::refine(&args, bars),
         Command::Extend(args) => identities::extend(&args),
         Command::Dedup(args) => identities::dedup(&args),
         Command::Enrich(args) => pipeline::enrich(&args, bars),

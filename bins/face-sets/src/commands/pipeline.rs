@@ -12,7 +12,7 @@ use fs_export::report::RunLayout;
 
 use crate::ExitStatus;
 use crate::cli::{EnrichArgs, ExportSwapArgs, ReportArgs, RunArgs};
-use crate::progress::{Bars, EmbedProgress};
+use crate::progress::{Bars, ClusterProgress, EmbedProgress};
 
 pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let pack = super::load_pack(args.models.as_deref())?;
@@ -190,7 +190,14 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         fs_export::extend::write_raw(&layout.raw(), &raw, mode)?;
         raw
     } else {
-        let raw = fs_export::raw::cluster_cache(&cache, &fs_export::raw::ClusterOptions::default());
+        let raw = fs_export::raw::cluster_cache_reporting(
+            &cache,
+            &fs_export::raw::ClusterOptions {
+                graph: args.graph.into(),
+                ..fs_export::raw::ClusterOptions::default()
+            },
+            &ClusterProgress::new(bars),
+        );
         fs_export::raw::write(&layout.raw(), &raw, mode)?;
         raw
     };
@@ -205,9 +212,14 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     } else {
         let options = fs_export::refine::RefineOptions {
             min_faces: args.min_faces as usize,
+            graph: args.graph.into(),
             ..fs_export::refine::RefineOptions::default()
         };
-        let refine = fs_export::refine::refine_cache(&cache, &options);
+        let refine = fs_export::refine::refine_cache_reporting(
+            &cache,
+            &options,
+            &ClusterProgress::new(bars),
+        );
         fs_export::refine::write(&layout.facesets(), &refine, mode)?;
         refine
     };
