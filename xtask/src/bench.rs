@@ -437,7 +437,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
         if n > SKLEARN_MAX_N || exact.is_none() {
             continue;
         }
-        let python = bench_python(&root)?;
+        let python = sklearn_python(&root)?;
         let out = Command::new(&python)
             .arg(root.join("scripts/bench_sklearn_cluster.py"))
             .arg(&data)
@@ -558,6 +558,40 @@ fn bench_python(root: &Path) -> anyhow::Result<PathBuf> {
                 .status()?
                 .success(),
             "pip install insightface failed"
+        );
+    }
+    Ok(python)
+}
+
+/// A Python with numpy and scikit-learn: `$BENCH_PYTHON`, or a venv made under target/
+/// on first use (from PyPI).
+fn sklearn_python(root: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("BENCH_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let venv = root.join("target/bench-venv-sklearn");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import numpy, sklearn"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        eprintln!("creating {} with scikit-learn (pip)…", venv.display());
+        ensure!(
+            Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv)
+                .status()?
+                .success(),
+            "venv failed"
+        );
+        ensure!(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "numpy", "scikit-learn"])
+                .status()?
+                .success(),
+            "pip install scikit-learn failed"
         );
     }
     Ok(python)

@@ -31,8 +31,10 @@ tasks:
         images/s and faces/s of `face-sets embed` on DIR beside Python InsightFace
         (FaceAnalysis, detection + recognition) on the same images, and the ratio.
   bench cluster [N...]
-        seconds and peak memory of clustering and refine on N synthetic faces
-        (default 5000 20000 50000) beside scikit-learn's AgglomerativeClustering.
+        seconds and peak memory of clustering (exact and approximate candidate graphs)
+        and refine on realistic synthetic libraries of N faces (default 20000 100000;
+        1000000 works), the approximate clusters scored against the exact ones, and
+        scikit-learn's AgglomerativeClustering beside them up to 20000 faces.
   bench export
         `run` end to end beside the sum of its stages, export-swap crops/s, .fsz MB/s.
   bench immich

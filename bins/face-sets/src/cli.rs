@@ -281,7 +281,7 @@ pub(crate) enum Provider {
 /// Which pairs of faces the clustering compares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Graph {
-    /// Exact up to 150,000 faces, approximate beyond.
+    /// Exact up to 50,000 faces, approximate beyond.
     #[default]
     Auto,
     /// Every pair closer than the threshold (blocked matrix products): the same clusters

@@ -24,10 +24,11 @@ use crate::graph::{self, AnnParams, Edge, Graph};
 use crate::progress::{Phase, Progress, Silent};
 
 /// Above this many rows, [`GraphChoice::Auto`] uses the approximate graph: the exact one
-/// costs `n²·d` flops — under a minute at 100,000 faces on two cores, and four times
-/// that at twice the faces — while the approximate one grows about linearly and stays
-/// within 0.003 B³-F of it (see `docs/benchmarks.md`).
-pub const APPROXIMATE_ABOVE: usize = 120_000;
+/// costs `n²·d` flops — about 15 s at 50,000 faces on two cores, a minute at 100,000,
+/// four times that at twice the faces — while the approximate one grows about linearly,
+/// is 5.7× faster at 100,000 faces and within 0.003 B³-F of the exact clusters there
+/// (see `docs/benchmarks.md`).
+pub const APPROXIMATE_ABOVE: usize = 50_000;
 
 /// Which candidate graph the linkage runs on.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -70,15 +71,7 @@ pub fn cluster_with(
     if n < 2 {
         return (0..n).map(|i| vec![i]).collect();
     }
-    let graph = match choice {
-        GraphChoice::Approximate(params) => {
-            graph::approximate(embeddings, threshold, params, progress)
-        }
-        GraphChoice::Auto if choice.is_approximate(n) => {
-            graph::approximate(embeddings, threshold, AnnParams::default(), progress)
-        }
-        GraphChoice::Auto | GraphChoice::Exact => graph::exact(embeddings, threshold, progress),
-    };
+    let graph = graph::build(embeddings, threshold, choice, progress);
     link(embeddings, graph, threshold, progress)
 }
 

@@ -6,7 +6,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::agglomerative::{GraphChoice, sort_clusters};
-use crate::graph::{self, AnnParams};
+use crate::graph;
 use crate::progress::Silent;
 use crate::{Embeddings, cosine_distance};
 
@@ -76,11 +76,7 @@ pub fn merge_by_centroid(
         .map(|c| centroid(embeddings, c.as_deref().unwrap_or_default()))
         .collect();
     let mut centroids = Embeddings::from_rows(embeddings.dim(), &rows);
-    let graph = if GraphChoice::Auto.is_approximate(k) {
-        graph::approximate(&centroids, threshold, AnnParams::default(), &Silent)
-    } else {
-        graph::exact(&centroids, threshold, &Silent)
-    };
+    let graph = graph::build(&centroids, threshold, GraphChoice::Auto, &Silent);
     // Candidate pairs, closest first (then by lower, higher index); an entry is stale
     // once either cluster has changed since it was pushed.
     let mut version = vec![0u32; k];

@@ -160,6 +160,42 @@ impl Embeddings {
         pairs
     }
 
+    /// How many pairs (`i < j`) fall in each of `bins` distance bins of `width` (the
+    /// last bin takes everything beyond), counted block by block: memory stays linear.
+    pub fn distance_histogram(&self, width: f32, bins: usize) -> Vec<usize> {
+        const BLOCK: usize = 256;
+        let n = self.len();
+        let starts: Vec<usize> = (0..n).step_by(BLOCK).collect();
+        starts
+            .into_par_iter()
+            .map(|first| {
+                let mut counts = vec![0usize; bins.max(1)];
+                let rows = BLOCK.min(n - first);
+                let block = self.rows.slice(ndarray::s![first..first + rows, ..]);
+                let right = self.rows.slice(ndarray::s![first.., ..]);
+                let gram = block.dot(&right.t());
+                for r in 0..rows {
+                    for &dot in gram.row(r).iter().skip(r + 1) {
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            clippy::cast_sign_loss,
+                            reason = "a non-negative bin index, clamped"
+                        )]
+                        let bin = (((1.0 - dot).max(0.0) / width) as usize).min(counts.len() - 1);
+                        counts[bin] += 1;
+                    }
+                }
+                counts
+            })
+            .reduce(
+                || vec![0usize; bins.max(1)],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            )
+    }
+
     /// The condensed upper-triangle distance matrix (`i < j`, row-major), as kodama and
     /// `SciPy` lay it out: `n (n - 1) / 2` values. Filled in blocks of rows, each block a
     /// matrix product run on its own thread.
@@ -305,6 +341,25 @@ mod tests {
                 prop_assert!(e.distance(i, j) <= max + 1e-4);
             }
         }
+    }
+
+    #[test]
+    fn histogram_counts_every_pair_once() {
+        let rows: Vec<[f32; 2]> = (0..300)
+            .map(|i| {
+                #[expect(clippy::cast_precision_loss, reason = "small numbers")]
+                let a = i as f32 * 0.01;
+                [a.cos(), a.sin()]
+            })
+            .collect();
+        let e = Embeddings::from_rows(2, &rows);
+        let h = e.distance_histogram(0.05, 20);
+        assert_eq!(h.iter().sum::<usize>(), 300 * 299 / 2);
+        let mut want = vec![0usize; 20];
+        for d in e.condensed_distances() {
+            want[((d / 0.05) as usize).min(19)] += 1;
+        }
+        assert_eq!(h, want);
     }
 
     #[test]

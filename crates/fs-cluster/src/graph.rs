@@ -17,6 +17,7 @@ use ndarray::linalg::general_mat_mul;
 use rayon::prelude::*;
 
 use crate::Embeddings;
+use crate::agglomerative::GraphChoice;
 use crate::progress::{Phase, Progress};
 
 /// Slack added to the threshold when collecting edges, so that a pair whose GEMM dot
@@ -40,6 +41,15 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Every edge once, as `(i, j, distance)` with `i < j`.
+    pub fn edges(&self) -> impl Iterator<Item = (usize, usize, f32)> + '_ {
+        self.neighbours.iter().enumerate().flat_map(|(i, list)| {
+            list.iter()
+                .filter(move |e| e.to as usize > i)
+                .map(move |e| (i, e.to as usize, e.distance))
+        })
+    }
+
     /// Number of undirected edges.
     pub fn edge_count(&self) -> usize {
         self.neighbours.iter().map(Vec::len).sum::<usize>() / 2
@@ -76,6 +86,23 @@ impl Graph {
 #[expect(clippy::cast_possible_truncation, reason = "row counts fit in u32")]
 fn row_id(i: usize) -> u32 {
     i as u32
+}
+
+/// The candidate graph that `choice` selects for these rows: [`exact`], or
+/// [`approximate`] with its parameters.
+pub fn build(
+    embeddings: &Embeddings,
+    max_distance: f32,
+    choice: GraphChoice,
+    progress: &dyn Progress,
+) -> Graph {
+    match choice {
+        GraphChoice::Approximate(params) => approximate(embeddings, max_distance, params, progress),
+        GraphChoice::Auto if choice.is_approximate(embeddings.len()) => {
+            approximate(embeddings, max_distance, AnnParams::default(), progress)
+        }
+        GraphChoice::Auto | GraphChoice::Exact => exact(embeddings, max_distance, progress),
+    }
 }
 
 /// Every pair of rows at most `max_distance` apart (cosine distance), found with

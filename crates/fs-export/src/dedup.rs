@@ -87,9 +87,17 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
     if !vectors.is_empty() {
         let embeddings = Embeddings::from_rows(vectors[0].len(), &vectors);
         let max_distance = 1.0 - options.face_similarity;
-        let mut candidates: Vec<(usize, usize)> = embeddings
-            .pairs_within(max_distance)
-            .into_iter()
+        // Exact pairs, or near-exact ones from the approximate graph in very large
+        // libraries (near-duplicates are each other's nearest neighbours).
+        let graph = fs_cluster::graph::build(
+            &embeddings,
+            max_distance,
+            fs_cluster::agglomerative::GraphChoice::Auto,
+            &fs_cluster::progress::Silent,
+        );
+        let mut candidates: Vec<(usize, usize)> = graph
+            .edges()
+            .filter(|&(_, _, d)| d <= max_distance)
             .map(|(a, b, _)| (owners[a].min(owners[b]), owners[a].max(owners[b])))
             .filter(|(a, b)| a != b)
             .collect();

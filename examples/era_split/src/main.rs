@@ -232,12 +232,7 @@ fn dominant_year(years: &[Option<i32>]) -> Option<i32> {
         .map(|(y, _)| *y)
 }
 
-#[expect(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    reason = "histogram bins of distances in [0, 2]"
-)]
+#[expect(clippy::cast_precision_loss, reason = "histogram bin edges")]
 fn probe(args: &Common) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)?;
     let library = SwapLibrary::open(&args.swap_out, &cache, &SwapOptions::default())?;
@@ -255,10 +250,7 @@ fn probe(args: &Common) -> anyhow::Result<()> {
         );
     }
     let sub = all.embeddings.select(&members);
-    let mut histogram = [0usize; 20];
-    for d in sub.condensed_distances() {
-        histogram[((d / 0.05) as usize).min(19)] += 1;
-    }
+    let histogram = sub.distance_histogram(0.05, 20);
     println!(
         "{}: {} faces; pairwise cosine distances:",
         args.faceset,
