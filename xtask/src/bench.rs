@@ -522,19 +522,46 @@ fn make_bench_set(fixtures: &Path, out: &Path) -> anyhow::Result<PathBuf> {
 /// A Python with insightface and the pinned onnxruntime: `$BENCH_PYTHON`, or a venv
 /// made under target/ on first use (from PyPI).
 fn bench_python(root: &Path) -> anyhow::Result<PathBuf> {
+    venv_python(
+        root,
+        "bench-venv",
+        "insightface, onnxruntime, sklearn",
+        &["insightface", "onnxruntime==1.31.1"],
+    )
+}
+
+/// A Python with numpy and scikit-learn, the same way.
+fn sklearn_python(root: &Path) -> anyhow::Result<PathBuf> {
+    venv_python(
+        root,
+        "bench-venv-sklearn",
+        "numpy, sklearn",
+        &["numpy", "scikit-learn"],
+    )
+}
+
+/// `$BENCH_PYTHON`, or the Python of `target/NAME`, a venv made on first use with
+/// `packages` installed by pip (until `imports` import).
+fn venv_python(
+    root: &Path,
+    name: &str,
+    imports: &str,
+    packages: &[&str],
+) -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("BENCH_PYTHON") {
         return Ok(PathBuf::from(p));
     }
-    let venv = root.join("target/bench-venv");
+    let venv = root.join("target").join(name);
     let python = venv.join("bin/python");
     let ready = Command::new(&python)
-        .args(["-c", "import insightface, onnxruntime, sklearn"])
+        .args(["-c", &format!("import {imports}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ready {
         eprintln!(
-            "creating {} with insightface + onnxruntime (pip)…",
-            venv.display()
+            "creating {} with {} (pip)…",
+            venv.display(),
+            packages.join(", ")
         );
         ensure!(
             Command::new("python3")
@@ -547,51 +574,12 @@ fn bench_python(root: &Path) -> anyhow::Result<PathBuf> {
         );
         ensure!(
             Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "insightface",
-                    "onnxruntime==1.31.1"
-                ])
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(packages)
                 .status()?
                 .success(),
-            "pip install insightface failed"
-        );
-    }
-    Ok(python)
-}
-
-/// A Python with numpy and scikit-learn: `$BENCH_PYTHON`, or a venv made under target/
-/// on first use (from PyPI).
-fn sklearn_python(root: &Path) -> anyhow::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("BENCH_PYTHON") {
-        return Ok(PathBuf::from(p));
-    }
-    let venv = root.join("target/bench-venv-sklearn");
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import numpy, sklearn"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        eprintln!("creating {} with scikit-learn (pip)…", venv.display());
-        ensure!(
-            Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status()?
-                .success(),
-            "venv failed"
-        );
-        ensure!(
-            Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "numpy", "scikit-learn"])
-                .status()?
-                .success(),
-            "pip install scikit-learn failed"
+            "pip install {} failed",
+            packages.join(" ")
         );
     }
     Ok(python)

@@ -83,6 +83,14 @@ impl Graph {
     }
 }
 
+fn log_built(graph: &Graph, started: Instant) {
+    tracing::info!(
+        edges = graph.edge_count(),
+        seconds = started.elapsed().as_secs_f64(),
+        "candidate graph built"
+    );
+}
+
 #[expect(clippy::cast_possible_truncation, reason = "row counts fit in u32")]
 fn row_id(i: usize) -> u32 {
     i as u32
@@ -152,11 +160,7 @@ pub fn exact(embeddings: &Embeddings, max_distance: f32, progress: &dyn Progress
         .collect();
     let graph = Graph::from_upper(upper);
     progress.finish(Phase::Graph);
-    tracing::info!(
-        edges = graph.edge_count(),
-        seconds = started.elapsed().as_secs_f64(),
-        "candidate graph built"
-    );
+    log_built(&graph, started);
     drop(span);
     graph
 }
@@ -274,11 +278,7 @@ pub fn approximate(
     }
     let graph = Graph::from_upper(upper);
     progress.finish(Phase::Graph);
-    tracing::info!(
-        edges = graph.edge_count(),
-        seconds = started.elapsed().as_secs_f64(),
-        "candidate graph built"
-    );
+    log_built(&graph, started);
     drop(span);
     graph
 }
