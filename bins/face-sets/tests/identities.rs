@@ -164,6 +164,24 @@ fn cluster_groups_people_and_never_mixes_them() {
         manifest,
         "refused run left the result alone"
     );
+    // Either candidate graph, chosen by hand, gives these same clusters.
+    for graph in ["exact", "approximate"] {
+        let other = tmp.path().join(format!("raw-{graph}"));
+        ok(bin().args(["cluster", "--graph", graph]).arg(&cache).arg(&other));
+        assert_eq!(
+            members(&json(&other.join("manifest.json"))),
+            clusters,
+            "--graph {graph}"
+        );
+    }
+    let bad = bin()
+        .args(["cluster", "--graph", "fastest"])
+        .arg(&cache)
+        .arg(tmp.path().join("never"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--graph"));
     // Sources untouched.
     for entry in fs::read_dir(&src).unwrap() {
         let entry = entry.unwrap();
