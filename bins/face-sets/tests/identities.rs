@@ -167,7 +167,10 @@ fn cluster_groups_people_and_never_mixes_them() {
     // Either candidate graph, chosen by hand, gives these same clusters.
     for graph in ["exact", "approximate"] {
         let other = tmp.path().join(format!("raw-{graph}"));
-        ok(bin().args(["cluster", "--graph", graph]).arg(&cache).arg(&other));
+        ok(bin()
+            .args(["cluster", "--graph", graph])
+            .arg(&cache)
+            .arg(&other));
         assert_eq!(
             members(&json(&other.join("manifest.json"))),
             clusters,

@@ -58,8 +58,9 @@ fn detections_and_embeddings_match_insightface() {
             let box_iou = iou(best.detection.bbox, expected.bbox);
             let cos = cosine(&best.embedding, &expected.embedding);
             println!("{}: IoU {box_iou:.4}, cosine {cos:.5}", image.file);
-            assert!(box_iou >= 0.95, "{}: IoU {box_iou} < 0.95", image.file);
-            assert!(cos >= 0.99, "{}: cosine {cos} < 0.99", image.file);
+            // What the README claims (worst measured: IoU 0.9957, cosine 0.9977).
+            assert!(box_iou >= 0.995, "{}: IoU {box_iou} < 0.995", image.file);
+            assert!(cos >= 0.997, "{}: cosine {cos} < 0.997", image.file);
             worst_iou = worst_iou.min(box_iou);
             worst_cos = worst_cos.min(cos);
             compared += 1;

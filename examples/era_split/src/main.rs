@@ -167,9 +167,11 @@ impl Years {
     }
 
     fn save(&self) -> anyhow::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&self.known)?)?;
-        std::fs::rename(&tmp, &self.path)?;
+        fs_cache::atomic::write(
+            &self.path,
+            serde_json::to_string_pretty(&self.known)?.as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", self.path.display()))?;
         println!(
             "EXIF: {} photos read, {} from {}",
             self.read,
