@@ -202,6 +202,10 @@ pub(crate) struct SwapFlags {
     /// Minimum composite quality of a candidate.
     #[arg(long, default_value_t = 0.40, value_parser = unit_interval)]
     pub(crate) candidate_min_score: f32,
+    /// Leave out a face at least this alike (cosine similarity) to a better one kept:
+    /// a re-encode, resize or crop of the same photo (as `dedup --face-similarity`).
+    #[arg(long, default_value_t = 0.85, value_parser = unit_interval)]
+    pub(crate) face_similarity: f32,
 }
 
 impl SwapFlags {
@@ -215,6 +219,7 @@ impl SwapFlags {
             candidates: self.candidates,
             candidate_match_threshold: self.candidate_match_threshold,
             candidate_min_score: self.candidate_min_score,
+            duplicate_similarity: self.face_similarity,
         }
     }
 }

@@ -381,3 +381,63 @@ fn run_twice_then_the_report_renders_in_chromium() {
     assert_eq!(attr("data-identities"), exported);
     assert_eq!(dom.matches("class=\"identity\"").count(), exported);
 }
+
+/// A resized re-encode of a photo is a visual duplicate: left out of the export at the
+/// default `--face-similarity`, kept when the flag asks for near-identity only.
+#[test]
+fn face_similarity_decides_which_copies_are_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let original = image::open(fixtures().join("f0011.jpg")).unwrap();
+    original
+        .resize_exact(
+            original.width() * 9 / 10,
+            original.height() * 9 / 10,
+            image::imageops::FilterType::Triangle,
+        )
+        .save(src.join("f0011_smaller.png"))
+        .unwrap();
+    let cache = tmp.path().join("c.fsc");
+    ok(bin().arg("embed").arg(&src).arg(&cache));
+    ok(bin()
+        .args(["refine", "--min-faces", "2"])
+        .arg(&cache)
+        .arg(tmp.path().join("refined")));
+    let exported = |similarity: &str| -> Vec<String> {
+        let out = tmp.path().join(format!("swap-{similarity}"));
+        ok(bin()
+            .arg("export-swap")
+            .arg(&cache)
+            .arg(tmp.path().join("refined/refine_manifest.json"))
+            .arg(&out)
+            .args(["--face-similarity", similarity]));
+        let manifest = json(&out.join("manifest.json"));
+        manifest["facesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f["faces"].as_array().unwrap().clone())
+            .map(|f| {
+                f["face"]["paths"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let by_default = exported("0.85");
+    let strict = exported("0.9999");
+    let copies = |faces: &[String]| {
+        faces
+            .iter()
+            .filter(|p| p.contains("f0011.jpg") || p.contains("f0011_smaller.png"))
+            .count()
+    };
+    assert_eq!(
+        copies(&by_default),
+        1,
+        "one of the two copies: {by_default:?}"
+    );
+    assert_eq!(copies(&strict), 2, "both copies: {strict:?}");
+}

@@ -54,6 +54,14 @@ pub struct SwapOptions {
     pub candidate_match_threshold: f32,
     /// ... and with at least this composite quality. 0.40.
     pub candidate_min_score: f32,
+    /// A face at least this alike (cosine similarity) to a better one already kept is a
+    /// visual duplicate and is left out. 0.85, as `dedup`.
+    #[serde(default = "default_duplicate_similarity")]
+    pub duplicate_similarity: f32,
+}
+
+fn default_duplicate_similarity() -> f32 {
+    DedupOptions::default().face_similarity
 }
 
 impl Default for SwapOptions {
@@ -67,6 +75,7 @@ impl Default for SwapOptions {
             candidates: false,
             candidate_match_threshold: 0.55,
             candidate_min_score: 0.40,
+            duplicate_similarity: default_duplicate_similarity(),
         }
     }
 }
@@ -372,7 +381,7 @@ fn export_faceset(
     });
     // Visual duplicates (re-encodes, resizes, crops of one photo): a face nearly
     // identical to a better one already kept adds nothing to a faceset.
-    let duplicate_similarity = DedupOptions::default().face_similarity;
+    let duplicate_similarity = options.duplicate_similarity;
     let mut unique: Vec<usize> = Vec::new();
     kept.retain(|(i, _)| {
         let embedding = present[*i].1.face.embedding.unit();
