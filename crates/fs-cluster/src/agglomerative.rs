@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::Embeddings;
 use crate::embeddings::dot;
-use crate::graph::{self, AnnParams, Edge, Graph};
+use crate::graph::{self, AnnParams, Edge, Graph, row_id};
 use crate::progress::{Phase, Progress, Silent};
 
 /// Above this many rows, [`GraphChoice::Auto`] uses the approximate graph: the exact one
@@ -161,11 +161,6 @@ fn breadth_first_order(neighbours: &[Vec<Edge>]) -> Vec<u32> {
         }
     }
     order
-}
-
-#[expect(clippy::cast_possible_truncation, reason = "row counts fit in u32")]
-fn row_id(i: usize) -> u32 {
-    i as u32
 }
 
 /// Marks an entry whose distance is only a lower bound (the row index sits below it).

@@ -91,8 +91,9 @@ fn log_built(graph: &Graph, started: Instant) {
     );
 }
 
+/// A row index as the `u32` the lists store.
 #[expect(clippy::cast_possible_truncation, reason = "row counts fit in u32")]
-fn row_id(i: usize) -> u32 {
+pub(crate) fn row_id(i: usize) -> u32 {
     i as u32
 }
 
@@ -365,13 +366,22 @@ fn nearest_centroids(
 /// Indices of the `k` largest values, largest first (ties to the lower index).
 fn top_k(values: impl Iterator<Item = (usize, f32)>, k: usize) -> Vec<u32> {
     let mut all: Vec<(usize, f32)> = values.collect();
-    let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if all.len() > k {
-        all.select_nth_unstable_by(k - 1, order);
-        all.truncate(k);
-    }
-    all.sort_unstable_by(order);
+    keep_largest(&mut all, k);
+    all.sort_unstable_by(largest_first);
     all.into_iter().map(|(i, _)| row_id(i)).collect()
+}
+
+/// Larger value first, then the lower index.
+fn largest_first(a: &(usize, f32), b: &(usize, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// Cuts `values` to its `k` largest (in no particular order).
+fn keep_largest(values: &mut Vec<(usize, f32)>, k: usize) {
+    if values.len() > k {
+        values.select_nth_unstable_by(k - 1, largest_first);
+        values.truncate(k);
+    }
 }
 
 /// For each row of a cell, its `keep` nearest cell mates at least `min_dot` alike, as
@@ -400,12 +410,7 @@ fn nearest_within_cell(
                     .enumerate()
                     .filter(|&(j, dot)| j != i && dot >= min_dot),
             );
-            let order =
-                |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-            if near.len() > keep {
-                near.select_nth_unstable_by(keep - 1, order);
-                near.truncate(keep);
-            }
+            keep_largest(&mut near, keep);
             out.extend(near.iter().map(|&(j, dot)| {
                 (
                     rows[i],
