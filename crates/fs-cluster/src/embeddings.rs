@@ -132,32 +132,13 @@ impl Embeddings {
     }
 
     /// Every pair `(i, j, distance)` with `i < j` and cosine distance at most
-    /// `max_distance`, found block by block without holding the full matrix.
+    /// `max_distance`, in order, found block by block without holding the full matrix
+    /// (the edges of [`crate::graph::exact`]).
     pub fn pairs_within(&self, max_distance: f32) -> Vec<(usize, usize, f32)> {
-        const BLOCK: usize = 512;
-        let n = self.len();
-        let starts: Vec<usize> = (0..n).step_by(BLOCK).collect();
-        let mut pairs: Vec<(usize, usize, f32)> = starts
-            .into_par_iter()
-            .flat_map_iter(|first| {
-                let rows = BLOCK.min(n - first);
-                let block = self.rows.slice(ndarray::s![first..first + rows, ..]);
-                let right = self.rows.slice(ndarray::s![first.., ..]);
-                let gram = block.dot(&right.t());
-                let mut found = Vec::new();
-                for r in 0..rows {
-                    for (c, &dot) in gram.row(r).iter().enumerate().skip(r + 1) {
-                        let d = (1.0 - dot).max(0.0);
-                        if d <= max_distance {
-                            found.push((first + r, first + c, d));
-                        }
-                    }
-                }
-                found
-            })
-            .collect();
-        pairs.sort_by_key(|&(i, j, _)| (i, j));
-        pairs
+        crate::graph::exact(self, max_distance, &crate::progress::Silent)
+            .edges()
+            .filter(|&(_, _, d)| d <= max_distance)
+            .collect()
     }
 
     /// How many pairs (`i < j`) fall in each of `bins` distance bins of `width` (the
