@@ -53,76 +53,73 @@ impl Bars {
     }
 }
 
-/// Reports embedding progress with one bar per stage.
-pub(crate) struct EmbedProgress<'a> {
+/// One bar per stage of embedding, enrichment or clustering, for the libraries'
+/// progress traits.
+pub(crate) struct StageProgress<'a> {
     bars: &'a Bars,
     current: Mutex<Option<ProgressBar>>,
 }
 
-impl<'a> EmbedProgress<'a> {
+impl<'a> StageProgress<'a> {
     pub(crate) fn new(bars: &'a Bars) -> Self {
         Self {
             bars,
             current: Mutex::new(None),
         }
     }
+
+    fn start(&self, name: &str, total: u64) {
+        *self.current.lock().expect("not poisoned") = Some(self.bars.bar(name, total));
+    }
+
+    /// Applies `f` to the current bar, if a stage is running.
+    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(bar) = &*self.current.lock().expect("not poisoned") {
+            f(bar);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.current.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
-impl Reporter for EmbedProgress<'_> {
+impl Reporter for StageProgress<'_> {
     fn on_start(&self, stage: Stage, total: u64) {
         let name = match stage {
             Stage::Hash => "hashing",
             Stage::Embed => "embedding",
             Stage::Enrich => "enriching",
         };
-        *self.current.lock().expect("not poisoned") = Some(self.bars.bar(name, total));
+        self.start(name, total);
     }
 
     fn on_item(&self, _stage: Stage, path: &Path) {
-        if let Some(bar) = &*self.current.lock().expect("not poisoned") {
+        self.with_bar(|bar| {
             bar.inc(1);
             if let Some(name) = path.file_name() {
                 bar.set_message(name.to_string_lossy().into_owned());
             }
-        }
+        });
     }
 
     fn on_finish(&self, _stage: Stage) {
-        if let Some(bar) = self.current.lock().expect("not poisoned").take() {
-            bar.finish_and_clear();
-        }
+        self.finish();
     }
 }
 
-/// Reports clustering progress with one bar per phase.
-pub(crate) struct ClusterProgress<'a> {
-    bars: &'a Bars,
-    current: Mutex<Option<ProgressBar>>,
-}
-
-impl<'a> ClusterProgress<'a> {
-    pub(crate) fn new(bars: &'a Bars) -> Self {
-        Self {
-            bars,
-            current: Mutex::new(None),
-        }
-    }
-}
-
-impl fs_cluster::progress::Progress for ClusterProgress<'_> {
+impl fs_cluster::progress::Progress for StageProgress<'_> {
     fn start(&self, phase: fs_cluster::progress::Phase, total: u64) {
-        *self.current.lock().expect("not poisoned") = Some(self.bars.bar(phase.label(), total));
+        StageProgress::start(self, phase.label(), total);
     }
 
     fn advance(&self, units: u64) {
-        if let Some(bar) = &*self.current.lock().expect("not poisoned") {
-            bar.inc(units);
-        }
+        self.with_bar(|bar| bar.inc(units));
     }
 
     fn finish(&self, _phase: fs_cluster::progress::Phase) {
-        if let Some(bar) = self.current.lock().expect("not poisoned").take() {
-            bar.finish_and_clear();
-        }
+        StageProgress::finish(self);
     }
 }

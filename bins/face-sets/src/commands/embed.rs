@@ -9,7 +9,7 @@ use fs_embed::pipeline::{self, EmbedOptions, FaceAnalyzer, Source};
 
 use crate::ExitStatus;
 use crate::cli::EmbedArgs;
-use crate::progress::{Bars, EmbedProgress};
+use crate::progress::{Bars, StageProgress};
 
 pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     if args.provider != crate::cli::Provider::Cpu {
@@ -57,7 +57,7 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         decode_threads: args.decode_threads.map_or((cores / 4).max(1), usize::from),
         recognition_batch: 32,
     };
-    let reporter = EmbedProgress::new(bars);
+    let reporter = StageProgress::new(bars);
     let summary = pipeline::embed(&sources, &mut cache, &mut analyzer, &options, &reporter)?;
     bars.clear();
 

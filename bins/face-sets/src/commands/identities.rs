@@ -12,7 +12,7 @@ use fs_export::refine::{RefineOptions, refine_cache_reporting};
 
 use crate::ExitStatus;
 use crate::cli::{ClusterArgs, DedupArgs, ExtendArgs, RefineArgs};
-use crate::progress::{Bars, ClusterProgress};
+use crate::progress::{Bars, StageProgress};
 
 fn open(cache: &Path) -> anyhow::Result<Cache> {
     Cache::open_read_only(cache).with_context(|| format!("cannot read cache {}", cache.display()))
@@ -26,7 +26,7 @@ pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitSta
             threshold: args.threshold,
             graph: args.graph.into(),
         },
-        &ClusterProgress::new(bars),
+        &StageProgress::new(bars),
     );
     bars.clear();
     let written = fs_export::raw::write(&args.out, &manifest, args.materialize.into())?;
@@ -56,7 +56,7 @@ pub(crate) fn refine(args: &RefineArgs, bars: &Bars) -> anyhow::Result<ExitStatu
         min_det_score: args.min_det_score,
         graph: args.graph.into(),
     };
-    let manifest = refine_cache_reporting(&cache, &options, &ClusterProgress::new(bars));
+    let manifest = refine_cache_reporting(&cache, &options, &StageProgress::new(bars));
     bars.clear();
     let written = fs_export::refine::write(&args.out, &manifest, args.materialize.into())?;
     let mut err = std::io::stderr().lock();

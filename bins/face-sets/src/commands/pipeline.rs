@@ -12,7 +12,7 @@ use fs_export::report::RunLayout;
 
 use crate::ExitStatus;
 use crate::cli::{EnrichArgs, ExportSwapArgs, ReportArgs, RunArgs};
-use crate::progress::{Bars, ClusterProgress, EmbedProgress};
+use crate::progress::{Bars, StageProgress};
 
 pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let pack = super::load_pack(args.models.as_deref())?;
@@ -26,7 +26,7 @@ pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatu
             points_3d_68: points_3d.as_mut(),
         },
         args.flush_every as usize,
-        &EmbedProgress::new(bars),
+        &StageProgress::new(bars),
     )?;
     bars.clear();
     report_enrich(&summary)?;
@@ -173,7 +173,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         &mut cache,
         &mut analyzer,
         &options,
-        &EmbedProgress::new(bars),
+        &StageProgress::new(bars),
     )?;
     drop(analyzer);
 
@@ -196,7 +196,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
                 graph: args.graph.into(),
                 ..fs_export::raw::ClusterOptions::default()
             },
-            &ClusterProgress::new(bars),
+            &StageProgress::new(bars),
         );
         fs_export::raw::write(&layout.raw(), &raw, mode)?;
         raw
@@ -215,11 +215,8 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
             graph: args.graph.into(),
             ..fs_export::refine::RefineOptions::default()
         };
-        let refine = fs_export::refine::refine_cache_reporting(
-            &cache,
-            &options,
-            &ClusterProgress::new(bars),
-        );
+        let refine =
+            fs_export::refine::refine_cache_reporting(&cache, &options, &StageProgress::new(bars));
         fs_export::refine::write(&layout.facesets(), &refine, mode)?;
         refine
     };
@@ -238,7 +235,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
             points_3d_68: points_3d.as_mut(),
         },
         50,
-        &EmbedProgress::new(bars),
+        &StageProgress::new(bars),
     )?;
 
     stage(5);
