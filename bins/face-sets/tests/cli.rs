@@ -232,17 +232,15 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-#[test]
-fn killed_run_resumes_to_the_same_records() {
-    let tmp = tempfile::tempdir().unwrap();
-    let photos = tmp.path().join("photos");
-    fs::create_dir(&photos).unwrap();
-    // 4 distinct variants of each fixture (a trailing byte changes the hash, not the
-    // picture) so the run lasts long enough to be killed part-way.
+/// Writes `variants` distinct copies of each fixture into `photos` (a trailing byte
+/// changes the hash, not the picture); returns how many files that is.
+fn write_variants(photos: &Path, variants: u8) -> usize {
+    fs::create_dir_all(photos).unwrap();
+    let mut count = 0;
     for entry in fs::read_dir(fixtures()).unwrap() {
         let entry = entry.unwrap();
         let bytes = fs::read(entry.path()).unwrap();
-        for v in 0..4u8 {
+        for v in 0..variants {
             let mut b = bytes.clone();
             b.extend_from_slice(&[v; 3]);
             fs::write(
@@ -250,35 +248,58 @@ fn killed_run_resumes_to_the_same_records() {
                 b,
             )
             .unwrap();
+            count += 1;
         }
     }
+    count
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    let cache = tmp.path().join("killed.fsc");
+    // Kill the run once at least 5 images are flushed. A machine fast enough to finish
+    // before the kill lands gets a larger library and another try.
+    let mut variants = 4u8;
+    let (files, images_at_kill) = loop {
+        let files = write_variants(&photos, variants);
+        let _ = fs::remove_file(&cache);
+        let mut child = bin()
+            .args(["embed", "--flush-every", "1"])
+            .arg(&photos)
+            .arg(&cache)
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let (n, finished) = loop {
+            let n = fs_cache::Cache::open_read_only(&cache).map_or(0, |c| c.images().len());
+            let finished = child.try_wait().unwrap().is_some();
+            if n >= 5 || finished || started.elapsed().as_secs() > 120 {
+                break (n, finished);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        child.kill().unwrap(); // SIGKILL on Unix
+        child.wait().unwrap();
+        if !finished {
+            break (files, n);
+        }
+        assert!(
+            variants < 64,
+            "the run always finished before it could be killed"
+        );
+        variants *= 4;
+    };
+    assert!(
+        (5..files).contains(&images_at_kill),
+        "killed with {images_at_kill} of {files} images done"
+    );
     let reference = tmp.path().join("reference.fsc");
     assert!(
         run(bin().arg("embed").arg(&photos).arg(&reference))
             .status
             .success()
-    );
-
-    let cache = tmp.path().join("killed.fsc");
-    let mut child = bin()
-        .args(["embed", "--flush-every", "1"])
-        .arg(&photos)
-        .arg(&cache)
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let images_at_kill = loop {
-        let n = fs_cache::Cache::open_read_only(&cache).map_or(0, |c| c.images().len());
-        if n >= 5 || started.elapsed().as_secs() > 120 {
-            break n;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
-    assert!(
-        (5..64).contains(&images_at_kill),
-        "killed with {images_at_kill} of 64 images done"
     );
     let resumed = run(bin().arg("embed").arg(&photos).arg(&cache));
     assert!(resumed.status.success(), "{}", stderr(&resumed));
@@ -306,6 +327,64 @@ fn killed_run_resumes_to_the_same_records() {
             assert_eq!(x["bbox"], y["bbox"], "{path}");
         }
     }
+}
+
+#[test]
+fn a_cache_of_another_model_is_refused_with_exit_2_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    copy_fixtures(&photos);
+    let cache = tmp.path().join("other-model.fsc");
+    let other = fs_cache::ModelId {
+        pack: "buffalo_l".into(),
+        recognizer: "w600k_r50.onnx".into(),
+        recognizer_sha256: "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43"
+            .into(),
+        embedding_size: 512,
+        detector: "det_10g.onnx".into(),
+        detector_sha256: "5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91".into(),
+    };
+    fs_cache::Cache::open(&cache)
+        .unwrap()
+        .bind_model(&other)
+        .unwrap();
+    let before = fs::read(&cache).unwrap();
+    let out = run(bin()
+        .args(["embed", "--models", "buffalo_s"])
+        .arg(&photos)
+        .arg(&cache));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("buffalo_l (w600k_r50.onnx sha256 4c06341c33c2")
+            && text.contains("buffalo_s (w600k_mbf.onnx sha256 9cc6e4a75f0e"),
+        "{text}"
+    );
+    assert_eq!(fs::read(&cache).unwrap(), before, "the cache is left alone");
+
+    // Without --models, the cache's own pack is used, and its absence is explained.
+    let out = run(bin().arg("embed").arg(&photos).arg(&cache));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("made by buffalo_l") && stderr(&out).contains("not installed"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A new cache says which model it is made by, and inspect prints it.
+    let fresh = tmp.path().join("fresh.fsc");
+    let out = run(bin().arg("embed").arg(&photos).arg(&fresh));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("faces by buffalo_s (w600k_mbf.onnx"),
+        "{}",
+        stderr(&out)
+    );
+    let summary = String::from_utf8(run(bin().arg("inspect").arg(&fresh)).stdout).unwrap();
+    assert!(
+        summary.contains("model       buffalo_s (w600k_mbf.onnx sha256 9cc6e4a75f0e…, 512-d"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::journal::{self, HEADER_LEN, HeaderCheck, Tail};
-use crate::record::{ContentHash, Entry, Face, FileStamp, ImageRecord, UnreadableRecord};
+use crate::record::{ContentHash, Entry, Face, FileStamp, ImageRecord, ModelId, UnreadableRecord};
 
 /// What the cache knows about a path, given the file's current stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,10 @@ pub struct Cache {
     /// Aliases whose image is not embedded yet.
     orphan_aliases: HashMap<ContentHash, Vec<PathBuf>>,
     unreadable: BTreeMap<PathBuf, UnreadableRecord>,
+    /// The models that made its faces, once recorded.
+    model: Option<ModelId>,
+    /// Format version of the header on disk.
+    header_version: u16,
     batch: Vec<u8>,
     batch_entries: usize,
     entries_on_disk: usize,
@@ -112,6 +116,8 @@ impl Cache {
             paths: HashMap::new(),
             orphan_aliases: HashMap::new(),
             unreadable: BTreeMap::new(),
+            model: None,
+            header_version: journal::VERSION,
             batch: Vec::new(),
             batch_entries: 0,
             entries_on_disk: 0,
@@ -133,7 +139,7 @@ impl Cache {
             Err(e) => return Err(io_err(&self.path, "read header", e)),
         }
         match journal::check_header(&header) {
-            HeaderCheck::Ok => {}
+            HeaderCheck::Ok(version) => self.header_version = version,
             HeaderCheck::BadMagic => {
                 return Err(Error::NotACache {
                     path: self.path.clone(),
@@ -221,6 +227,7 @@ impl Cache {
                     self.superseded += 1;
                 }
             }
+            Entry::Model(model) => self.model = Some(model),
         }
     }
 
@@ -250,6 +257,68 @@ impl Cache {
                 old.path = old.aliases.remove(0);
             }
         }
+    }
+
+    /// The models that made the cache's faces; `None` for a new cache, or one written
+    /// before caches recorded their model.
+    pub fn model(&self) -> Option<&ModelId> {
+        self.model.as_ref()
+    }
+
+    /// Checks that faces of `model` may be compared with this cache's: its model is
+    /// `model`, or unknown.
+    pub fn check_model(&self, model: &ModelId) -> Result<()> {
+        match &self.model {
+            Some(own) if own != model => Err(Error::ModelMismatch {
+                path: self.path.clone(),
+                cache: Box::new(own.clone()),
+                requested: Box::new(model.clone()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records that `model` makes this cache's faces (durably, before any face is
+    /// added), or checks that it is the model already recorded. A cache of another model
+    /// is refused with [`Error::ModelMismatch`], so one cache never mixes embedding
+    /// spaces.
+    pub fn bind_model(&mut self, model: &ModelId) -> Result<()> {
+        self.check_model(model)?;
+        if self.model.is_some() {
+            return Ok(());
+        }
+        if self.images.is_empty() {
+            tracing::debug!(cache = %self.path.display(), %model, "new cache");
+        } else {
+            tracing::warn!(
+                cache = %self.path.display(),
+                %model,
+                "this cache predates model records; assuming its faces were made by this model"
+            );
+        }
+        self.upgrade_header()?;
+        self.push(Entry::Model(model.clone()))?;
+        self.flush()
+    }
+
+    /// Rewrites an older header as [`journal::VERSION`] before a record that older
+    /// builds cannot read is appended.
+    fn upgrade_header(&mut self) -> Result<()> {
+        if self.header_version == journal::VERSION {
+            return Ok(());
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(io_err(
+                &self.path,
+                "upgrade header",
+                std::io::Error::new(std::io::ErrorKind::PermissionDenied, "opened read-only"),
+            ));
+        };
+        std::os::unix::fs::FileExt::write_all_at(&*file, &journal::header(), 0)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_err(&self.path, "upgrade header", e))?;
+        self.header_version = journal::VERSION;
+        Ok(())
     }
 
     /// The cache file's path.
@@ -377,6 +446,9 @@ impl Cache {
             count += 1;
             journal::encode_entry(entry, bytes).map_err(Error::Encode)
         };
+        if let Some(model) = &self.model {
+            encode(&Entry::Model(model.clone()), &mut bytes)?;
+        }
         for image in self.images.values() {
             encode(&Entry::Image(image.clone()), &mut bytes)?;
             for alias in &image.aliases {
@@ -428,6 +500,7 @@ impl Cache {
         file.seek(SeekFrom::End(0))
             .map_err(|e| io_err(&self.path, "seek", e))?;
         self.file = Some(file);
+        self.header_version = journal::VERSION;
         self.entries_on_disk = count;
         self.superseded = 0;
         tracing::info!(cache = %self.path.display(), entries = count, "compacted cache");
@@ -586,6 +659,72 @@ mod tests {
         let err = Cache::open(&newer).unwrap_err();
         assert!(matches!(err, Error::UnsupportedVersion { found: 99, .. }));
         assert!(err.to_string().contains("version 99"), "{err}");
+    }
+
+    fn model(recognizer_sha256: &str) -> ModelId {
+        ModelId {
+            pack: "buffalo_s".into(),
+            recognizer: "w600k_mbf.onnx".into(),
+            recognizer_sha256: recognizer_sha256.into(),
+            embedding_size: 512,
+            detector: "scrfd_500m_bnkps.onnx".into(),
+            detector_sha256: "d".repeat(64),
+        }
+    }
+
+    #[test]
+    fn the_model_is_recorded_once_and_another_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.fsc");
+        let (a, b) = (model(&"a".repeat(64)), model(&"b".repeat(64)));
+        {
+            let mut cache = Cache::open(&path).unwrap();
+            assert_eq!(cache.model(), None);
+            cache.bind_model(&a).unwrap();
+            cache.insert_image(image(2)).unwrap();
+        }
+        let mut cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.model(), Some(&a));
+        cache.bind_model(&a).unwrap();
+        let err = cache.bind_model(&b).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::ModelMismatch { .. }));
+        assert!(
+            text.contains("aaaaaaaaaaaa") && text.contains("bbbbbbbbbbbb"),
+            "{text}"
+        );
+        assert!(
+            Cache::open_read_only(&path)
+                .unwrap()
+                .check_model(&b)
+                .is_err()
+        );
+        cache.compact().unwrap();
+        drop(cache);
+        assert_eq!(Cache::open_read_only(&path).unwrap().model(), Some(&a));
+    }
+
+    #[test]
+    fn a_version_1_cache_is_read_and_upgraded_when_its_model_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.fsc");
+        let mut bytes = journal::header().to_vec();
+        bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+        journal::encode_entry(&Entry::Image(image(2)), &mut bytes).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        let mut cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.images().len(), 1);
+        assert_eq!(cache.model(), None);
+        cache.bind_model(&model(&"a".repeat(64))).unwrap();
+        drop(cache);
+        let on_disk = fs::read(&path).unwrap();
+        assert_eq!(
+            u16::from_le_bytes([on_disk[8], on_disk[9]]),
+            journal::VERSION
+        );
+        let cache = Cache::open_read_only(&path).unwrap();
+        assert_eq!(cache.images().len(), 1);
+        assert!(cache.model().is_some());
     }
 
     #[test]

@@ -40,6 +40,21 @@ pub enum Error {
         /// The cache file.
         path: PathBuf,
     },
+    /// The cache holds faces from other models than the ones asked for.
+    #[error(
+        "cache {} was made by {cache}, not by {requested}; embeddings of different models \
+         cannot be compared: embed with --models {} or into a new cache",
+        path.display(),
+        cache.pack
+    )]
+    ModelMismatch {
+        /// The cache file.
+        path: PathBuf,
+        /// The models that made the cache.
+        cache: Box<crate::ModelId>,
+        /// The models asked for.
+        requested: Box<crate::ModelId>,
+    },
     /// An entry could not be encoded (never expected with well-formed records).
     #[error("cannot encode a cache entry")]
     Encode(#[source] rmp_serde::encode::Error),

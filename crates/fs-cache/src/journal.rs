@@ -11,8 +11,12 @@ use crate::record::Entry;
 
 /// Magic bytes at the start of every cache file.
 pub const MAGIC: [u8; 8] = *b"FSETSCAC";
-/// The format version this build writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this build writes. Version 2 added the model record; a version-1
+/// cache is read as one whose model is unknown, and becomes version 2 when a writer
+/// records its model (so an older build refuses it instead of cutting the new record).
+pub const VERSION: u16 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_READABLE: u16 = 1;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 16;
 /// Frames larger than this are treated as corruption (a face-heavy image is ~100 KiB).
@@ -29,8 +33,8 @@ pub fn header() -> [u8; HEADER_LEN] {
 /// What a header says.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HeaderCheck {
-    /// Magic and version as expected.
-    Ok,
+    /// Magic and a version this build reads.
+    Ok(u16),
     /// Not a cache file.
     BadMagic,
     /// A cache, but of another version.
@@ -43,7 +47,7 @@ pub fn check_header(h: &[u8; HEADER_LEN]) -> HeaderCheck {
         return HeaderCheck::BadMagic;
     }
     match u16::from_le_bytes([h[8], h[9]]) {
-        VERSION => HeaderCheck::Ok,
+        v @ OLDEST_READABLE..=VERSION => HeaderCheck::Ok(v),
         other => HeaderCheck::Version(other),
     }
 }
@@ -193,7 +197,7 @@ mod tests {
 
     #[test]
     fn header_checks() {
-        assert_eq!(check_header(&header()), HeaderCheck::Ok);
+        assert_eq!(check_header(&header()), HeaderCheck::Ok(VERSION));
         let mut h = header();
         h[8] = 9;
         assert_eq!(check_header(&h), HeaderCheck::Version(9));

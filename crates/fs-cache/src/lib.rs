@@ -33,6 +33,6 @@ pub mod record;
 pub use cache::{Cache, CacheStats, PathStatus};
 pub use error::{Error, Result};
 pub use record::{
-    ContentHash, Embedding, Entry, Face, FaceKey, FileStamp, ImageOutcome, ImageRecord, Pose,
-    PoseSource, UnreadableRecord,
+    ContentHash, Embedding, Entry, Face, FaceKey, FileStamp, ImageOutcome, ImageRecord, ModelId,
+    Pose, PoseSource, UnreadableRecord,
 };

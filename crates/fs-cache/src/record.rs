@@ -330,4 +330,41 @@ pub enum Entry {
         /// The new faces, same order and count as before.
         faces: Vec<Face>,
     },
+    /// The models that made every face of the cache (written once, first).
+    Model(ModelId),
+}
+
+/// The models behind a set of embeddings. Two embeddings are comparable only when their
+/// model ids are equal: another recogniser means another embedding space, and another
+/// detector finds other faces and other boxes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelId {
+    /// The pack's name (its directory), e.g. `buffalo_s`.
+    pub pack: String,
+    /// The recogniser's file name.
+    pub recognizer: String,
+    /// SHA-256 of the recogniser file, lower-case hex.
+    pub recognizer_sha256: String,
+    /// Length of its embeddings.
+    pub embedding_size: u32,
+    /// The detector's file name.
+    pub detector: String,
+    /// SHA-256 of the detector file, lower-case hex.
+    pub detector_sha256: String,
+}
+
+impl fmt::Display for ModelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+        write!(
+            f,
+            "{} ({} sha256 {}…, {}-d; detector {} sha256 {}…)",
+            self.pack,
+            self.recognizer,
+            short(&self.recognizer_sha256),
+            self.embedding_size,
+            self.detector,
+            short(&self.detector_sha256)
+        )
+    }
 }

@@ -44,6 +44,12 @@ impl Recognizer {
         self
     }
 
+    /// Length of this model's embeddings, found by embedding one blank crop.
+    pub fn embedding_size(&mut self) -> Result<usize> {
+        let blank = RgbImage::new(ALIGNED_SIZE, ALIGNED_SIZE);
+        Ok(self.embed_batch(&[blank])?.first().map_or(0, Vec::len))
+    }
+
     /// Raw (not normalised) embeddings of aligned 112×112 crops, in order.
     pub fn embed(&mut self, faces: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(faces.len());

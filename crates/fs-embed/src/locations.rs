@@ -64,13 +64,33 @@ impl Locations {
         Self::new(&home, var("FACE_SETS_MODELS"), var("ORT_DYLIB_PATH"))
     }
 
-    /// The default pack: `buffalo_l` when installed, else `buffalo_s`.
+    /// The pack a new cache is embedded with when none is named: always `buffalo_s`, so
+    /// installing another pack never changes what a command does. A cache that records
+    /// its model is embedded with that model's pack.
     pub fn default_pack(&self) -> PathBuf {
-        let large = self.models.join("buffalo_l");
-        if large.join("w600k_r50.onnx").is_file() {
-            large
-        } else {
-            self.models.join("buffalo_s")
-        }
+        self.models.join(DEFAULT_PACK)
+    }
+
+    /// The directory of a pack by name.
+    pub fn pack_dir(&self, name: &str) -> PathBuf {
+        self.models.join(name)
+    }
+}
+
+/// The pack of new caches when none is named.
+pub const DEFAULT_PACK: &str = "buffalo_s";
+
+#[cfg(test)]
+mod default_pack_tests {
+    use super::*;
+
+    #[test]
+    fn installing_another_pack_does_not_change_the_default() {
+        let home = tempfile::tempdir().unwrap();
+        let locations = Locations::new(home.path(), None, None);
+        let large = locations.models.join("buffalo_l");
+        std::fs::create_dir_all(&large).unwrap();
+        std::fs::write(large.join("w600k_r50.onnx"), b"x").unwrap();
+        assert_eq!(locations.default_pack(), locations.models.join("buffalo_s"));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use fs_cache::ModelId;
+
 use crate::error::{Error, Result};
 
 /// What a model file does.
@@ -147,6 +149,46 @@ impl ModelPack {
     }
 }
 
+impl ModelPack {
+    /// The pack's name: its directory's.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map_or_else(|| "models".into(), |n| n.to_string_lossy().into_owned())
+    }
+
+    /// The id of the embeddings this pack makes: file names and SHA-256 of its detector
+    /// and recogniser, and `embedding_size` (see [`crate::arcface::Recognizer::embedding_size`]).
+    pub fn model_id(&self, embedding_size: usize) -> Result<ModelId> {
+        let file_name = |p: &Path| {
+            p.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
+        Ok(ModelId {
+            pack: self.name(),
+            recognizer: file_name(&self.recognizer),
+            recognizer_sha256: self.sha256_of(&self.recognizer)?,
+            embedding_size: u32::try_from(embedding_size).unwrap_or(u32::MAX),
+            detector: file_name(&self.detector),
+            detector_sha256: self.sha256_of(&self.detector)?,
+        })
+    }
+
+    fn sha256_of(&self, file: &Path) -> Result<String> {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let mut reader = std::fs::File::open(file).map_err(|e| Error::Pack {
+            dir: self.dir.clone(),
+            message: format!("cannot read {}: {e}", file.display()),
+        })?;
+        std::io::copy(&mut reader, &mut hasher).map_err(|e| Error::Pack {
+            dir: self.dir.clone(),
+            message: format!("cannot read {}: {e}", file.display()),
+        })?;
+        Ok(format!("{:x}", hasher.finalize()))
+    }
+}
+
 fn names_of(role: Role) -> String {
     KNOWN_MODELS
         .iter()
@@ -187,6 +229,33 @@ mod tests {
             ModelPack::from_dir(dir.path()).unwrap().detector,
             dir.path().join("det_10g.onnx")
         );
+    }
+
+    #[test]
+    fn model_id_names_the_files_and_their_checksums() {
+        let dir = tempfile::tempdir().unwrap();
+        let pack_dir = dir.path().join("my_pack");
+        std::fs::create_dir(&pack_dir).unwrap();
+        std::fs::write(pack_dir.join("det_500m.onnx"), b"detector").unwrap();
+        std::fs::write(pack_dir.join("w600k_mbf.onnx"), b"abc").unwrap();
+        let id = ModelPack::from_dir(&pack_dir)
+            .unwrap()
+            .model_id(512)
+            .unwrap();
+        assert_eq!(id.pack, "my_pack");
+        assert_eq!(id.recognizer, "w600k_mbf.onnx");
+        // SHA-256 of "abc".
+        assert_eq!(
+            id.recognizer_sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(id.embedding_size, 512);
+        std::fs::write(pack_dir.join("w600k_mbf.onnx"), b"abd").unwrap();
+        let other = ModelPack::from_dir(&pack_dir)
+            .unwrap()
+            .model_id(512)
+            .unwrap();
+        assert_ne!(id, other);
     }
 
     #[test]

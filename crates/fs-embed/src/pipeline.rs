@@ -17,7 +17,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use fs_cache::{
-    Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, PathStatus,
+    Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, ModelId, PathStatus,
 };
 use fs_detect::scrfd::{Letterbox, PreparedInput};
 use fs_detect::{Detection, Detector, decode};
@@ -123,10 +123,11 @@ pub struct EmbedSummary {
     pub errors: Vec<(PathBuf, String)>,
 }
 
-/// Detector and recogniser, ready to run.
+/// Detector and recogniser, ready to run, and the id of the embeddings they make.
 pub struct FaceAnalyzer {
     detector: Detector,
     recognizer: Recognizer,
+    model: ModelId,
 }
 
 impl std::fmt::Debug for FaceAnalyzer {
@@ -134,6 +135,7 @@ impl std::fmt::Debug for FaceAnalyzer {
         f.debug_struct("FaceAnalyzer")
             .field("detector", &self.detector)
             .field("recognizer", &self.recognizer)
+            .field("model", &self.model)
             .finish()
     }
 }
@@ -156,18 +158,26 @@ impl FaceAnalyzer {
             .threads(threads)
             .build()?;
         let recognizer = Recognizer::new(&pack.recognizer, threads)?;
+        Self::from_parts(detector, recognizer, pack)
+    }
+
+    /// From already-built parts, loaded from `pack`'s files.
+    pub fn from_parts(
+        detector: Detector,
+        mut recognizer: Recognizer,
+        pack: &ModelPack,
+    ) -> Result<Self> {
+        let model = pack.model_id(recognizer.embedding_size()?)?;
         Ok(Self {
             detector,
             recognizer,
+            model,
         })
     }
 
-    /// From already-built parts.
-    pub fn from_parts(detector: Detector, recognizer: Recognizer) -> Self {
-        Self {
-            detector,
-            recognizer,
-        }
+    /// The id of the embeddings this analyzer makes.
+    pub fn model(&self) -> &ModelId {
+        &self.model
     }
 
     /// The detector.
@@ -233,6 +243,8 @@ struct Pending {
 
 /// Embeds every photo of `sources` that the cache does not hold yet.
 ///
+/// The cache records the analyzer's model before anything else; a cache of another
+/// model is refused ([`fs_cache::Error::ModelMismatch`]) before any photo is read.
 /// Fatal errors (the cache cannot be written) stop the run after flushing what is done;
 /// per-file problems are recorded in the cache and the summary.
 pub fn embed(
@@ -242,6 +254,7 @@ pub fn embed(
     options: &EmbedOptions,
     reporter: &dyn Reporter,
 ) -> Result<EmbedSummary> {
+    cache.bind_model(analyzer.model())?;
     let mut summary = EmbedSummary::default();
     let files = list_files(sources, cache, &mut summary, reporter)?;
     summary.files = files.len() + summary.errors.len();

@@ -38,7 +38,9 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         sources.extend(read_list(list)?.into_iter().map(Source::File));
     }
 
-    let pack = super::load_pack(args.models.as_deref())?;
+    let mut cache = Cache::open(cache_path)
+        .with_context(|| format!("cannot open cache {}", cache_path.display()))?;
+    let pack = super::load_pack(args.models.as_deref(), cache.model())?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let threads = super::threads(args.threads);
     let detector = Detector::builder(&pack.detector)
@@ -47,11 +49,11 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         .recover_filling_faces(!args.no_recovery)
         .build()?;
     let recognizer = Recognizer::new(&pack.recognizer, threads)?;
-    let mut analyzer = FaceAnalyzer::from_parts(detector, recognizer);
+    let mut analyzer = FaceAnalyzer::from_parts(detector, recognizer, &pack)?;
     tracing::info!(pack = %pack.dir.display(), threads, "models loaded");
-
-    let mut cache = Cache::open(cache_path)
-        .with_context(|| format!("cannot open cache {}", cache_path.display()))?;
+    if cache.model().is_none() {
+        super::announce_new_cache(cache_path, analyzer.model())?;
+    }
     let options = EmbedOptions {
         flush_every: args.flush_every as usize,
         decode_threads: args.decode_threads.map_or((cores / 4).max(1), usize::from),

@@ -56,6 +56,10 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<ExitStatus> {
     }
     let stats = cache.stats();
     writeln!(out, "cache       {}", cache.path().display())?;
+    match cache.model() {
+        Some(model) => writeln!(out, "model       {model}")?,
+        None => writeln!(out, "model       unknown (no faces yet, or an older cache)")?,
+    }
     writeln!(out, "images      {}", stats.images)?;
     writeln!(out, "  faces     {}", stats.faces)?;
     writeln!(out, "  no face   {}", stats.no_face)?;

@@ -26,14 +26,39 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// Loads ONNX Runtime and resolves the model pack (`--models`, else the default).
-pub(crate) fn load_pack(models: Option<&str>) -> anyhow::Result<fs_embed::pack::ModelPack> {
+/// Loads ONNX Runtime and resolves the model pack: `--models`, else the pack that made
+/// the cache (so installing another pack never changes what an existing cache uses),
+/// else the default for new caches.
+pub(crate) fn load_pack(
+    models: Option<&str>,
+    cache_model: Option<&fs_cache::ModelId>,
+) -> anyhow::Result<fs_embed::pack::ModelPack> {
     let locations = fs_embed::locations::Locations::from_env();
     fs_detect::runtime::init(&locations.runtime)?;
-    Ok(match models {
-        Some(name) => fs_embed::pack::ModelPack::resolve(&locations.models, name)?,
-        None => fs_embed::pack::ModelPack::from_dir(locations.default_pack())?,
+    Ok(match (models, cache_model) {
+        (Some(name), _) => fs_embed::pack::ModelPack::resolve(&locations.models, name)?,
+        (None, Some(model)) => fs_embed::pack::ModelPack::from_dir(locations.pack_dir(&model.pack))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the cache was made by {model}, whose pack is not installed ({e}); \
+                     install it or pass --models DIR"
+                )
+            })?,
+        (None, None) => fs_embed::pack::ModelPack::from_dir(locations.default_pack())?,
     })
+}
+
+/// Says on stderr which models a cache's new faces come from, once, when it is new.
+pub(crate) fn announce_new_cache(
+    cache: &std::path::Path,
+    model: &fs_cache::ModelId,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(
+        std::io::stderr(),
+        "new cache {}: faces by {model} (choose another pack with --models)",
+        cache.display()
+    )
 }
 
 /// `--threads`, or every core.

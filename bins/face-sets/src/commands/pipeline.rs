@@ -15,10 +15,10 @@ use crate::cli::{EnrichArgs, ExportSwapArgs, ReportArgs, RunArgs};
 use crate::progress::{Bars, StageProgress};
 
 pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
-    let pack = super::load_pack(args.models.as_deref())?;
-    let (mut points_2d, mut points_3d) = landmark_models(&pack, super::threads(args.threads))?;
     let mut cache = Cache::open(&args.cache)
         .with_context(|| format!("cannot open cache {}", args.cache.display()))?;
+    let pack = super::load_pack(args.models.as_deref(), cache.model())?;
+    let (mut points_2d, mut points_3d) = landmark_models(&pack, super::threads(args.threads))?;
     let summary = fs_embed::enrich::enrich(
         &mut cache,
         LandmarkModels {
@@ -152,7 +152,6 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let layout = RunLayout::new(&args.out);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let pack = super::load_pack(args.models.as_deref())?;
     let threads = super::threads(args.threads);
     let overall = bars.bar("stages", STAGES.len() as u64);
     let stage = |n: usize| {
@@ -163,7 +162,11 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
 
     stage(0);
     let mut cache = Cache::open(layout.cache())?;
+    let pack = super::load_pack(args.models.as_deref(), cache.model())?;
     let mut analyzer = fs_embed::pipeline::FaceAnalyzer::new(&pack, 640, threads)?;
+    if cache.model().is_none() {
+        super::announce_new_cache(&layout.cache(), analyzer.model())?;
+    }
     let options = EmbedOptions {
         decode_threads: (threads / 4).max(1),
         ..EmbedOptions::default()
