@@ -227,12 +227,10 @@ fn export() -> anyhow::Result<()> {
             export_secs = secs;
         }
     }
-    let swap: fs_export::swap::SwapManifest = serde_json::from_str(&fs::read_to_string(
-        d.join("facesets_swap_ready/manifest.json"),
-    )?)?;
-    let crops: usize = swap.facesets.iter().map(|f| f.faces.len()).sum();
+    let library = fs_library::read_manifest(&d.join("facesets_swap_ready/manifest.json"))?;
+    let crops: usize = library.facesets.iter().map(|e| e.export.faces.len()).sum();
     let mut pngs = Vec::new();
-    for f in &swap.facesets {
+    for f in library.facesets.iter().map(|e| &e.export) {
         for face in &f.faces {
             pngs.push(fs::read(
                 d.join("facesets_swap_ready").join(&f.name).join(&face.png),

@@ -6,9 +6,9 @@
 //! - [`extend`]: fold new faces into an existing result without renumbering.
 //! - [`dedup`]: byte-identical and near-duplicate groups.
 //! - [`discover`]: new identities from one source, beside known ones.
-//! - [`library`]: `facesets_swap_ready/` as a library that workflows add to.
 //! - [`report`]: the HTML review page of a `run`.
-//! - [`swap`]: `export-swap` — ranked single-face PNG crops and `.fsz` bundles.
+//! - [`swap`]: `export-swap` — ranked single-face PNG crops and `.fsz` bundles (the
+//!   library crate `fs-library` owns the folder they go into).
 //! - [`manifest`], [`materialize`]: the JSON manifests and the files behind them,
 //!   written atomically; source photos are only ever read.
 //!
@@ -26,7 +26,6 @@ pub mod discover;
 mod error;
 pub mod extend;
 pub mod faces;
-pub mod library;
 pub mod manifest;
 pub mod materialize;
 pub mod raw;

@@ -15,7 +15,7 @@ use crate::dedup::DuplicateReport;
 use crate::error::{Result, io_err};
 use crate::faces::FaceRow;
 use crate::manifest::{self, RawManifest};
-use crate::swap::{SwapManifest, crop_single_face, other_faces};
+use crate::swap::{FacesetExport, crop_single_face, other_faces};
 
 /// Where `run` puts each part, relative to its OUT.
 #[derive(Clone, Debug)]
@@ -57,9 +57,15 @@ impl RunLayout {
 
 const THUMB: u32 = 128;
 
+/// What the report reads of the library's manifest.
+#[derive(serde::Deserialize)]
+struct Listed {
+    facesets: Vec<FacesetExport>,
+}
+
 /// Writes `report.html` (and its thumbnails) for a `run` directory.
 pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
-    let swap: SwapManifest = manifest::read(&layout.swap().join(crate::swap::SWAP_MANIFEST))?;
+    let swap: Listed = manifest::read(&layout.swap().join(crate::swap::SWAP_MANIFEST))?;
     let raw: Option<RawManifest> = manifest::read(&layout.raw().join(manifest::RAW_MANIFEST)).ok();
     let dups: Option<DuplicateReport> =
         manifest::read(&crate::dedup::report_path(&layout.cache())).ok();
@@ -79,7 +85,7 @@ pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
          <p>{} identities exported from <code>{}</code>.</p>\n",
         exported.len(),
         exported.len(),
-        escape(&swap.cache.to_string_lossy())
+        escape(&layout.cache().to_string_lossy())
     );
     for faceset in &exported {
         let _ = write!(

@@ -13,8 +13,11 @@
 //! OUT/faceset_001/<hash>_<n>.png   crops (names stable across runs)
 //! OUT/faceset_001/faceset_001_top30.fsz, faceset_001_all.fsz, manifest.json
 //! OUT/_candidates/faceset_001/…   rescued singletons (with --candidates)
-//! OUT/manifest.json
 //! ```
+//!
+//! A faceset that keeps no crop leaves the disk untouched: nothing is created for a new
+//! one, and an existing folder keeps its crops. The top-level `OUT/manifest.json` is the
+//! library's (crate `fs-library`), which decides names and folders and calls this module.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -33,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::dedup::DedupOptions;
 use crate::error::{Error, Result, io_err};
 use crate::faces::FaceRow;
-use crate::manifest::{self, RawManifest, RefineManifest};
+use crate::manifest::{self, RawManifest};
 
 /// Options of `export-swap`; the defaults are the original tool's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,42 +143,38 @@ pub struct ExportRequest<'a> {
     pub label: Option<String>,
 }
 
-/// Exported facesets with their centroids (for candidate rescue) and per-photo errors.
-pub type Exported = (
-    Vec<FacesetExport>,
-    Vec<(String, Vec<f32>)>,
-    Vec<(PathBuf, String)>,
-);
+/// What exporting one faceset did.
+#[derive(Clone, Debug)]
+pub struct ExportOutcome {
+    /// Its manifest (also written as `OUT/<dir>/manifest.json` when crops were kept).
+    pub export: FacesetExport,
+    /// Centroid of the exported faces (of every face found in the cache when none was
+    /// exported).
+    pub centroid: Vec<f32>,
+    /// Photos that could not be read while cropping, with why.
+    pub errors: Vec<(PathBuf, String)>,
+}
 
-/// Exports facesets into folders under `out` (one `manifest.json` per faceset; the
-/// top-level manifest is left to the caller).
+impl ExportOutcome {
+    /// Whether any crop was kept (and so written).
+    pub fn is_empty(&self) -> bool {
+        self.export.faces.is_empty()
+    }
+}
+
+/// Exports facesets into folders under `out`, one `manifest.json` each. A faceset that
+/// keeps no crop writes nothing (see the module docs).
 pub fn export_facesets(
     cache: &Cache,
     requests: &[ExportRequest<'_>],
     out: &Path,
     options: &SwapOptions,
-) -> Result<Exported> {
-    export_known(&key_index(cache), requests, out, options)
-}
-
-fn export_known(
-    known: &HashMap<String, Known<'_>>,
-    requests: &[ExportRequest<'_>],
-    out: &Path,
-    options: &SwapOptions,
-) -> Result<Exported> {
-    let mut errors = Vec::new();
-    let mut facesets = Vec::new();
-    let mut centroids: Vec<(String, Vec<f32>)> = Vec::new();
-    for request in requests {
-        let (export, centre, errs) = export_faceset(request, known, out, options)?;
-        errors.extend(errs);
-        if !export.faces.is_empty() {
-            centroids.push((export.name.clone(), centre));
-        }
-        facesets.push(export);
-    }
-    Ok((facesets, centroids, errors))
+) -> Result<Vec<ExportOutcome>> {
+    let known = key_index(cache);
+    requests
+        .iter()
+        .map(|request| export_faceset(request, &known, out, options))
+        .collect()
 }
 
 /// A singleton offered for review.
@@ -191,28 +190,6 @@ pub struct Candidate {
     pub distance: f32,
     /// Its quality.
     pub quality: Quality,
-}
-
-/// `OUT/manifest.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SwapManifest {
-    /// Manifest format version.
-    pub version: u32,
-    /// The cache.
-    pub cache: PathBuf,
-    /// Options used.
-    pub params: SwapOptions,
-    /// Every exported faceset.
-    pub facesets: Vec<FacesetExport>,
-    /// Era buckets too small to stand alone (under `_thin/`), from the era-split workflow.
-    #[serde(default)]
-    pub thin_eras: Vec<FacesetExport>,
-    /// Rescued singletons.
-    #[serde(default)]
-    pub candidates: Vec<Candidate>,
-    /// Photos that could not be read while cropping, with why.
-    #[serde(default)]
-    pub errors: Vec<(PathBuf, String)>,
 }
 
 /// Name of the manifest in each faceset folder and at the top.
@@ -270,59 +247,15 @@ fn png_name(key: &str) -> String {
     format!("{}_{index}.png", &hash[..hash.len().min(16)])
 }
 
-/// Exports every faceset of `refine` into `out`. Re-running updates `out` in place:
-/// crops keep their names, stale crops are removed, bundles and manifests are replaced
-/// atomically.
-pub fn export(
-    cache: &Cache,
-    refine: &RefineManifest,
-    raw: Option<&RawManifest>,
-    out: &Path,
-    options: &SwapOptions,
-) -> Result<SwapManifest> {
-    let requests: Vec<ExportRequest<'_>> = refine
-        .facesets
-        .iter()
-        .map(|faceset| ExportRequest {
-            faceset,
-            dir: faceset.name.clone(),
-            bundle_stem: faceset.name.clone(),
-            label: None,
-        })
-        .collect();
-    let known = key_index(cache);
-    let (facesets, centroids, mut errors) = export_known(&known, &requests, out, options)?;
-    let candidates = match raw {
-        Some(raw) if options.candidates => {
-            rescue_candidates(raw, &known, &centroids, out, options, &mut errors)?
-        }
-        _ => Vec::new(),
-    };
-    let manifest = SwapManifest {
-        version: manifest::VERSION,
-        cache: std::path::absolute(cache.path()).unwrap_or_else(|_| cache.path().to_path_buf()),
-        params: options.clone(),
-        facesets,
-        thin_eras: Vec::new(),
-        candidates,
-        errors,
-    };
-    fs::create_dir_all(out).map_err(io_err(out, "create output directory"))?;
-    manifest::write_atomically(&out.join(SWAP_MANIFEST), &manifest)?;
-    Ok(manifest)
-}
-
 /// A rendered crop (rank, PNG bytes) or the photo that failed and why.
 type CropResult = std::result::Result<(usize, Vec<u8>), (PathBuf, String)>;
-
-type FacesetResult = (FacesetExport, Vec<f32>, Vec<(PathBuf, String)>);
 
 fn export_faceset(
     request: &ExportRequest<'_>,
     known: &HashMap<String, Known<'_>>,
     out: &Path,
     options: &SwapOptions,
-) -> Result<FacesetResult> {
+) -> Result<ExportOutcome> {
     let faceset = request.faceset;
     let mut dropped = Vec::new();
     let present: Vec<(&FaceRow, &Known<'_>)> = faceset
@@ -401,8 +334,6 @@ fn export_faceset(
         }
     });
 
-    let dir = out.join(&request.dir);
-    fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
     let crops: Vec<CropResult> = kept
         .par_iter()
         .enumerate()
@@ -414,58 +345,80 @@ fn export_faceset(
         })
         .collect();
     let mut errors = Vec::new();
-    let mut faces = Vec::new();
-    let mut pngs = Vec::new();
+    let mut rendered = Vec::new();
     for result in crops {
         match result {
-            Ok((rank, bytes)) => {
-                let (i, quality) = kept[rank];
-                let row = present[i].0;
-                let name = png_name(&row.key);
-                manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
-                faces.push(ExportedFace {
-                    rank: faces.len(),
-                    png: name,
-                    face: row.clone(),
-                    quality,
-                });
-                pngs.push(bytes);
-            }
+            Ok(crop) => rendered.push(crop),
             Err(e) => errors.push(e),
         }
     }
-    remove_stale_pngs(&dir, &faces)?;
     let top_bundle = format!("{}_top{}.fsz", request.bundle_stem, options.top_n);
     let all_bundle = format!("{}_all.fsz", request.bundle_stem);
-    write_bundle(
-        &dir.join(&top_bundle),
-        &pngs[..pngs.len().min(options.top_n)],
-    )?;
-    write_bundle(&dir.join(&all_bundle), &pngs)?;
-    #[expect(clippy::cast_precision_loss, reason = "counts are small")]
-    let mean_quality = if faces.is_empty() {
-        0.0
-    } else {
-        faces.iter().map(|f| f.quality.composite).sum::<f32>() / faces.len() as f32
-    };
-    let export = FacesetExport {
+    let mut export = FacesetExport {
         name: faceset.name.clone(),
         dir: (request.dir != faceset.name).then(|| request.dir.clone()),
         label: request.label.clone(),
-        faces,
+        faces: Vec::new(),
         dropped,
         top_bundle,
         all_bundle,
-        mean_quality,
+        mean_quality: 0.0,
     };
+    if rendered.is_empty() {
+        // Nothing to show: leave whatever is on disk as it is.
+        return Ok(ExportOutcome {
+            export,
+            centroid: centre,
+            errors,
+        });
+    }
+
+    let dir = out.join(&request.dir);
+    fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
+    let mut pngs = Vec::new();
+    for (rank, bytes) in rendered {
+        let (i, quality) = kept[rank];
+        let row = present[i].0;
+        let name = png_name(&row.key);
+        manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
+        export.faces.push(ExportedFace {
+            rank: export.faces.len(),
+            png: name,
+            face: row.clone(),
+            quality,
+        });
+        pngs.push(bytes);
+    }
+    remove_stale_pngs(&dir, &export.faces)?;
+    write_bundle(
+        &dir.join(&export.top_bundle),
+        &pngs[..pngs.len().min(options.top_n)],
+    )?;
+    write_bundle(&dir.join(&export.all_bundle), &pngs)?;
+    #[expect(clippy::cast_precision_loss, reason = "counts are small")]
+    let mean_quality = export
+        .faces
+        .iter()
+        .map(|f| f.quality.composite)
+        .sum::<f32>()
+        / export.faces.len() as f32;
+    export.mean_quality = mean_quality;
     manifest::write_atomically(&dir.join(SWAP_MANIFEST), &export)?;
-    let exported: Vec<usize> = kept.iter().map(|(i, _)| *i).collect();
-    let centre = if exported.is_empty() {
-        centre
-    } else {
-        centroid(&embeddings, &exported)
-    };
-    Ok((export, centre, errors))
+    let exported: Vec<usize> = export
+        .faces
+        .iter()
+        .map(|f| {
+            present
+                .iter()
+                .position(|(row, _)| row.key == f.face.key)
+                .expect("exported faces are present")
+        })
+        .collect();
+    Ok(ExportOutcome {
+        centroid: centroid(&embeddings, &exported),
+        export,
+        errors,
+    })
 }
 
 fn remove_stale_pngs(dir: &Path, faces: &[ExportedFace]) -> Result<()> {
@@ -483,14 +436,17 @@ fn remove_stale_pngs(dir: &Path, faces: &[ExportedFace]) -> Result<()> {
     Ok(())
 }
 
-fn rescue_candidates(
+/// Rescues singletons of `raw` that resemble a faceset (by `centroids`, named by
+/// folder) into `out/_candidates/<faceset>/`; photos that cannot be read go to `errors`.
+pub fn rescue_candidates(
+    cache: &Cache,
     raw: &RawManifest,
-    known: &HashMap<String, Known<'_>>,
     centroids: &[(String, Vec<f32>)],
     out: &Path,
     options: &SwapOptions,
     errors: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<Candidate>> {
+    let known = key_index(cache);
     let centres: Vec<Vec<f32>> = centroids.iter().map(|(_, c)| c.clone()).collect();
     let mut candidates = Vec::new();
     for row in &raw.singletons {

@@ -6,13 +6,15 @@
 //!
 //! 1. Take the cache's faces whose photo (or any byte-identical copy) lies under
 //!    `--source`.
-//! 2. Set aside faces already covered by an exported identity (centroid within
-//!    `--existing-threshold`, 0.45).
+//! 2. Set aside faces already covered by an identity of the library, whatever cache
+//!    its faces came from (centroid within `--existing-threshold`, 0.45).
 //! 3. Cluster the rest (`--cluster-threshold`, 0.55); apply refine's gates (face size,
 //!    sharpness, detector score) and outlier rejection; keep clusters with at least
 //!    `--min-faces` distinct photos.
 //! 4. Export each as `faceset_NNN` numbered past the highest existing one, with a
-//!    `<source>.txt` provenance marker, and append it to the top-level manifest.
+//!    `<source>.txt` provenance marker, and add it to the library. A cluster whose
+//!    export keeps no crop is left out and uses no number; running again on the same
+//!    folder finds its identities covered and changes nothing.
 //!
 //! `--dry-run` prints the clusters and what would survive, and writes nothing.
 //! Built only from the library crates: copy it and change what your workflow needs.
@@ -28,9 +30,9 @@ use anyhow::Context;
 use clap::Parser;
 use fs_cache::Cache;
 use fs_export::discover::{DiscoverOptions, discover, under_root};
-use fs_export::library::{NewFaceset, SwapLibrary};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
+use fs_library::{Kind, Library, NewFaceset};
 
 /// Discover new identities among the photos under one source folder.
 #[derive(Debug, Parser)]
@@ -83,9 +85,9 @@ fn main() -> anyhow::Result<()> {
         min_face_short: args.min_face_short,
         ..SwapOptions::default()
     };
-    let mut library = SwapLibrary::open(&args.swap_out, &cache, &swap_options)?;
+    let mut library = Library::open(&args.swap_out)?;
     let existing: Vec<Vec<f32>> = library
-        .canonical_centroids(&[&cache])
+        .known_identities(cache.model(), &[&cache])?
         .into_iter()
         .map(|(_, c)| c)
         .collect();
@@ -132,7 +134,20 @@ fn main() -> anyhow::Result<()> {
         .kept()
         .map(|c| NewFaceset {
             faces: c.survivors.clone(),
+            kind: Kind::Discovered,
             label: label.clone(),
+            sources: vec![
+                std::path::absolute(&args.source).unwrap_or_else(|_| args.source.clone()),
+            ],
+            params: serde_json::json!({
+                "existing_threshold": args.existing_threshold,
+                "cluster_threshold": args.cluster_threshold,
+                "min_faces": args.min_faces,
+                "min_short": args.min_short,
+                "min_blur": args.min_blur,
+                "min_det_score": args.min_det_score,
+                "min_face_short": args.min_face_short,
+            }),
             marker: label.clone(),
             label_bundles: false,
             thin: false,
@@ -147,10 +162,17 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let added = library.add(&cache, &new, &swap_options)?;
+    let changes = library.add(&cache, &new, &swap_options)?;
     library.save()?;
-    for f in &added {
-        println!("added {} ({} crops)", f.name, f.faces.len());
+    for name in &changes.added {
+        let crops = library.entry(name).map_or(0, |e| e.export.faces.len());
+        println!("added {name} ({crops} crops)");
+    }
+    for (label, why) in &changes.left_out {
+        println!("not added ({label}): {why}");
+    }
+    if changes.added.is_empty() {
+        println!("no new identity; the library is unchanged");
     }
     Ok(())
 }

@@ -43,9 +43,9 @@ use fs_cluster::centroid::centroid;
 use fs_cluster::cosine_distance;
 use fs_export::discover::under_root;
 use fs_export::faces::{FaceIndex, FaceRow};
-use fs_export::library::{NewFaceset, SwapLibrary};
 use fs_export::refine::{RefineOptions, quality_gate};
 use fs_export::swap::SwapOptions;
+use fs_library::{Kind, Library, NewFaceset};
 
 /// Split one exported identity into eras by EXIF capture year.
 #[derive(Debug, Parser)]
@@ -202,11 +202,12 @@ fn exif_year(path: &Path) -> Option<i32> {
 }
 
 /// The exported faces of `name` and the cache.
-fn seed_faces(library: &SwapLibrary, name: &str) -> anyhow::Result<Vec<String>> {
+fn seed_faces(library: &Library, name: &str) -> anyhow::Result<Vec<String>> {
     let faceset = library
         .manifest()
         .facesets
         .iter()
+        .map(|e| &e.export)
         .find(|f| f.name == name)
         .with_context(|| {
             format!(
@@ -237,7 +238,7 @@ fn dominant_year(years: &[Option<i32>]) -> Option<i32> {
 #[expect(clippy::cast_precision_loss, reason = "histogram bin edges")]
 fn probe(args: &Common) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)?;
-    let library = SwapLibrary::open(&args.swap_out, &cache, &SwapOptions::default())?;
+    let library = Library::open(&args.swap_out)?;
     let all = FaceIndex::of(&cache);
     let members = all.rows_of(
         seed_faces(&library, &args.faceset)?
@@ -288,7 +289,7 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     let common = &args.common;
     let cache = Cache::open_read_only(&common.cache)?;
     let swap_options = SwapOptions::default();
-    let mut library = SwapLibrary::open(&common.swap_out, &cache, &swap_options)?;
+    let mut library = Library::open(&common.swap_out)?;
     let all = FaceIndex::of(&cache);
     let seed = all.rows_of(
         seed_faces(&library, &common.faceset)?
@@ -375,7 +376,23 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
         );
         new.push(NewFaceset {
             faces: era.iter().map(|&i| all.rows[tight[i]].clone()).collect(),
+            kind: Kind::Era,
             label: format!("{} era {label}", common.faceset),
+            sources: args
+                .root
+                .iter()
+                .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
+                .collect(),
+            params: serde_json::json!({
+                "faceset": common.faceset,
+                "era_threshold": common.era_threshold,
+                "recover": args.recover,
+                "tighten": args.tighten,
+                "anchor_min": args.anchor_min,
+                "fragment_distance": args.fragment_distance,
+                "year_window": args.year_window,
+                "thin_below": args.thin_below,
+            }),
             marker: label.clone(),
             label_bundles: false,
             thin,
@@ -383,7 +400,7 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
         });
     }
     new.retain(|n| {
-        let done = library.has_label(&n.label);
+        let done = library.has_label(Kind::Era, &n.label);
         if done {
             println!("  {}: split before, skipped", n.label);
         }
@@ -392,8 +409,13 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    for f in library.add(&cache, &new, &swap_options)? {
-        println!("added {} ({} crops)", f.name, f.faces.len());
+    let changes = library.add(&cache, &new, &swap_options)?;
+    for name in &changes.added {
+        let crops = library.entry(name).map_or(0, |e| e.export.faces.len());
+        println!("added {name} ({crops} crops)");
+    }
+    for (label, why) in &changes.left_out {
+        println!("not added ({label}): {why}");
     }
     library.save()?;
     Ok(())

@@ -43,8 +43,8 @@ use fs_cluster::centroid::{centroid, reject_outliers};
 use fs_cluster::cosine_distance;
 use fs_export::discover::under_root;
 use fs_export::faces::{self, FaceRow};
-use fs_export::library::{NewFaceset, SwapLibrary};
 use fs_export::swap::SwapOptions;
+use fs_library::{Kind, Library, NewFaceset};
 
 /// Import hand-sorted folders as identities, routing a mixed folder into them.
 #[derive(Debug, Parser)]
@@ -133,12 +133,12 @@ fn main() -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
     let swap_options = SwapOptions::default();
-    let mut library = SwapLibrary::open(&args.swap_out, &cache, &swap_options)?;
+    let mut library = Library::open(&args.swap_out)?;
     let (rows, embeddings) = faces::collect(&cache, |_| true);
 
     let mut identities = Vec::new();
     for (label, dir) in &trusted {
-        if library.has_label(label) {
+        if library.has_label(Kind::HandSorted, label) {
             println!("{label}: imported before, skipped");
             continue;
         }
@@ -190,24 +190,44 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let params = serde_json::json!({
+        "route_threshold": route_threshold,
+        "centroid_passes": args.centroid_passes,
+    });
+    let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
     let new: Vec<NewFaceset> = identities
         .into_iter()
-        .map(|id| NewFaceset {
-            faces: id.faces,
-            marker: id.label.clone(),
-            label: id.label,
-            label_bundles: true,
-            thin: false,
-            suffix: String::new(),
+        .map(|id| {
+            let mut sources: Vec<PathBuf> = trusted
+                .iter()
+                .filter(|(label, _)| *label == id.label)
+                .map(|(_, dir)| absolute(dir))
+                .collect();
+            sources.extend(mixed.iter().map(absolute));
+            NewFaceset {
+                faces: id.faces,
+                kind: Kind::HandSorted,
+                marker: id.label.clone(),
+                label: id.label,
+                sources,
+                params: params.clone(),
+                label_bundles: true,
+                thin: false,
+                suffix: String::new(),
+            }
         })
         .collect();
-    for f in library.add(&cache, &new, &swap_options)? {
+    let changes = library.add(&cache, &new, &swap_options)?;
+    for name in &changes.added {
+        let entry = library.entry(name).expect("just added");
         println!(
-            "added {} ({}) with {} crops",
-            f.name,
-            f.label.as_deref().unwrap_or_default(),
-            f.faces.len()
+            "added {name} ({}) with {} crops",
+            entry.provenance.label,
+            entry.export.faces.len()
         );
+    }
+    for (label, why) in &changes.left_out {
+        println!("not added ({label}): {why}");
     }
     library.save()?;
     Ok(())

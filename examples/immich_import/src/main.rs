@@ -40,11 +40,11 @@ use fs_embed::locations::Locations;
 use fs_embed::pack::ModelPack;
 use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Silent, Source};
 use fs_export::discover::{DiscoverOptions, discover};
-use fs_export::library::{NewFaceset, SwapLibrary};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
 use fs_immich::client::Client;
 use fs_immich::stage::{QUEUE_FILE, StageOptions};
+use fs_library::{Kind, Library, NewFaceset};
 
 /// Import a self-hosted Immich library into the faceset library.
 #[derive(Debug, Parser)]
@@ -187,11 +187,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
         min_face_short: args.min_face_short,
         ..SwapOptions::default()
     };
-    let mut library = SwapLibrary::open(&args.swap_out, &cache, &swap_options)?;
+    let mut library = Library::open(&args.swap_out)?;
     let mut lookup: Vec<&Cache> = others.iter().collect();
     lookup.push(&cache);
     let existing: Vec<Vec<f32>> = library
-        .canonical_centroids(&lookup)
+        .known_identities(cache.model(), &lookup)?
         .into_iter()
         .map(|(_, c)| c)
         .collect();
@@ -217,15 +217,28 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .kept()
         .map(|c| NewFaceset {
             faces: c.survivors.clone(),
+            kind: Kind::Immich,
             label: label.clone(),
+            sources: vec![PathBuf::from(&args.url)],
+            params: serde_json::json!({
+                "user": args.user,
+                "existing_threshold": args.existing_threshold,
+                "min_faces": args.min_faces,
+                "min_face_short": args.min_face_short,
+            }),
             marker: label.clone(),
             label_bundles: false,
             thin: false,
             suffix: String::new(),
         })
         .collect();
-    for f in library.add(&cache, &new, &swap_options)? {
-        log.line(&format!("added {} ({} crops)", f.name, f.faces.len()));
+    let changes = library.add(&cache, &new, &swap_options)?;
+    for name in &changes.added {
+        let crops = library.entry(name).map_or(0, |e| e.export.faces.len());
+        log.line(&format!("added {name} ({crops} crops)"));
+    }
+    for (label, why) in &changes.left_out {
+        log.line(&format!("not added ({label}): {why}"));
     }
     library.save()?;
     Ok(())

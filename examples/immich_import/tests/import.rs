@@ -9,10 +9,10 @@ use std::process::Command;
 use fs_cache::Cache;
 use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Silent, Source};
 use fs_export::discover::{DiscoverOptions, discover};
-use fs_export::library::{NewFaceset, SwapLibrary};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
 use fs_immich::mock::{MockAsset, MockImmich};
+use fs_library::{Kind, Library, NewFaceset};
 
 const KEY: &str = "sk-test-immich-import";
 
@@ -129,13 +129,16 @@ fn immich_import_finds_the_identities_the_local_pipeline_finds() {
     .unwrap();
     let local_library = tmp.path().join("local_library");
     let options = SwapOptions::default();
-    let mut library = SwapLibrary::open(&local_library, &cache, &options).unwrap();
+    let mut library = Library::open(&local_library).unwrap();
     let found = discover(&cache, |_| true, &[], &gates());
     let new: Vec<NewFaceset> = found
         .kept()
         .map(|c| NewFaceset {
             faces: c.survivors.clone(),
+            kind: Kind::Discovered,
             label: "local".into(),
+            sources: Vec::new(),
+            params: serde_json::Value::Null,
             marker: "local".into(),
             label_bundles: false,
             thin: false,

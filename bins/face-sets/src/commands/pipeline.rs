@@ -7,8 +7,10 @@ use fs_cache::Cache;
 use fs_embed::enrich::LandmarkModels;
 use fs_embed::landmark::Landmarker;
 use fs_embed::pipeline::{EmbedOptions, Source};
-use fs_export::manifest::{self, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
+use fs_export::manifest::{self, RawManifest, RefineManifest};
 use fs_export::report::RunLayout;
+use fs_library::grow::GrowOptions;
+use fs_library::{Changes, Library};
 
 use crate::ExitStatus;
 use crate::cli::{EnrichArgs, ExportSwapArgs, ReportArgs, RunArgs};
@@ -79,41 +81,50 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
     if options.candidates && raw.is_none() {
         anyhow::bail!("--candidates needs --raw-manifest (the manifest.json written by cluster)");
     }
-    let result = fs_export::swap::export(&cache, &refine, raw.as_ref(), &args.out, &options)?;
-    swap_summary(&result, &args.out)
+    let mut library = Library::open(&args.out)?;
+    let changes = library.refresh_refined(&cache, &refine, raw.as_ref(), &options)?;
+    library.save()?;
+    library_summary(&library, &changes)
 }
 
-fn swap_summary(
-    result: &fs_export::swap::SwapManifest,
-    out: &std::path::Path,
-) -> anyhow::Result<ExitStatus> {
+/// What a refresh did to the library, on stderr.
+fn library_summary(library: &Library, changes: &Changes) -> anyhow::Result<ExitStatus> {
     let mut err = std::io::stderr().lock();
-    for f in &result.facesets {
-        writeln!(
-            err,
-            "  {}: {} crops ({} dropped), mean quality {:.2}",
-            f.name,
-            f.faces.len(),
-            f.dropped.len(),
-            f.mean_quality
-        )?;
+    for (verb, names) in [
+        ("added", &changes.added),
+        ("updated", &changes.updated),
+        ("unchanged", &changes.unchanged),
+    ] {
+        for name in names {
+            if let Some(entry) = library.entry(name) {
+                writeln!(
+                    err,
+                    "  {verb} {name}: {} crops ({} dropped), mean quality {:.2}",
+                    entry.export.faces.len(),
+                    entry.export.dropped.len(),
+                    entry.export.mean_quality
+                )?;
+            }
+        }
+    }
+    for (name, why) in &changes.left_out {
+        writeln!(err, "  not exported {name}: {why}")?;
     }
     writeln!(
         err,
-        "{} facesets exported, {} candidates, {} errors → {}",
-        result
-            .facesets
-            .iter()
-            .filter(|f| !f.faces.is_empty())
-            .count(),
-        result.candidates.len(),
-        result.errors.len(),
-        out.join(fs_export::swap::SWAP_MANIFEST).display()
+        "library {}: {} identities ({} added, {} updated, {} unchanged), {} candidates, {} errors",
+        library.dir().join(fs_export::swap::SWAP_MANIFEST).display(),
+        library.manifest().facesets.len(),
+        changes.added.len(),
+        changes.updated.len(),
+        changes.unchanged.len(),
+        library.manifest().candidates.len(),
+        changes.errors.len(),
     )?;
-    for (path, message) in &result.errors {
+    for (path, message) in &changes.errors {
         writeln!(err, "  {}: {message}", path.display())?;
     }
-    Ok(if result.errors.is_empty() {
+    Ok(if changes.errors.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::PartialFailure
@@ -181,48 +192,34 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     drop(analyzer);
 
     stage(1);
-    let mode = args.materialize.into();
-    let raw_path = layout.raw().join(RAW_MANIFEST);
-    let raw = if raw_path.is_file() {
-        let old: RawManifest = manifest::read(&raw_path)?;
-        let (raw, _) = fs_export::extend::extend_raw(
-            &cache,
-            &old,
-            &fs_export::extend::ExtendOptions::default(),
-        );
-        fs_export::extend::write_raw(&layout.raw(), &raw, mode)?;
-        raw
-    } else {
-        let raw = fs_export::raw::cluster_cache_reporting(
-            &cache,
-            &fs_export::raw::ClusterOptions {
-                graph: args.graph.into(),
-                ..fs_export::raw::ClusterOptions::default()
-            },
-            &StageProgress::new(bars),
-        );
-        fs_export::raw::write(&layout.raw(), &raw, mode)?;
-        raw
-    };
-
-    stage(2);
-    let refine_path = layout.facesets().join(REFINE_MANIFEST);
-    let refine = if refine_path.is_file() {
-        let old: RefineManifest = manifest::read(&refine_path)?;
-        let (refine, _) = fs_export::extend::extend_refine(&cache, &old);
-        fs_export::extend::write_refine(&layout.facesets(), &refine, mode)?;
-        refine
-    } else {
-        let options = fs_export::refine::RefineOptions {
+    let mut library = Library::open(layout.swap())?;
+    let grow_options = GrowOptions {
+        cluster: fs_export::raw::ClusterOptions {
+            graph: args.graph.into(),
+            ..fs_export::raw::ClusterOptions::default()
+        },
+        refine: fs_export::refine::RefineOptions {
             min_faces: args.min_faces as usize,
             graph: args.graph.into(),
             ..fs_export::refine::RefineOptions::default()
-        };
-        let refine =
-            fs_export::refine::refine_cache_reporting(&cache, &options, &StageProgress::new(bars));
-        fs_export::refine::write(&layout.facesets(), &refine, mode)?;
-        refine
+        },
+        discover: fs_export::discover::DiscoverOptions {
+            gates: fs_export::refine::RefineOptions {
+                min_faces: args.min_faces as usize,
+                ..fs_export::refine::RefineOptions::default()
+            },
+            ..fs_export::discover::DiscoverOptions::default()
+        },
+        materialize: args.materialize.into(),
     };
+    let grown = fs_library::grow::identities(
+        &cache,
+        &layout,
+        &library,
+        &grow_options,
+        &StageProgress::new(bars),
+    )?;
+    stage(2);
 
     stage(3);
     let dups =
@@ -244,33 +241,41 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     stage(5);
     let mut swap_options = args.swap.options();
     swap_options.candidates = true;
-    let swap = fs_export::swap::export(&cache, &refine, Some(&raw), &layout.swap(), &swap_options)?;
+    let changes =
+        library.refresh_refined(&cache, &grown.refine, Some(&grown.raw), &swap_options)?;
+    library.save()?;
 
     stage(6);
     let report = fs_export::report::write_report(&layout, &cache)?;
     overall.finish_and_clear();
     bars.clear();
 
-    let errors = embedded.errors.len() + enriched.errors.len() + swap.errors.len();
+    let errors = embedded.errors.len() + enriched.errors.len() + changes.errors.len();
     let stats = cache.stats();
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
         "{} photos ({} images embedded this run, {} faces found this run); {} faces in the cache; {} people; \
-         {} facesets exported; {} errors",
+         {} new identities; library: {} identities ({} added, {} updated); {} errors",
         embedded.files,
         embedded.embedded,
         embedded.faces,
         stats.faces,
-        raw.clusters.len(),
-        swap.facesets.iter().filter(|f| !f.faces.is_empty()).count(),
+        grown.raw.clusters.len(),
+        grown.discovered.len(),
+        library.manifest().facesets.len(),
+        changes.added.len(),
+        changes.updated.len(),
         errors
     )?;
+    for (name, why) in &changes.left_out {
+        writeln!(err, "  not exported {name}: {why}")?;
+    }
     for (path, message) in embedded
         .errors
         .iter()
         .chain(&enriched.errors)
-        .chain(&swap.errors)
+        .chain(&changes.errors)
     {
         writeln!(err, "  {}: {message}", path.display())?;
     }

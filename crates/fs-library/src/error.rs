@@ -1,0 +1,65 @@
+use std::path::PathBuf;
+
+use fs_cache::ModelId;
+
+/// Everything that can go wrong with a library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Exporting a faceset failed.
+    #[error(transparent)]
+    Export(#[from] fs_export::Error),
+    /// A file of the library could not be read or written.
+    #[error("{}: cannot {action}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest is not valid JSON of its version.
+    #[error("library manifest {} is damaged", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The manifest is of a version this build does not know.
+    #[error(
+        "library manifest {} has version {found}, but this build reads versions 1 and {}; \
+         use the face-sets release that wrote it (nothing was changed)",
+        path.display(),
+        crate::VERSION
+    )]
+    UnsupportedVersion {
+        /// The manifest.
+        path: PathBuf,
+        /// The version it names (`none` when it has no version).
+        found: String,
+    },
+    /// New faces come from another model than an identity of the library.
+    #[error(
+        "{entry} in {} was made by {library}, but these faces come from {requested}; \
+         embeddings of different models cannot be compared: embed with the library's model \
+         (--models {}) or start another library",
+        path.display(),
+        library.pack
+    )]
+    ModelMismatch {
+        /// The library manifest.
+        path: PathBuf,
+        /// The entry.
+        entry: String,
+        /// Its model.
+        library: Box<ModelId>,
+        /// The model of the faces being matched.
+        requested: Box<ModelId>,
+    },
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

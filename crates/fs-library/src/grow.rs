@@ -1,0 +1,172 @@
+//! The identity stages of `face-sets run`, as one function: cluster (or extend) the
+//! cache, refine (or extend) the facesets, and on a re-run discover the new people among
+//! faces that joined no identity, so a person first seen in a later batch gets a
+//! faceset. The library is grown from the result with [`crate::Library::refresh_refined`].
+//!
+//! ```text
+//! first run:  cluster → refine                       (facesets numbered from 001)
+//! re-run:     extend raw → extend refine → discover  (new facesets past the highest)
+//! ```
+
+use std::collections::HashSet;
+
+use fs_cache::Cache;
+use fs_cluster::progress::Progress;
+use fs_export::discover::{DiscoverOptions, discover};
+use fs_export::extend::{ExtendOptions, extend_raw, extend_refine, write_raw, write_refine};
+use fs_export::manifest::{
+    self, Faceset, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest,
+};
+use fs_export::materialize::Mode;
+use fs_export::raw::{ClusterOptions, cluster_cache_reporting};
+use fs_export::refine::{RefineOptions, refine_cache_reporting};
+use fs_export::report::RunLayout;
+
+use crate::{Library, Result};
+
+/// Options of the identity stages.
+#[derive(Clone, Debug, Default)]
+pub struct GrowOptions {
+    /// First-run clustering.
+    pub cluster: ClusterOptions,
+    /// First-run refinement.
+    pub refine: RefineOptions,
+    /// Discovery of new identities on a re-run (its gates are refine's, its
+    /// `min_faces` the refine's).
+    pub discover: DiscoverOptions,
+    /// How faces are placed into the `raw/` and `facesets/` folders.
+    pub materialize: Mode,
+}
+
+/// What the identity stages produced.
+#[derive(Clone, Debug)]
+pub struct Grown {
+    /// The raw clusters, as written.
+    pub raw: RawManifest,
+    /// The facesets, as written (new identities appended).
+    pub refine: RefineManifest,
+    /// Whether this was the first run (clustered from scratch).
+    pub first_run: bool,
+    /// Faces that joined an existing cluster or faceset this run.
+    pub extended: usize,
+    /// Refine names of the identities discovered this run.
+    pub discovered: Vec<String>,
+}
+
+/// Runs the identity stages of `run` over `cache`, reading and writing the manifests
+/// under `layout`. New identities are numbered past the highest faceset of both the
+/// refine manifest and `library`, so the library can take the same name.
+pub fn identities(
+    cache: &Cache,
+    layout: &RunLayout,
+    library: &Library,
+    options: &GrowOptions,
+    progress: &dyn Progress,
+) -> Result<Grown> {
+    let raw_path = layout.raw().join(RAW_MANIFEST);
+    let refine_path = layout.facesets().join(REFINE_MANIFEST);
+    let first_run = !refine_path.is_file();
+    let mut extended = 0;
+    let raw = if raw_path.is_file() {
+        let old: RawManifest = manifest::read(&raw_path)?;
+        let (raw, report) = extend_raw(cache, &old, &ExtendOptions::default());
+        extended += report.joined_existing;
+        write_raw(&layout.raw(), &raw, options.materialize)?;
+        raw
+    } else {
+        let raw = cluster_cache_reporting(cache, &options.cluster, progress);
+        fs_export::raw::write(&layout.raw(), &raw, options.materialize)?;
+        raw
+    };
+    let mut discovered = Vec::new();
+    let refine = if first_run {
+        let refine = refine_cache_reporting(cache, &options.refine, progress);
+        fs_export::refine::write(&layout.facesets(), &refine, options.materialize)?;
+        refine
+    } else {
+        let old: RefineManifest = manifest::read(&refine_path)?;
+        let (mut refine, joined) = extend_refine(cache, &old);
+        extended += joined;
+        discovered = discover_new(cache, &mut refine, library, &options.discover)?;
+        write_refine(&layout.facesets(), &refine, options.materialize)?;
+        refine
+    };
+    Ok(Grown {
+        raw,
+        refine,
+        first_run,
+        extended,
+        discovered,
+    })
+}
+
+/// Clusters the faces that belong to no faceset (as a member or a dropped face) and
+/// match no known identity (of the library or the refine manifest), and appends the
+/// clusters that pass discovery's rules as new facesets.
+fn discover_new(
+    cache: &Cache,
+    refine: &mut RefineManifest,
+    library: &Library,
+    options: &DiscoverOptions,
+) -> Result<Vec<String>> {
+    let taken: HashSet<&str> = refine
+        .facesets
+        .iter()
+        .flat_map(|f| {
+            f.faces
+                .iter()
+                .map(|r| r.key.as_str())
+                .chain(f.dropped.iter().map(|d| d.face.key.as_str()))
+        })
+        .collect();
+    let mut existing: Vec<Vec<f32>> = library
+        .known_identities(cache.model(), &[cache])?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    existing.extend(refine_centroids(cache, refine));
+    let found = discover(
+        cache,
+        |row| !taken.contains(row.key.as_str()),
+        &existing,
+        options,
+    );
+    let mut next = refine
+        .facesets
+        .iter()
+        .filter_map(|f| manifest::number_of("faceset", &f.name))
+        .max()
+        .unwrap_or(0)
+        .max(library.next_number() - 1)
+        + 1;
+    let mut names = Vec::new();
+    let new: Vec<Faceset> = found
+        .kept()
+        .map(|c| {
+            let name = manifest::numbered("faceset", next);
+            next += 1;
+            names.push(name.clone());
+            Faceset {
+                name,
+                images: fs_export::faces::distinct_images(&c.survivors),
+                faces: c.survivors.clone(),
+                dropped: Vec::new(),
+            }
+        })
+        .collect();
+    refine.facesets.extend(new);
+    Ok(names)
+}
+
+/// Centroids of the refine manifest's facesets, from the cache.
+fn refine_centroids(cache: &Cache, refine: &RefineManifest) -> Vec<Vec<f32>> {
+    let index = fs_export::faces::FaceIndex::of(cache);
+    refine
+        .facesets
+        .iter()
+        .filter_map(|f| {
+            let rows = index.rows_of(f.faces.iter().map(|r| r.key.as_str()));
+            (!rows.is_empty()).then(|| fs_cluster::centroid::centroid(&index.embeddings, &rows))
+        })
+        .collect()
+}

@@ -1,0 +1,639 @@
+//! The library: one `facesets_swap_ready/` folder that holds every identity a person
+//! curates, from every source, and that every command grows and none breaks.
+//!
+//! [`Library`] is the only writer of the library's `manifest.json`. Each entry has a
+//! stable name (`faceset_NNN`, never reused or renumbered), its provenance (which
+//! workflow made it, from which sources, with which parameters, when), its exported
+//! faces, and its centroid with the id of the model that made it.
+//!
+//! - **Ownership.** A writer refreshes only the entries of its own kind:
+//!   [`Library::refresh_refined`] (`export-swap`, `run`) touches only [`Kind::Refined`]
+//!   entries; the workflows only ever add entries of theirs.
+//! - **No empty entries.** A faceset whose export keeps no crop is not added, and its
+//!   number is not used; a refresh that would empty an entry leaves it as it was.
+//! - **Idempotent.** Writing the same inputs twice leaves the manifest byte-identical:
+//!   an entry's `updated` time changes only when its content does.
+//! - **Versioned.** A manifest of an unknown or newer version is refused, naming the
+//!   file and the version, and nothing is written.
+//!
+//! ```no_run
+//! use fs_library::Library;
+//! let library = Library::open("out/facesets_swap_ready")?;
+//! for entry in library.entries() {
+//!     println!("{} ({:?}): {} crops", entry.export.name, entry.provenance.kind, entry.export.faces.len());
+//! }
+//! # Ok::<(), fs_library::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+pub mod grow;
+mod legacy;
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use fs_cache::{Cache, FaceKey, ModelId};
+use fs_cluster::Embeddings;
+use fs_cluster::centroid::centroid;
+use fs_export::faces::FaceRow;
+use fs_export::manifest::{self, Faceset, RawManifest, RefineManifest};
+use fs_export::swap::{
+    Candidate, ExportOutcome, ExportRequest, FacesetExport, SWAP_MANIFEST, SwapOptions,
+    export_facesets, rescue_candidates,
+};
+use serde::{Deserialize, Serialize};
+
+pub use error::{Error, Result};
+
+/// Format version of the library manifest this build writes. Version 1 was the
+/// `export-swap` manifest before the library had provenance; it is read and upgraded.
+pub const VERSION: u32 = 2;
+
+/// Folder of era buckets too small to stand alone.
+pub const THIN: &str = "_thin";
+
+/// Which workflow made an entry; the only one that may refresh it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A refined faceset, exported by `export-swap` or `run` (and refreshed by them).
+    Refined,
+    /// A hand-sorted folder imported as one person.
+    HandSorted,
+    /// A new identity discovered in a mixed folder.
+    Discovered,
+    /// One era of an identity, split by EXIF year.
+    Era,
+    /// A new identity discovered in an Immich library.
+    Immich,
+}
+
+/// Where an entry came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The workflow that made it (and owns it).
+    pub kind: Kind,
+    /// Its label within that workflow: the refine faceset's name, the hand-sorted
+    /// folder's label, the source's name, the era.
+    pub label: String,
+    /// The source roots its faces were taken from, when the workflow had any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<PathBuf>,
+    /// The parameters the workflow used.
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// When it was added (seconds since the Unix epoch; 0 when unknown).
+    pub created: u64,
+    /// When its content last changed.
+    pub updated: u64,
+}
+
+/// One identity of the library.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Its name, folder, crops (with their face keys), dropped faces and bundles; the
+    /// same as the faceset folder's own `manifest.json`.
+    #[serde(flatten)]
+    pub export: FacesetExport,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// Centroid of its exported faces (unit length); empty for an entry read from a
+    /// version-1 manifest until it is refreshed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub centroid: Vec<f32>,
+    /// The model whose embeddings the centroid is in; `None` when the cache did not
+    /// record one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelId>,
+    /// Photos that could not be read when it was last exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+impl Entry {
+    /// Its folder, relative to the library.
+    pub fn dir(&self) -> &str {
+        self.export.dir.as_deref().unwrap_or(&self.export.name)
+    }
+
+    /// Whether it is a canonical identity (not an era bucket): the identities new faces
+    /// are matched against.
+    pub fn is_canonical(&self) -> bool {
+        self.provenance.kind != Kind::Era
+    }
+}
+
+/// `facesets_swap_ready/manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LibraryManifest {
+    /// [`VERSION`].
+    pub version: u32,
+    /// Every identity, in the order they were added.
+    pub facesets: Vec<Entry>,
+    /// Era buckets too small to stand alone (under `_thin/`).
+    #[serde(default)]
+    pub thin_eras: Vec<Entry>,
+    /// Singletons that resemble a refined faceset, offered for review (replaced by each
+    /// refresh of the refined entries).
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+}
+
+impl Default for LibraryManifest {
+    fn default() -> Self {
+        Self {
+            version: VERSION,
+            facesets: Vec::new(),
+            thin_eras: Vec::new(),
+            candidates: Vec::new(),
+        }
+    }
+}
+
+/// A new identity for [`Library::add`].
+#[derive(Clone, Debug)]
+pub struct NewFaceset {
+    /// Its faces (its name is assigned by the library).
+    pub faces: Vec<FaceRow>,
+    /// The workflow adding it.
+    pub kind: Kind,
+    /// Its label within the workflow; names the bundles (`<label>_top30.fsz`) when
+    /// `label_bundles`.
+    pub label: String,
+    /// The source roots its faces come from.
+    pub sources: Vec<PathBuf>,
+    /// The workflow's parameters, recorded in the provenance.
+    pub params: serde_json::Value,
+    /// Stem of the marker file written in its folder (`<marker>.txt`).
+    pub marker: String,
+    /// Name the bundles after the label instead of the faceset.
+    pub label_bundles: bool,
+    /// Put it under `_thin/` and list it in `thin_eras` (with a `THIN.txt` marker).
+    pub thin: bool,
+    /// Name suffix after `faceset_NNN` (e.g. an era `_2005-2010`), if any.
+    pub suffix: String,
+}
+
+/// What a write did, for the user.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Entries added, by name.
+    pub added: Vec<String>,
+    /// Entries whose content changed, by name.
+    pub updated: Vec<String>,
+    /// Entries refreshed to the same content.
+    pub unchanged: Vec<String>,
+    /// Facesets not added, or entries left as they were, because their export kept no
+    /// crop: (name or label, why).
+    pub left_out: Vec<(String, String)>,
+    /// Photos that could not be read while cropping.
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+/// An opened `facesets_swap_ready/`.
+#[derive(Debug)]
+pub struct Library {
+    dir: PathBuf,
+    manifest: LibraryManifest,
+}
+
+impl Library {
+    /// Opens the library in `dir` (an empty one when there is no manifest yet; the
+    /// folder is created on [`Library::save`]). A version-1 manifest is upgraded in
+    /// memory; an unknown or newer version is refused.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        let path = dir.join(SWAP_MANIFEST);
+        let manifest = if path.is_file() {
+            read_manifest(&path)?
+        } else {
+            LibraryManifest::default()
+        };
+        Ok(Self { dir, manifest })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The manifest as it stands.
+    pub fn manifest(&self) -> &LibraryManifest {
+        &self.manifest
+    }
+
+    /// Every entry, thin eras included.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.manifest
+            .facesets
+            .iter()
+            .chain(&self.manifest.thin_eras)
+    }
+
+    /// The entry named `name`.
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries().find(|e| e.export.name == name)
+    }
+
+    /// Whether an entry of this kind and label exists already.
+    pub fn has_label(&self, kind: Kind, label: &str) -> bool {
+        self.entries()
+            .any(|e| e.provenance.kind == kind && e.provenance.label == label)
+    }
+
+    /// One past the highest `faceset_NNN` in the manifest or on disk (in the library
+    /// or under `_thin/`), so a new entry never takes a folder that exists.
+    pub fn next_number(&self) -> usize {
+        let in_manifest = self
+            .entries()
+            .filter_map(|e| leading_number(&e.export.name));
+        let on_disk = [self.dir.clone(), self.dir.join(THIN)]
+            .into_iter()
+            .filter_map(|d| fs::read_dir(d).ok())
+            .flatten()
+            .flatten()
+            .filter_map(|e| leading_number(&e.file_name().to_string_lossy()));
+        in_manifest.chain(on_disk).max().unwrap_or(0) + 1
+    }
+
+    /// The canonical identities (not era buckets, not thin) with their centroids, for
+    /// matching new faces of `model` against. An entry made by another model is an
+    /// error, never a silent mismatch. Entries read from a version-1 manifest have no
+    /// stored centroid; theirs is computed from whichever of `caches` holds their faces.
+    pub fn known_identities(
+        &self,
+        model: Option<&ModelId>,
+        caches: &[&Cache],
+    ) -> Result<Vec<(String, Vec<f32>)>> {
+        let mut known = Vec::new();
+        for entry in self.manifest.facesets.iter().filter(|e| e.is_canonical()) {
+            if let (Some(own), Some(asked)) = (&entry.model, model)
+                && own != asked
+            {
+                return Err(Error::ModelMismatch {
+                    path: self.dir.join(SWAP_MANIFEST),
+                    entry: entry.export.name.clone(),
+                    library: Box::new(own.clone()),
+                    requested: Box::new(asked.clone()),
+                });
+            }
+            let centre = if entry.centroid.is_empty() {
+                centroid_from_caches(&entry.export, caches)
+            } else {
+                Some(entry.centroid.clone())
+            };
+            if let Some(centre) = centre {
+                known.push((entry.export.name.clone(), centre));
+            }
+        }
+        Ok(known)
+    }
+
+    /// Adds new identities: each is exported into a new folder numbered past the
+    /// highest existing `faceset_NNN`, with its marker file. One whose export keeps no
+    /// crop is left out (listed in [`Changes::left_out`]) and uses no number. Existing
+    /// entries are never touched. Call [`Library::save`] to write the manifest.
+    pub fn add(
+        &mut self,
+        cache: &Cache,
+        new: &[NewFaceset],
+        options: &SwapOptions,
+    ) -> Result<Changes> {
+        let mut changes = Changes::default();
+        let now = now();
+        for n in new {
+            let name = format!(
+                "{}{}",
+                manifest::numbered("faceset", self.next_number()),
+                n.suffix
+            );
+            let faceset = Faceset {
+                name: name.clone(),
+                images: fs_export::faces::distinct_images(&n.faces),
+                faces: n.faces.clone(),
+                dropped: Vec::new(),
+            };
+            let request = ExportRequest {
+                faceset: &faceset,
+                dir: if n.thin {
+                    format!("{THIN}/{name}")
+                } else {
+                    name.clone()
+                },
+                bundle_stem: if n.label_bundles {
+                    n.label.clone()
+                } else {
+                    name.clone()
+                },
+                label: Some(n.label.clone()),
+            };
+            let outcome = export_one(cache, &request, &self.dir, options)?;
+            changes.errors.extend(outcome.errors.iter().cloned());
+            if outcome.is_empty() {
+                changes
+                    .left_out
+                    .push((n.label.clone(), empty_reason(&outcome)));
+                continue;
+            }
+            let folder = self.dir.join(&request.dir);
+            let marker = folder.join(format!("{}.txt", safe_label(&n.marker)));
+            let note = format!(
+                "{name}: {} faces from {}\n",
+                outcome.export.faces.len(),
+                n.label
+            );
+            write_file(&marker, note.as_bytes())?;
+            if n.thin {
+                write_file(
+                    &folder.join("THIN.txt"),
+                    b"fewer faces than an era needs; kept for review\n",
+                )?;
+            }
+            let entry = Entry {
+                provenance: Provenance {
+                    kind: n.kind,
+                    label: n.label.clone(),
+                    sources: n.sources.clone(),
+                    params: n.params.clone(),
+                    created: now,
+                    updated: now,
+                },
+                centroid: outcome.centroid,
+                model: cache.model().cloned(),
+                errors: outcome.errors,
+                export: outcome.export,
+            };
+            if n.thin {
+                self.manifest.thin_eras.push(entry);
+            } else {
+                self.manifest.facesets.push(entry);
+            }
+            changes.added.push(name);
+        }
+        Ok(changes)
+    }
+
+    /// Exports the facesets of a refine manifest as the library's [`Kind::Refined`]
+    /// entries, and nothing else.
+    ///
+    /// A faceset already in the library (same refine name) is refreshed in its folder,
+    /// under its library name. A new one takes its refine name when no entry or folder
+    /// has it, else the next free number. A faceset whose export keeps no crop is not
+    /// added, and an entry it would empty is left as it was. Entries of other kinds,
+    /// thin eras, and refined entries the refine manifest no longer lists are never
+    /// touched. With `options.candidates` and a `raw` manifest, singletons resembling a
+    /// refined entry are rescued into `_candidates/`.
+    pub fn refresh_refined(
+        &mut self,
+        cache: &Cache,
+        refine: &RefineManifest,
+        raw: Option<&RawManifest>,
+        options: &SwapOptions,
+    ) -> Result<Changes> {
+        let mut changes = Changes::default();
+        let now = now();
+        let params = serde_json::json!({ "refine": refine.params, "export": options });
+        for faceset in &refine.facesets {
+            let existing = self.manifest.facesets.iter().position(|e| {
+                e.provenance.kind == Kind::Refined && e.provenance.label == faceset.name
+            });
+            let name = match existing {
+                Some(i) => self.manifest.facesets[i].export.name.clone(),
+                None if self.is_free(&faceset.name) => faceset.name.clone(),
+                None => manifest::numbered("faceset", self.next_number()),
+            };
+            let renamed = Faceset {
+                name: name.clone(),
+                ..faceset.clone()
+            };
+            let request = ExportRequest {
+                faceset: &renamed,
+                dir: name.clone(),
+                bundle_stem: name.clone(),
+                label: None,
+            };
+            let outcome = export_one(cache, &request, &self.dir, options)?;
+            changes.errors.extend(outcome.errors.iter().cloned());
+            if outcome.is_empty() {
+                let why = empty_reason(&outcome);
+                changes.left_out.push((
+                    name,
+                    if existing.is_some() {
+                        format!("left as it was: {why}")
+                    } else {
+                        why
+                    },
+                ));
+                continue;
+            }
+            let fresh = Entry {
+                provenance: Provenance {
+                    kind: Kind::Refined,
+                    label: faceset.name.clone(),
+                    sources: Vec::new(),
+                    params: params.clone(),
+                    created: now,
+                    updated: now,
+                },
+                centroid: outcome.centroid,
+                model: cache.model().cloned(),
+                errors: outcome.errors,
+                export: outcome.export,
+            };
+            if let Some(i) = existing {
+                let old = &mut self.manifest.facesets[i];
+                if same_content(old, &fresh) {
+                    changes.unchanged.push(name);
+                } else {
+                    let created = old.provenance.created;
+                    *old = fresh;
+                    old.provenance.created = created;
+                    changes.updated.push(name);
+                }
+            } else {
+                self.manifest.facesets.push(fresh);
+                changes.added.push(name);
+            }
+        }
+        self.manifest.candidates = match raw {
+            Some(raw) if options.candidates => {
+                let centroids: Vec<(String, Vec<f32>)> = self
+                    .manifest
+                    .facesets
+                    .iter()
+                    .filter(|e| e.provenance.kind == Kind::Refined && !e.centroid.is_empty())
+                    .map(|e| (e.export.name.clone(), e.centroid.clone()))
+                    .collect();
+                rescue_candidates(
+                    cache,
+                    raw,
+                    &centroids,
+                    &self.dir,
+                    options,
+                    &mut changes.errors,
+                )?
+            }
+            _ => Vec::new(),
+        };
+        Ok(changes)
+    }
+
+    /// Writes the manifest atomically, unless the file already holds exactly these bytes
+    /// (so an idempotent run leaves it untouched).
+    pub fn save(&self) -> Result<()> {
+        let path = self.dir.join(SWAP_MANIFEST);
+        let mut json =
+            serde_json::to_vec_pretty(&self.manifest).expect("a manifest always serialises");
+        json.push(b'\n');
+        if fs::read(&path).is_ok_and(|old| old == json) {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
+            path: self.dir.clone(),
+            action: "create the library folder",
+            source,
+        })?;
+        manifest::write_bytes_atomically(&path, &json)?;
+        Ok(())
+    }
+
+    /// Whether `name` is neither an entry's name nor a folder in the library.
+    fn is_free(&self, name: &str) -> bool {
+        self.entry(name).is_none() && !self.dir.join(name).exists()
+    }
+}
+
+/// Reads a library manifest of any version this build knows.
+pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
+    let text = fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        action: "read",
+        source,
+    })?;
+    let bad = |source| Error::Manifest {
+        path: path.to_path_buf(),
+        source,
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(2) => serde_json::from_value(value).map_err(bad),
+        Some(1) => Ok(legacy::upgrade(serde_json::from_value(value).map_err(bad)?)),
+        found => Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: found.map_or_else(|| "none".into(), |v| v.to_string()),
+        }),
+    }
+}
+
+fn export_one(
+    cache: &Cache,
+    request: &ExportRequest<'_>,
+    out: &Path,
+    options: &SwapOptions,
+) -> Result<ExportOutcome> {
+    Ok(
+        export_facesets(cache, std::slice::from_ref(request), out, options)?
+            .pop()
+            .expect("one outcome per request"),
+    )
+}
+
+/// Why an export kept nothing, from the gates' reasons.
+fn empty_reason(outcome: &ExportOutcome) -> String {
+    let mut reasons: Vec<String> = outcome
+        .export
+        .dropped
+        .iter()
+        .map(|d| d.reason.split(':').next().unwrap_or_default().to_string())
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    if reasons.is_empty() && !outcome.errors.is_empty() {
+        reasons.push("no photo could be read".into());
+    }
+    format!("no crop kept ({})", reasons.join(", "))
+}
+
+/// Whether two versions of an entry differ only in their timestamps.
+fn same_content(a: &Entry, b: &Entry) -> bool {
+    a.export == b.export
+        && a.centroid == b.centroid
+        && a.model == b.model
+        && a.errors == b.errors
+        && a.provenance.kind == b.provenance.kind
+        && a.provenance.label == b.provenance.label
+        && a.provenance.sources == b.provenance.sources
+        && a.provenance.params == b.provenance.params
+}
+
+/// Centroid of an export's faces, looked up in whichever cache holds each.
+fn centroid_from_caches(export: &FacesetExport, caches: &[&Cache]) -> Option<Vec<f32>> {
+    let vectors: Vec<&[f32]> = export
+        .faces
+        .iter()
+        .filter_map(|f| {
+            let key: FaceKey = f.face.key.parse().ok()?;
+            caches
+                .iter()
+                .find_map(|c| c.image(&key.hash))?
+                .faces()
+                .get(key.index as usize)
+                .map(|x| x.embedding.unit())
+        })
+        .collect();
+    let first = vectors.first()?;
+    let e = Embeddings::from_rows(first.len(), &vectors);
+    let all: Vec<usize> = (0..e.len()).collect();
+    Some(centroid(&e, &all))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs_cache::atomic::write(path, bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        action: "write",
+        source,
+    })
+}
+
+/// `NNN` of a name starting `faceset_NNN`.
+fn leading_number(name: &str) -> Option<usize> {
+    let digits: String = name
+        .strip_prefix("faceset_")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// A label usable as a file name.
+pub fn safe_label(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The keys of every face in `entries`' exports, for telling which faces are taken.
+pub fn exported_keys<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> HashSet<&'a str> {
+    entries
+        .into_iter()
+        .flat_map(|e| e.export.faces.iter().map(|f| f.face.key.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
