@@ -206,6 +206,11 @@ pub(crate) struct SwapFlags {
     /// a re-encode, resize or crop of the same photo (as `dedup --face-similarity`).
     #[arg(long, default_value_t = 0.85, value_parser = unit_interval)]
     pub(crate) face_similarity: f32,
+    /// Do not re-detect each crop as roop-unleashed does (SCRFD at 640, no second
+    /// pass). By default a crop in which it would not find exactly the target's face is
+    /// re-cropped, or left out with the reason in the manifest.
+    #[arg(long)]
+    pub(crate) no_crop_check: bool,
 }
 
 impl SwapFlags {
@@ -292,8 +297,8 @@ pub(crate) enum Graph {
     /// Every pair closer than the threshold (blocked matrix products): the same clusters
     /// as a full average linkage; time grows with the square of the faces.
     Exact,
-    /// Pairs among each face's nearest neighbours in an HNSW index: near-identical
-    /// clusters, for libraries of hundreds of thousands of faces and more.
+    /// Pairs among each face's nearest neighbours in an inverted-file index:
+    /// near-identical clusters, for libraries of hundreds of thousands of faces and more.
     Approximate,
 }
 

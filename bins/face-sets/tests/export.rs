@@ -314,14 +314,27 @@ fn run_twice_then_the_report_renders_in_chromium() {
     let first = ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
     let text = String::from_utf8_lossy(&first.stderr).into_owned();
     assert!(text.contains("16 images embedded this run"), "{text}");
-    assert!(text.contains("2 facesets exported; 0 errors"), "{text}");
+    assert!(
+        text.contains("library: 2 identities (2 added, 0 updated); 0 errors"),
+        "{text}"
+    );
+    let library_manifest = out.join("facesets_swap_ready/manifest.json");
+    let before = std::fs::read(&library_manifest).unwrap();
     let second = ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
     let text = String::from_utf8_lossy(&second.stderr).into_owned();
     assert!(
         text.contains("0 images embedded this run, 0 faces found this run"),
         "no detection work: {text}"
     );
-    assert!(text.contains("2 facesets exported"), "{text}");
+    assert!(
+        text.contains("0 new identities; library: 2 identities (0 added, 0 updated)"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&library_manifest).unwrap(),
+        before,
+        "a re-run leaves the library byte-identical"
+    );
 
     let manifest = json(&out.join("facesets_swap_ready/manifest.json"));
     let exported = manifest["facesets"]

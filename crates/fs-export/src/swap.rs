@@ -164,16 +164,19 @@ impl ExportOutcome {
 
 /// Exports facesets into folders under `out`, one `manifest.json` each. A faceset that
 /// keeps no crop writes nothing (see the module docs).
+/// With a `check`, each crop is re-detected as roop-unleashed will ([`CropCheck`]);
+/// a face no padding makes pass is dropped, with why.
 pub fn export_facesets(
     cache: &Cache,
     requests: &[ExportRequest<'_>],
     out: &Path,
     options: &SwapOptions,
+    check: Option<&CropCheck>,
 ) -> Result<Vec<ExportOutcome>> {
     let known = key_index(cache);
     requests
         .iter()
-        .map(|request| export_faceset(request, &known, out, options))
+        .map(|request| export_faceset(request, &known, out, options, check))
         .collect()
 }
 
@@ -247,14 +250,12 @@ fn png_name(key: &str) -> String {
     format!("{}_{index}.png", &hash[..hash.len().min(16)])
 }
 
-/// A rendered crop (rank, PNG bytes) or the photo that failed and why.
-type CropResult = std::result::Result<(usize, Vec<u8>), (PathBuf, String)>;
-
 fn export_faceset(
     request: &ExportRequest<'_>,
     known: &HashMap<String, Known<'_>>,
     out: &Path,
     options: &SwapOptions,
+    check: Option<&CropCheck>,
 ) -> Result<ExportOutcome> {
     let faceset = request.faceset;
     let mut dropped = Vec::new();
@@ -334,22 +335,23 @@ fn export_faceset(
         }
     });
 
-    let crops: Vec<CropResult> = kept
+    let crops: Vec<Rendered> = kept
         .par_iter()
-        .enumerate()
-        .map(|(rank, (i, _))| {
+        .map(|(i, _)| {
             let (_, k) = present[*i];
-            let png =
-                render_crop(k.image, k.index, options).map_err(|e| (k.image.path.clone(), e))?;
-            Ok((rank, png))
+            render_crop(k.image, k.index, options, check)
         })
         .collect();
     let mut errors = Vec::new();
     let mut rendered = Vec::new();
-    for result in crops {
+    for (rank, result) in crops.into_iter().enumerate() {
         match result {
-            Ok(crop) => rendered.push(crop),
-            Err(e) => errors.push(e),
+            Rendered::Png(png) => rendered.push((rank, png)),
+            Rendered::Unreadable(path, e) => errors.push((path, e)),
+            Rendered::Rejected(reason) => dropped.push(SkippedFace {
+                face: present[kept[rank].0].0.clone(),
+                reason,
+            }),
         }
     }
     let top_bundle = format!("{}_top{}.fsz", request.bundle_stem, options.top_n);
@@ -463,8 +465,8 @@ pub fn rescue_candidates(
         }
         let name = &centroids[f].0;
         let dir = out.join(CANDIDATES).join(name);
-        match render_crop(k.image, k.index, options) {
-            Ok(png) => {
+        match render_crop(k.image, k.index, options, None) {
+            Rendered::Png(png) => {
                 fs::create_dir_all(&dir).map_err(io_err(&dir, "create candidates directory"))?;
                 let file = png_name(&row.key);
                 manifest::write_bytes_atomically(&dir.join(&file), &png)?;
@@ -476,7 +478,8 @@ pub fn rescue_candidates(
                     quality,
                 });
             }
-            Err(e) => errors.push((k.image.path.clone(), e)),
+            Rendered::Unreadable(path, e) => errors.push((path, e)),
+            Rendered::Rejected(_) => {}
         }
     }
     Ok(candidates)
@@ -493,13 +496,93 @@ pub fn other_faces(image: &ImageRecord, index: usize) -> Vec<[f32; 4]> {
         .collect()
 }
 
+/// Re-detects each crop the way roop-unleashed does before it swaps (InsightFace's
+/// SCRFD letterboxed into 640×640, score ≥ 0.5, no second pass), so a bundle only holds
+/// crops in which it finds exactly one face: the target's, at the centre.
+pub struct CropCheck {
+    detector: std::sync::Mutex<fs_detect::Detector>,
+}
+
+impl std::fmt::Debug for CropCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CropCheck").finish_non_exhaustive()
+    }
+}
+
+impl CropCheck {
+    /// Loads the detector model (the pack's SCRFD) with `threads` intra-op threads.
+    /// Requires [`fs_detect::runtime::init`].
+    pub fn new(detector_model: &Path, threads: usize) -> fs_detect::Result<Self> {
+        let detector = fs_detect::Detector::builder(detector_model)
+            .input_size(640)
+            .det_thresh(0.5)
+            .shape_to_image(false)
+            .recover_filling_faces(false)
+            .threads(threads)
+            .build()?;
+        Ok(Self {
+            detector: std::sync::Mutex::new(detector),
+        })
+    }
+
+    /// Why roop-unleashed could not use `crop`, or `None` when it finds exactly one
+    /// face there and that face is centred (the target: crops are centred on it).
+    pub fn problem(&self, crop: &RgbImage) -> Option<String> {
+        let found = {
+            let mut detector = self
+                .detector
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match detector.detect(crop) {
+                Ok(found) => found,
+                Err(e) => return Some(format!("re-detection failed: {e}")),
+            }
+        };
+        #[expect(clippy::cast_precision_loss, reason = "crop sides are small")]
+        let (cx, cy, side) = (
+            crop.width() as f32 / 2.0,
+            crop.height() as f32 / 2.0,
+            crop.width().max(crop.height()) as f32,
+        );
+        match found.as_slice() {
+            [one] => {
+                let (fx, fy) = (
+                    f32::midpoint(one.bbox[0], one.bbox[2]),
+                    f32::midpoint(one.bbox[1], one.bbox[3]),
+                );
+                let off = (fx - cx).hypot(fy - cy);
+                (off > 0.2 * side).then(|| "the one face found is not the target".to_string())
+            }
+            many => Some(format!("{} faces found", many.len())),
+        }
+    }
+}
+
+/// Crop paddings tried in turn when the re-detection rejects a crop: the asked one,
+/// wider (a face that fills the frame is missed without a second pass), then tighter
+/// (a neighbour's face at the edge).
+fn paddings(pad_ratio: f32) -> [f32; 3] {
+    [pad_ratio, pad_ratio * 1.6 + 0.2, pad_ratio * 0.5]
+}
+
+/// What rendering one face's crop gave.
+enum Rendered {
+    /// The PNG bytes.
+    Png(Vec<u8>),
+    /// The photo could not be read or decoded: (path, why).
+    Unreadable(PathBuf, String),
+    /// Every padding failed the re-detection.
+    Rejected(String),
+}
+
 /// Decodes the photo (canonical path, else an alias) and renders the crop of its
-/// `index`-th face as PNG.
+/// `index`-th face as PNG; with a `check`, the first padding whose crop passes it.
 fn render_crop(
     image: &ImageRecord,
     index: usize,
     options: &SwapOptions,
-) -> std::result::Result<Vec<u8>, String> {
+    check: Option<&CropCheck>,
+) -> Rendered {
     let face = &image.faces()[index];
     let mut last_error = String::from("no readable path");
     for path in image.all_paths() {
@@ -508,22 +591,47 @@ fn render_crop(
             .and_then(|b| fs_detect::decode::decode_image(&b).map_err(|e| e.to_string()))
         {
             Ok(pixels) => {
-                let crop = crop_single_face(
-                    &pixels,
-                    face.bbox,
-                    &other_faces(image, index),
-                    options.pad_ratio,
-                    options.out_size,
-                );
+                let others = other_faces(image, index);
+                let crop_with =
+                    |pad: f32| crop_single_face(&pixels, face.bbox, &others, pad, options.out_size);
+                let crop = match check {
+                    None => crop_with(options.pad_ratio),
+                    Some(check) => {
+                        let mut why = String::new();
+                        let passing = paddings(options.pad_ratio).into_iter().find_map(|pad| {
+                            let crop = crop_with(pad);
+                            match check.problem(&crop) {
+                                None => Some(crop),
+                                Some(problem) => {
+                                    if why.is_empty() {
+                                        why = problem;
+                                    }
+                                    None
+                                }
+                            }
+                        });
+                        match passing {
+                            Some(crop) => crop,
+                            None => {
+                                return Rendered::Rejected(format!(
+                                    "roop check: {why} when the crop is re-detected at 640"
+                                ));
+                            }
+                        }
+                    }
+                };
                 let mut png = Vec::new();
-                crop.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-                    .map_err(|e| e.to_string())?;
-                return Ok(png);
+                return match crop
+                    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                {
+                    Ok(()) => Rendered::Png(png),
+                    Err(e) => Rendered::Unreadable(path.clone(), e.to_string()),
+                };
             }
             Err(e) => last_error = format!("{}: {e}", path.display()),
         }
     }
-    Err(last_error)
+    Rendered::Unreadable(image.path.clone(), last_error)
 }
 
 fn intersects(a: [f32; 4], b: [f32; 4]) -> bool {

@@ -40,12 +40,13 @@ use fs_cluster::centroid::centroid;
 use fs_export::faces::FaceRow;
 use fs_export::manifest::{self, Faceset, RawManifest, RefineManifest};
 use fs_export::swap::{
-    Candidate, ExportOutcome, ExportRequest, FacesetExport, SWAP_MANIFEST, SwapOptions,
+    Candidate, CropCheck, ExportOutcome, ExportRequest, FacesetExport, SWAP_MANIFEST, SwapOptions,
     export_facesets, rescue_candidates,
 };
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Result};
+pub use fs_embed::locations::Locations;
 
 /// Format version of the library manifest this build writes. Version 1 was the
 /// `export-swap` manifest before the library had provenance; it is read and upgraded.
@@ -197,6 +198,7 @@ pub struct Changes {
 pub struct Library {
     dir: PathBuf,
     manifest: LibraryManifest,
+    check: Option<CropCheck>,
 }
 
 impl Library {
@@ -211,7 +213,19 @@ impl Library {
         } else {
             LibraryManifest::default()
         };
-        Ok(Self { dir, manifest })
+        Ok(Self {
+            dir,
+            manifest,
+            check: None,
+        })
+    }
+
+    /// Re-detects every crop it exports as roop-unleashed will, keeping only crops in
+    /// which exactly the target's face is found ([`CropCheck`]).
+    #[must_use]
+    pub fn with_crop_check(mut self, check: CropCheck) -> Self {
+        self.check = Some(check);
+        self
     }
 
     /// The folder.
@@ -329,7 +343,7 @@ impl Library {
                 },
                 label: Some(n.label.clone()),
             };
-            let outcome = export_one(cache, &request, &self.dir, options)?;
+            let outcome = export_one(cache, &request, &self.dir, options, self.check.as_ref())?;
             changes.errors.extend(outcome.errors.iter().cloned());
             if outcome.is_empty() {
                 changes
@@ -414,7 +428,7 @@ impl Library {
                 bundle_stem: name.clone(),
                 label: None,
             };
-            let outcome = export_one(cache, &request, &self.dir, options)?;
+            let outcome = export_one(cache, &request, &self.dir, options, self.check.as_ref())?;
             changes.errors.extend(outcome.errors.iter().cloned());
             if outcome.is_empty() {
                 let why = empty_reason(&outcome);
@@ -505,6 +519,23 @@ impl Library {
     }
 }
 
+/// The [`CropCheck`] for faces of `cache`: the detector of the pack that made it (of
+/// the default pack when the cache does not say), found under `locations`. Loads ONNX
+/// Runtime from `locations` first.
+pub fn crop_check_for(
+    cache: &Cache,
+    locations: &fs_embed::locations::Locations,
+    threads: usize,
+) -> Result<CropCheck> {
+    let setup = |e: String| Error::CropCheck(e);
+    fs_detect::runtime::init(&locations.runtime).map_err(|e| setup(e.to_string()))?;
+    let dir = cache
+        .model()
+        .map_or_else(|| locations.default_pack(), |m| locations.pack_dir(&m.pack));
+    let pack = fs_embed::pack::ModelPack::from_dir(dir).map_err(|e| setup(e.to_string()))?;
+    CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
+}
+
 /// Reads a library manifest of any version this build knows.
 pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     let text = fs::read_to_string(path).map_err(|source| Error::Io {
@@ -532,9 +563,10 @@ fn export_one(
     request: &ExportRequest<'_>,
     out: &Path,
     options: &SwapOptions,
+    check: Option<&CropCheck>,
 ) -> Result<ExportOutcome> {
     Ok(
-        export_facesets(cache, std::slice::from_ref(request), out, options)?
+        export_facesets(cache, std::slice::from_ref(request), out, options, check)?
             .pop()
             .expect("one outcome per request"),
     )

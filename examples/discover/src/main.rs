@@ -72,6 +72,11 @@ struct Args {
     /// Provenance label for the marker file; default: the source folder's name.
     #[arg(long)]
     label: Option<String>,
+    /// Do not re-detect each crop as roop-unleashed does (SCRFD at 640, no second pass);
+    /// by default a crop in which it would not find exactly the target's face is
+    /// re-cropped, or left out with the reason in the manifest.
+    #[arg(long)]
+    no_crop_check: bool,
     /// Print what would happen; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -86,6 +91,13 @@ fn main() -> anyhow::Result<()> {
         ..SwapOptions::default()
     };
     let mut library = Library::open(&args.swap_out)?;
+    if !args.no_crop_check && !args.dry_run {
+        library = library.with_crop_check(fs_library::crop_check_for(
+            &cache,
+            &fs_library::Locations::from_env(),
+            0,
+        )?);
+    }
     let existing: Vec<Vec<f32>> = library
         .known_identities(cache.model(), &[&cache])?
         .into_iter()

@@ -119,6 +119,11 @@ struct SplitArgs {
     /// Print the eras; write nothing but the EXIF cache.
     #[arg(long)]
     dry_run: bool,
+    /// Do not re-detect each crop as roop-unleashed does (SCRFD at 640, no second pass);
+    /// by default a crop in which it would not find exactly the target's face is
+    /// re-cropped, or left out with the reason in the manifest.
+    #[arg(long)]
+    no_crop_check: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -290,6 +295,13 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&common.cache)?;
     let swap_options = SwapOptions::default();
     let mut library = Library::open(&common.swap_out)?;
+    if !args.no_crop_check && !args.dry_run {
+        library = library.with_crop_check(fs_library::crop_check_for(
+            &cache,
+            &fs_library::Locations::from_env(),
+            0,
+        )?);
+    }
     let all = FaceIndex::of(&cache);
     let seed = all.rows_of(
         seed_faces(&library, &common.faceset)?

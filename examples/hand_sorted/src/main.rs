@@ -72,6 +72,11 @@ struct Args {
     /// First and second outlier passes when building a centroid.
     #[arg(long, num_args = 2, default_values_t = [0.55, 0.45])]
     centroid_passes: Vec<f32>,
+    /// Do not re-detect each crop as roop-unleashed does (SCRFD at 640, no second pass);
+    /// by default a crop in which it would not find exactly the target's face is
+    /// re-cropped, or left out with the reason in the manifest.
+    #[arg(long)]
+    no_crop_check: bool,
     /// Print what would happen; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -134,6 +139,13 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
     let swap_options = SwapOptions::default();
     let mut library = Library::open(&args.swap_out)?;
+    if !args.no_crop_check && !args.dry_run {
+        library = library.with_crop_check(fs_library::crop_check_for(
+            &cache,
+            &fs_library::Locations::from_env(),
+            0,
+        )?);
+    }
     let (rows, embeddings) = faces::collect(&cache, |_| true);
 
     let mut identities = Vec::new();

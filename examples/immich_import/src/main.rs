@@ -80,6 +80,11 @@ struct Args {
     /// Export gate: minimum face short side of a crop.
     #[arg(long, default_value_t = 100.0)]
     min_face_short: f32,
+    /// Do not re-detect each crop as roop-unleashed does (SCRFD at 640, no second pass);
+    /// by default a crop in which it would not find exactly the target's face is
+    /// re-cropped, or left out with the reason in the manifest.
+    #[arg(long)]
+    no_crop_check: bool,
     /// Append progress lines to this file too.
     #[arg(long)]
     log: Option<PathBuf>,
@@ -188,6 +193,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
         ..SwapOptions::default()
     };
     let mut library = Library::open(&args.swap_out)?;
+    if !args.no_crop_check {
+        library = library.with_crop_check(fs_library::crop_check_for(
+            &cache,
+            &fs_library::Locations::from_env(),
+            0,
+        )?);
+    }
     let mut lookup: Vec<&Cache> = others.iter().collect();
     lookup.push(&cache);
     let existing: Vec<Vec<f32>> = library

@@ -48,6 +48,22 @@ pub(crate) fn load_pack(
     })
 }
 
+/// The library in `dir`, re-detecting its crops with `pack`'s detector unless the
+/// flags say not to.
+pub(crate) fn open_library(
+    dir: &std::path::Path,
+    flags: &crate::cli::SwapFlags,
+    pack: &fs_embed::pack::ModelPack,
+    threads: usize,
+) -> anyhow::Result<fs_library::Library> {
+    let library = fs_library::Library::open(dir)?;
+    Ok(if flags.no_crop_check {
+        library
+    } else {
+        library.with_crop_check(fs_export::swap::CropCheck::new(&pack.detector, threads)?)
+    })
+}
+
 /// Says on stderr which models a cache's new faces come from, once, when it is new.
 pub(crate) fn announce_new_cache(
     cache: &std::path::Path,

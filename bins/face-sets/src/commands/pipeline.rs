@@ -81,7 +81,8 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
     if options.candidates && raw.is_none() {
         anyhow::bail!("--candidates needs --raw-manifest (the manifest.json written by cluster)");
     }
-    let mut library = Library::open(&args.out)?;
+    let pack = super::load_pack(None, cache.model())?;
+    let mut library = super::open_library(&args.out, &args.swap, &pack, super::threads(None))?;
     let changes = library.refresh_refined(&cache, &refine, raw.as_ref(), &options)?;
     library.save()?;
     library_summary(&library, &changes)
@@ -192,7 +193,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     drop(analyzer);
 
     stage(1);
-    let mut library = Library::open(layout.swap())?;
+    let mut library = super::open_library(&layout.swap(), &args.swap, &pack, threads)?;
     let grow_options = GrowOptions {
         cluster: fs_export::raw::ClusterOptions {
             graph: args.graph.into(),
