@@ -125,9 +125,10 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
     ] {
         copy(name, &src.join("2024").join(to));
     }
+    // The astronaut's best photo has a 91 px face: below export-swap's 100 px default.
     let run = || {
         ok(sibling("face-sets")
-            .args(["--quiet", "run", "--min-faces", "1"])
+            .args(["run", "--min-faces", "1", "--min-face-short", "80"])
             .arg(&src)
             .arg(&out))
     };
@@ -228,8 +229,11 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
         bytes,
         "identical re-run: {text}"
     );
+    // The refresh run does, by hand: same cut, candidates from the raw clusters.
     let text = ok(sibling("face-sets")
-        .args(["--quiet", "export-swap"])
+        .args(["export-swap", "--min-face-short", "80", "--candidates"])
+        .arg("--raw-manifest")
+        .arg(out.join("raw/manifest.json"))
         .arg(out.join("cache.fsc"))
         .arg(out.join("facesets/refine_manifest.json"))
         .arg(&library));
@@ -262,5 +266,5 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
             }
         }
     }
-    assert!(crops >= 8, "{crops} crops");
+    assert!(crops >= 5, "{crops} crops");
 }
