@@ -307,13 +307,7 @@ impl Cache {
         if self.header_version == journal::VERSION {
             return Ok(());
         }
-        let Some(file) = self.file.as_mut() else {
-            return Err(io_err(
-                &self.path,
-                "upgrade header",
-                std::io::Error::new(std::io::ErrorKind::PermissionDenied, "opened read-only"),
-            ));
-        };
+        let file = writable(&mut self.file, &self.path, "upgrade header")?;
         std::os::unix::fs::FileExt::write_all_at(&*file, &journal::header(), 0)
             .and_then(|()| file.sync_data())
             .map_err(|e| io_err(&self.path, "upgrade header", e))?;
@@ -416,13 +410,7 @@ impl Cache {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let Some(file) = self.file.as_mut() else {
-            return Err(io_err(
-                &self.path,
-                "flush",
-                std::io::Error::new(std::io::ErrorKind::PermissionDenied, "opened read-only"),
-            ));
-        };
+        let file = writable(&mut self.file, &self.path, "flush")?;
         journal::append_durably(file, &self.batch).map_err(|e| io_err(&self.path, "append", e))?;
         self.entries_on_disk += self.batch_entries;
         self.batch.clear();
@@ -525,6 +513,21 @@ fn io_err(path: &Path, action: &'static str, source: std::io::Error) -> Error {
         action,
         source,
     }
+}
+
+/// The cache's file, when it was opened for writing; else an error naming `action`.
+fn writable<'f>(
+    file: &'f mut Option<File>,
+    path: &Path,
+    action: &'static str,
+) -> Result<&'f mut File> {
+    file.as_mut().ok_or_else(|| {
+        io_err(
+            path,
+            action,
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, "opened read-only"),
+        )
+    })
 }
 
 fn create_empty(path: &Path) -> Result<()> {

@@ -75,6 +75,12 @@ impl Locations {
     pub fn pack_dir(&self, name: &str) -> PathBuf {
         self.models.join(name)
     }
+
+    /// The pack that embeds faces comparable with `model`'s: its own pack, or the
+    /// default for a cache that records none.
+    pub fn pack_for(&self, model: Option<&fs_cache::ModelId>) -> PathBuf {
+        model.map_or_else(|| self.default_pack(), |m| self.pack_dir(&m.pack))
+    }
 }
 
 /// The pack of new caches when none is named.

@@ -162,24 +162,6 @@ impl ExportOutcome {
     }
 }
 
-/// Exports facesets into folders under `out`, one `manifest.json` each. A faceset that
-/// keeps no crop writes nothing (see the module docs).
-/// With a `check`, each crop is re-detected as roop-unleashed will ([`CropCheck`]);
-/// a face no padding makes pass is dropped, with why.
-pub fn export_facesets(
-    cache: &Cache,
-    requests: &[ExportRequest<'_>],
-    out: &Path,
-    options: &SwapOptions,
-    check: Option<&CropCheck>,
-) -> Result<Vec<ExportOutcome>> {
-    let known = key_index(cache);
-    requests
-        .iter()
-        .map(|request| export_faceset(request, &known, out, options, check))
-        .collect()
-}
-
 /// A singleton offered for review.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
@@ -205,6 +187,25 @@ struct Known<'a> {
     image: &'a ImageRecord,
     face: &'a Face,
     index: usize,
+}
+
+/// The faces of a cache by key, as exporting looks them up. Build it once and export
+/// every faceset with it.
+pub struct CacheFaces<'a>(HashMap<String, Known<'a>>);
+
+impl std::fmt::Debug for CacheFaces<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheFaces")
+            .field("faces", &self.0.len())
+            .finish()
+    }
+}
+
+impl<'a> CacheFaces<'a> {
+    /// Indexes every face of `cache`.
+    pub fn of(cache: &'a Cache) -> Self {
+        Self(key_index(cache))
+    }
 }
 
 fn key_index(cache: &Cache) -> HashMap<String, Known<'_>> {
@@ -250,13 +251,18 @@ fn png_name(key: &str) -> String {
     format!("{}_{index}.png", &hash[..hash.len().min(16)])
 }
 
-fn export_faceset(
+/// Exports one faceset into its folder under `out`, with its `manifest.json`. A faceset
+/// that keeps no crop writes nothing (see the module docs). With a `check`, each crop is
+/// re-detected as roop-unleashed will ([`CropCheck`]); a face no padding makes pass is
+/// dropped, with why.
+pub fn export_faceset(
+    faces: &CacheFaces<'_>,
     request: &ExportRequest<'_>,
-    known: &HashMap<String, Known<'_>>,
     out: &Path,
     options: &SwapOptions,
     check: Option<&CropCheck>,
 ) -> Result<ExportOutcome> {
+    let known = &faces.0;
     let faceset = request.faceset;
     let mut dropped = Vec::new();
     let present: Vec<(&FaceRow, &Known<'_>)> = faceset
@@ -378,8 +384,10 @@ fn export_faceset(
     let dir = out.join(&request.dir);
     fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
     let mut pngs = Vec::new();
+    let mut exported = Vec::new();
     for (rank, bytes) in rendered {
         let (i, quality) = kept[rank];
+        exported.push(i);
         let row = present[i].0;
         let name = png_name(&row.key);
         manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
@@ -406,16 +414,6 @@ fn export_faceset(
         / export.faces.len() as f32;
     export.mean_quality = mean_quality;
     manifest::write_atomically(&dir.join(SWAP_MANIFEST), &export)?;
-    let exported: Vec<usize> = export
-        .faces
-        .iter()
-        .map(|f| {
-            present
-                .iter()
-                .position(|(row, _)| row.key == f.face.key)
-                .expect("exported faces are present")
-        })
-        .collect();
     Ok(ExportOutcome {
         centroid: centroid(&embeddings, &exported),
         export,
@@ -441,14 +439,14 @@ fn remove_stale_pngs(dir: &Path, faces: &[ExportedFace]) -> Result<()> {
 /// Rescues singletons of `raw` that resemble a faceset (by `centroids`, named by
 /// folder) into `out/_candidates/<faceset>/`; photos that cannot be read go to `errors`.
 pub fn rescue_candidates(
-    cache: &Cache,
+    faces: &CacheFaces<'_>,
     raw: &RawManifest,
     centroids: &[(String, Vec<f32>)],
     out: &Path,
     options: &SwapOptions,
     errors: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<Candidate>> {
-    let known = key_index(cache);
+    let known = &faces.0;
     let centres: Vec<Vec<f32>> = centroids.iter().map(|(_, c)| c.clone()).collect();
     let mut candidates = Vec::new();
     for row in &raw.singletons {

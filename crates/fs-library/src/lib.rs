@@ -30,7 +30,6 @@ mod error;
 pub mod grow;
 mod legacy;
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -40,8 +39,8 @@ use fs_cluster::centroid::centroid;
 use fs_export::faces::FaceRow;
 use fs_export::manifest::{self, Faceset, RawManifest, RefineManifest};
 use fs_export::swap::{
-    Candidate, CropCheck, ExportOutcome, ExportRequest, FacesetExport, SWAP_MANIFEST, SwapOptions,
-    export_facesets, rescue_candidates,
+    CacheFaces, Candidate, CropCheck, ExportOutcome, ExportRequest, FacesetExport, SWAP_MANIFEST,
+    SwapOptions, export_faceset, rescue_candidates,
 };
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +113,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry of an export, in the embedding space of `cache`'s model.
+    fn exported(outcome: ExportOutcome, provenance: Provenance, cache: &Cache) -> Self {
+        Self {
+            export: outcome.export,
+            provenance,
+            centroid: outcome.centroid,
+            model: cache.model().cloned(),
+            errors: outcome.errors,
+        }
+    }
+
     /// Its folder, relative to the library.
     pub fn dir(&self) -> &str {
         self.export.dir.as_deref().unwrap_or(&self.export.name)
@@ -317,6 +327,7 @@ impl Library {
     ) -> Result<Changes> {
         let mut changes = Changes::default();
         let now = now();
+        let faces = CacheFaces::of(cache);
         for n in new {
             let name = format!(
                 "{}{}",
@@ -343,7 +354,8 @@ impl Library {
                 },
                 label: Some(n.label.clone()),
             };
-            let outcome = export_one(cache, &request, &self.dir, options, self.check.as_ref())?;
+            let outcome =
+                export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
             changes.errors.extend(outcome.errors.iter().cloned());
             if outcome.is_empty() {
                 changes
@@ -365,8 +377,9 @@ impl Library {
                     b"fewer faces than an era needs; kept for review\n",
                 )?;
             }
-            let entry = Entry {
-                provenance: Provenance {
+            let entry = Entry::exported(
+                outcome,
+                Provenance {
                     kind: n.kind,
                     label: n.label.clone(),
                     sources: n.sources.clone(),
@@ -374,11 +387,8 @@ impl Library {
                     created: now,
                     updated: now,
                 },
-                centroid: outcome.centroid,
-                model: cache.model().cloned(),
-                errors: outcome.errors,
-                export: outcome.export,
-            };
+                cache,
+            );
             if n.thin {
                 self.manifest.thin_eras.push(entry);
             } else {
@@ -408,6 +418,7 @@ impl Library {
     ) -> Result<Changes> {
         let mut changes = Changes::default();
         let now = now();
+        let faces = CacheFaces::of(cache);
         let params = serde_json::json!({ "refine": refine.params, "export": options });
         for faceset in &refine.facesets {
             let existing = self.manifest.facesets.iter().position(|e| {
@@ -428,7 +439,8 @@ impl Library {
                 bundle_stem: name.clone(),
                 label: None,
             };
-            let outcome = export_one(cache, &request, &self.dir, options, self.check.as_ref())?;
+            let outcome =
+                export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
             changes.errors.extend(outcome.errors.iter().cloned());
             if outcome.is_empty() {
                 let why = empty_reason(&outcome);
@@ -442,8 +454,9 @@ impl Library {
                 ));
                 continue;
             }
-            let fresh = Entry {
-                provenance: Provenance {
+            let mut fresh = Entry::exported(
+                outcome,
+                Provenance {
                     kind: Kind::Refined,
                     label: faceset.name.clone(),
                     sources: Vec::new(),
@@ -451,19 +464,18 @@ impl Library {
                     created: now,
                     updated: now,
                 },
-                centroid: outcome.centroid,
-                model: cache.model().cloned(),
-                errors: outcome.errors,
-                export: outcome.export,
-            };
+                cache,
+            );
             if let Some(i) = existing {
                 let old = &mut self.manifest.facesets[i];
-                if same_content(old, &fresh) {
+                // Same content under the old timestamps: nothing changed.
+                fresh.provenance.created = old.provenance.created;
+                fresh.provenance.updated = old.provenance.updated;
+                if fresh == *old {
                     changes.unchanged.push(name);
                 } else {
-                    let created = old.provenance.created;
+                    fresh.provenance.updated = now;
                     *old = fresh;
-                    old.provenance.created = created;
                     changes.updated.push(name);
                 }
             } else {
@@ -481,7 +493,7 @@ impl Library {
                     .map(|e| (e.export.name.clone(), e.centroid.clone()))
                     .collect();
                 rescue_candidates(
-                    cache,
+                    &faces,
                     raw,
                     &centroids,
                     &self.dir,
@@ -529,10 +541,8 @@ pub fn crop_check_for(
 ) -> Result<CropCheck> {
     let setup = |e: String| Error::CropCheck(e);
     fs_detect::runtime::init(&locations.runtime).map_err(|e| setup(e.to_string()))?;
-    let dir = cache
-        .model()
-        .map_or_else(|| locations.default_pack(), |m| locations.pack_dir(&m.pack));
-    let pack = fs_embed::pack::ModelPack::from_dir(dir).map_err(|e| setup(e.to_string()))?;
+    let pack = fs_embed::pack::ModelPack::from_dir(locations.pack_for(cache.model()))
+        .map_err(|e| setup(e.to_string()))?;
     CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
 }
 
@@ -558,20 +568,6 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     }
 }
 
-fn export_one(
-    cache: &Cache,
-    request: &ExportRequest<'_>,
-    out: &Path,
-    options: &SwapOptions,
-    check: Option<&CropCheck>,
-) -> Result<ExportOutcome> {
-    Ok(
-        export_facesets(cache, std::slice::from_ref(request), out, options, check)?
-            .pop()
-            .expect("one outcome per request"),
-    )
-}
-
 /// Why an export kept nothing, from the gates' reasons.
 fn empty_reason(outcome: &ExportOutcome) -> String {
     let mut reasons: Vec<String> = outcome
@@ -586,18 +582,6 @@ fn empty_reason(outcome: &ExportOutcome) -> String {
         reasons.push("no photo could be read".into());
     }
     format!("no crop kept ({})", reasons.join(", "))
-}
-
-/// Whether two versions of an entry differ only in their timestamps.
-fn same_content(a: &Entry, b: &Entry) -> bool {
-    a.export == b.export
-        && a.centroid == b.centroid
-        && a.model == b.model
-        && a.errors == b.errors
-        && a.provenance.kind == b.provenance.kind
-        && a.provenance.label == b.provenance.label
-        && a.provenance.sources == b.provenance.sources
-        && a.provenance.params == b.provenance.params
 }
 
 /// Centroid of an export's faces, looked up in whichever cache holds each.
@@ -656,14 +640,6 @@ pub fn safe_label(label: &str) -> String {
                 '_'
             }
         })
-        .collect()
-}
-
-/// The keys of every face in `entries`' exports, for telling which faces are taken.
-pub fn exported_keys<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> HashSet<&'a str> {
-    entries
-        .into_iter()
-        .flat_map(|e| e.export.faces.iter().map(|f| f.face.key.as_str()))
         .collect()
 }
 
