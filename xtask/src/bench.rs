@@ -227,6 +227,17 @@ fn export() -> anyhow::Result<()> {
             export_secs = secs;
         }
     }
+    // Baseline for the crop check: the same export into a fresh library without it.
+    let unchecked_secs = timed(&[
+        std::ffi::OsStr::new("export-swap"),
+        std::ffi::OsStr::new("--no-crop-check"),
+        d.join("cache.fsc").as_os_str(),
+        d.join("facesets/refine_manifest.json").as_os_str(),
+        d.join("unchecked").as_os_str(),
+        std::ffi::OsStr::new("--raw-manifest"),
+        d.join("raw/manifest.json").as_os_str(),
+        std::ffi::OsStr::new("--candidates"),
+    ])?;
     let library = fs_library::read_manifest(&d.join("facesets_swap_ready/manifest.json"))?;
     let crops: usize = library.facesets.iter().map(|e| e.export.faces.len()).sum();
     let mut pngs = Vec::new();
@@ -257,6 +268,11 @@ fn export() -> anyhow::Result<()> {
         println!(
             "export-swap     {:.1} crops/s ({crops} crops in {export_secs:.2} s, whole process)",
             crops as f64 / export_secs
+        );
+        println!(
+            "crop check      export-swap {export_secs:.2} s with it, {unchecked_secs:.2} s without \
+             (--no-crop-check): {:.2}x",
+            export_secs / unchecked_secs
         );
         println!(
             ".fsz bundles    {:.0} MB/s ({:.1} MB of PNGs)",
