@@ -12,7 +12,7 @@ use fs_cache::Cache;
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::{assign, reject_outliers};
 
-use crate::faces::{self, FaceRow};
+use crate::faces::{FaceIndex, FaceRow};
 use crate::refine::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
 
 /// Thresholds of discovery.
@@ -79,7 +79,17 @@ pub fn discover(
     existing: &[Vec<f32>],
     options: &DiscoverOptions,
 ) -> Discovery {
-    let (rows, embeddings) = faces::collect(cache, |_| true);
+    discover_indexed(&FaceIndex::of(cache), keep, existing, options)
+}
+
+/// [`discover`] over a cache already indexed (for a caller that needs the index too).
+pub fn discover_indexed(
+    index: &FaceIndex,
+    keep: impl Fn(&FaceRow) -> bool,
+    existing: &[Vec<f32>],
+    options: &DiscoverOptions,
+) -> Discovery {
+    let (rows, embeddings) = (&index.rows, &index.embeddings);
     let mut discovery = Discovery::default();
     let mut open = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -109,7 +119,7 @@ pub fn discover(
             .filter(|&i| quality_gate(&rows[i], &options.gates).is_none())
             .collect();
         let (survivors, _) = reject_outliers(
-            &embeddings,
+            embeddings,
             &gated,
             options.gates.outlier_threshold,
             OUTLIER_MIN_SIZE,

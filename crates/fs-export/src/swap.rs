@@ -130,7 +130,7 @@ pub struct FacesetExport {
     pub label: Option<String>,
 }
 
-/// One faceset to export: what [`export_facesets`] needs beyond the faces.
+/// One faceset to export: what [`export_faceset`] needs beyond the faces.
 #[derive(Clone, Debug)]
 pub struct ExportRequest<'a> {
     /// The faceset (name and faces).

@@ -12,8 +12,9 @@ use std::collections::HashSet;
 
 use fs_cache::Cache;
 use fs_cluster::progress::Progress;
-use fs_export::discover::{DiscoverOptions, discover};
+use fs_export::discover::{DiscoverOptions, discover_indexed};
 use fs_export::extend::{ExtendOptions, extend_raw, extend_refine, write_raw, write_refine};
+use fs_export::faces::FaceIndex;
 use fs_export::manifest::{
     self, Faceset, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest,
 };
@@ -31,8 +32,8 @@ pub struct GrowOptions {
     pub cluster: ClusterOptions,
     /// First-run refinement.
     pub refine: RefineOptions,
-    /// Discovery of new identities on a re-run (its gates are refine's, its
-    /// `min_faces` the refine's).
+    /// Discovery of new identities on a re-run; give it `refine` as its gates, so new
+    /// identities pass what the first run's facesets did.
     pub discover: DiscoverOptions,
     /// How faces are placed into the `raw/` and `facesets/` folders.
     pub materialize: Mode,
@@ -45,10 +46,6 @@ pub struct Grown {
     pub raw: RawManifest,
     /// The facesets, as written (new identities appended).
     pub refine: RefineManifest,
-    /// Whether this was the first run (clustered from scratch).
-    pub first_run: bool,
-    /// Faces that joined an existing cluster or faceset this run.
-    pub extended: usize,
     /// Refine names of the identities discovered this run.
     pub discovered: Vec<String>,
 }
@@ -65,12 +62,9 @@ pub fn identities(
 ) -> Result<Grown> {
     let raw_path = layout.raw().join(RAW_MANIFEST);
     let refine_path = layout.facesets().join(REFINE_MANIFEST);
-    let first_run = !refine_path.is_file();
-    let mut extended = 0;
     let raw = if raw_path.is_file() {
         let old: RawManifest = manifest::read(&raw_path)?;
-        let (raw, report) = extend_raw(cache, &old, &ExtendOptions::default());
-        extended += report.joined_existing;
+        let (raw, _) = extend_raw(cache, &old, &ExtendOptions::default());
         write_raw(&layout.raw(), &raw, options.materialize)?;
         raw
     } else {
@@ -79,23 +73,20 @@ pub fn identities(
         raw
     };
     let mut discovered = Vec::new();
-    let refine = if first_run {
-        let refine = refine_cache_reporting(cache, &options.refine, progress);
-        fs_export::refine::write(&layout.facesets(), &refine, options.materialize)?;
-        refine
-    } else {
+    let refine = if refine_path.is_file() {
         let old: RefineManifest = manifest::read(&refine_path)?;
-        let (mut refine, joined) = extend_refine(cache, &old);
-        extended += joined;
+        let (mut refine, _) = extend_refine(cache, &old);
         discovered = discover_new(cache, &mut refine, library, &options.discover)?;
         write_refine(&layout.facesets(), &refine, options.materialize)?;
+        refine
+    } else {
+        let refine = refine_cache_reporting(cache, &options.refine, progress);
+        fs_export::refine::write(&layout.facesets(), &refine, options.materialize)?;
         refine
     };
     Ok(Grown {
         raw,
         refine,
-        first_run,
-        extended,
         discovered,
     })
 }
@@ -124,9 +115,10 @@ fn discover_new(
         .into_iter()
         .map(|(_, c)| c)
         .collect();
-    existing.extend(refine_centroids(cache, refine));
-    let found = discover(
-        cache,
+    let index = FaceIndex::of(cache);
+    existing.extend(refine_centroids(&index, refine));
+    let found = discover_indexed(
+        &index,
         |row| !taken.contains(row.key.as_str()),
         &existing,
         options,
@@ -158,9 +150,8 @@ fn discover_new(
     Ok(names)
 }
 
-/// Centroids of the refine manifest's facesets, from the cache.
-fn refine_centroids(cache: &Cache, refine: &RefineManifest) -> Vec<Vec<f32>> {
-    let index = fs_export::faces::FaceIndex::of(cache);
+/// Centroids of the refine manifest's facesets, from the cache's faces.
+fn refine_centroids(index: &FaceIndex, refine: &RefineManifest) -> Vec<Vec<f32>> {
     refine
         .facesets
         .iter()

@@ -48,19 +48,18 @@ pub(crate) fn load_pack(
     })
 }
 
-/// The library in `dir`, re-detecting its crops with `pack`'s detector unless the
-/// flags say not to.
+/// The library in `dir`, re-detecting its crops with the detector `check` loads unless
+/// the flags say not to (then no model is loaded at all).
 pub(crate) fn open_library(
     dir: &std::path::Path,
     flags: &crate::cli::SwapFlags,
-    pack: &fs_embed::pack::ModelPack,
-    threads: usize,
+    check: impl FnOnce() -> anyhow::Result<fs_export::swap::CropCheck>,
 ) -> anyhow::Result<fs_library::Library> {
     let library = fs_library::Library::open(dir)?;
     Ok(if flags.no_crop_check {
         library
     } else {
-        library.with_crop_check(fs_export::swap::CropCheck::new(&pack.detector, threads)?)
+        library.with_crop_check(check()?)
     })
 }
 

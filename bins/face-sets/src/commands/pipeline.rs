@@ -81,8 +81,14 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
     if options.candidates && raw.is_none() {
         anyhow::bail!("--candidates needs --raw-manifest (the manifest.json written by cluster)");
     }
-    let pack = super::load_pack(None, cache.model())?;
-    let mut library = super::open_library(&args.out, &args.swap, &pack, super::threads(None))?;
+    let mut library = super::open_library(&args.out, &args.swap, || {
+        let locations = fs_embed::locations::Locations::from_env();
+        Ok(fs_library::crop_check_for(
+            &cache,
+            &locations,
+            super::threads(None),
+        )?)
+    })?;
     let changes = library.refresh_refined(&cache, &refine, raw.as_ref(), &options)?;
     library.save()?;
     library_summary(&library, &changes)
@@ -193,24 +199,25 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     drop(analyzer);
 
     stage(1);
-    let mut library = super::open_library(&layout.swap(), &args.swap, &pack, threads)?;
+    let mut library = super::open_library(&layout.swap(), &args.swap, || {
+        Ok(fs_export::swap::CropCheck::new(&pack.detector, threads)?)
+    })?;
+    // New identities on a re-run pass the same gates as the first run's facesets.
+    let refine_options = fs_export::refine::RefineOptions {
+        min_faces: args.min_faces as usize,
+        graph: args.graph.into(),
+        ..fs_export::refine::RefineOptions::default()
+    };
     let grow_options = GrowOptions {
         cluster: fs_export::raw::ClusterOptions {
             graph: args.graph.into(),
             ..fs_export::raw::ClusterOptions::default()
         },
-        refine: fs_export::refine::RefineOptions {
-            min_faces: args.min_faces as usize,
-            graph: args.graph.into(),
-            ..fs_export::refine::RefineOptions::default()
-        },
         discover: fs_export::discover::DiscoverOptions {
-            gates: fs_export::refine::RefineOptions {
-                min_faces: args.min_faces as usize,
-                ..fs_export::refine::RefineOptions::default()
-            },
+            gates: refine_options.clone(),
             ..fs_export::discover::DiscoverOptions::default()
         },
+        refine: refine_options,
         materialize: args.materialize.into(),
     };
     let grown = fs_library::grow::identities(
