@@ -7,6 +7,7 @@
 //! - [`graph`]: the candidate graphs — every pair within the threshold (blocked GEMM),
 //!   or each row's nearest neighbours through an HNSW index for very large libraries.
 //! - [`progress`]: progress reports for long runs.
+//! - [`calibrate`]: the distance thresholds measured on labelled faces.
 //! - [`centroid`]: centroids, centroid-level merges, outlier rejection and
 //!   nearest-centroid assignment.
 //!
@@ -19,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod agglomerative;
+pub mod calibrate;
 pub mod centroid;
 mod embeddings;
 pub mod graph;

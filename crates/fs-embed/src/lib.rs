@@ -26,10 +26,11 @@ pub mod arcface;
 pub mod enrich;
 mod error;
 pub mod landmark;
-pub mod locations;
 mod onnx;
 pub mod pack;
 pub mod pipeline;
 pub mod pose;
 
 pub use error::{Error, Result};
+/// Where the runtime and the packs are installed (from `fs-packs`).
+pub use fs_packs::locations;

@@ -541,7 +541,7 @@ pub fn crop_check_for(
 ) -> Result<CropCheck> {
     let setup = |e: String| Error::CropCheck(e);
     fs_detect::runtime::init(&locations.runtime).map_err(|e| setup(e.to_string()))?;
-    let pack = fs_embed::pack::ModelPack::from_dir(locations.pack_for(cache.model()))
+    let pack = fs_embed::pack::ModelPack::from_dir(locations.pack_for(cache.model().map(|m| m.pack.as_str())))
         .map_err(|e| setup(e.to_string()))?;
     CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
 }

@@ -37,7 +37,7 @@ pub(crate) fn load_pack(
     fs_detect::runtime::init(&locations.runtime)?;
     Ok(match (models, cache_model) {
         (Some(name), _) => fs_embed::pack::ModelPack::resolve(&locations.models, name)?,
-        (None, Some(model)) => fs_embed::pack::ModelPack::from_dir(locations.pack_for(Some(model)))
+        (None, Some(model)) => fs_embed::pack::ModelPack::from_dir(locations.pack_for(Some(&model.pack)))
             .map_err(|e| {
                 anyhow::anyhow!(
                     "the cache was made by {model}, whose pack is not installed ({e}); \

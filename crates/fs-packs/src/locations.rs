@@ -15,6 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::catalogue::DEFAULT_PACK;
+
 /// The ONNX Runtime release `cargo xtask setup` installs; `ort` is built against its API.
 pub const ONNXRUNTIME_VERSION: &str = "1.31.1";
 
@@ -76,15 +78,12 @@ impl Locations {
         self.models.join(name)
     }
 
-    /// The pack that embeds faces comparable with `model`'s: its own pack, or the
-    /// default for a cache that records none.
-    pub fn pack_for(&self, model: Option<&fs_cache::ModelId>) -> PathBuf {
-        model.map_or_else(|| self.default_pack(), |m| self.pack_dir(&m.pack))
+    /// The pack that embeds faces comparable with a cache's: the pack it records, or
+    /// the default for a cache that records none.
+    pub fn pack_for(&self, recorded_pack: Option<&str>) -> PathBuf {
+        recorded_pack.map_or_else(|| self.default_pack(), |name| self.pack_dir(name))
     }
 }
-
-/// The pack of new caches when none is named.
-pub const DEFAULT_PACK: &str = "buffalo_s";
 
 #[cfg(test)]
 mod default_pack_tests {
