@@ -409,20 +409,13 @@ fn face_to_centroid_distances(
 /// Distances between the centroids of each person's two halves (alternate faces;
 /// people with two or more), and between every two people's centroids.
 fn centroid_distances(embeddings: &Embeddings, people: &[Vec<usize>]) -> (Vec<f32>, Vec<f32>) {
-    let centroid = |rows: &[usize]| {
-        let mut c = sum_rows(embeddings, rows);
-        let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
-        c.iter_mut().for_each(|x| *x /= norm);
-        c
-    };
+    let centroid = |rows: &[usize]| crate::centroid::centroid(embeddings, rows);
     let halves = people
         .iter()
         .filter(|rows| rows.len() > 1)
         .map(|rows| {
-            let (a, b): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
-                rows.iter().copied().enumerate().partition(|(k, _)| k % 2 == 0);
-            let a: Vec<usize> = a.into_iter().map(|(_, r)| r).collect();
-            let b: Vec<usize> = b.into_iter().map(|(_, r)| r).collect();
+            let a: Vec<usize> = rows.iter().copied().step_by(2).collect();
+            let b: Vec<usize> = rows.iter().copied().skip(1).step_by(2).collect();
             crate::cosine_distance(&centroid(&a), &centroid(&b))
         })
         .collect();

@@ -268,13 +268,12 @@ mod tests {
             t.set(family, v);
         }
         for (family, v) in Family::ALL.into_iter().zip(values) {
-            assert_eq!(t.get(family), v, "{}", family.name());
+            assert_eq!(t.get(family).to_bits(), v.to_bits(), "{}", family.name());
         }
     }
 
     #[test]
-    fn buffalo_s_differs_from_the_reference_where_its_space_does() {
-        assert!(BUFFALO_S.cluster > REFERENCE.cluster);
+    fn packs_are_found_by_name_and_help_lists_each_default() {
         assert_eq!(for_pack("buffalo_l").0, REFERENCE);
         assert_eq!(for_pack("buffalo_s").0, BUFFALO_S);
         assert!(help_defaults(Family::Cluster).contains("buffalo_s 0.65"));
