@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use fs_packs::Thresholds;
+use fs_packs::thresholds::{Family, help_defaults};
 
 const AFTER_HELP: &str = "\
 Exit status: 0 when everything was done; 1 when the command finished but some inputs \
@@ -107,6 +109,20 @@ pub(crate) enum Command {
     /// and existing results are extended rather than rebuilt.
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
+    /// Measure the distance thresholds on your own labelled folders.
+    ///
+    /// Each LABEL=DIR is a folder of one person's photos (the form hand_sorted takes),
+    /// embedded in CACHE beforehand (`face-sets embed DIR... CACHE`). The largest face
+    /// of each photo is that person's; a photo in two people's folders is left out.
+    /// For every distance family (cluster, merge, outlier, export-outlier, join, known,
+    /// candidate) it reports the share of a person's faces within each distance and the
+    /// share of other people's, and recommends a value at --false-match-rate. Faces of
+    /// one photo are never compared, and byte-identical photos are one photo.
+    ///
+    /// With --write LIBRARY the values become that library's defaults for embeddings of
+    /// CACHE's model (export-swap and run use them; flags still override).
+    #[command(after_help = AFTER_HELP)]
+    Calibrate(CalibrateArgs),
     /// Write OUT/report.html: a contact sheet per identity, singletons, duplicates.
     #[command(after_help = AFTER_HELP)]
     Report(ReportArgs),
@@ -132,6 +148,39 @@ pub(crate) enum ImmichCommand {
     /// (never a flag, never logged or written).
     #[command(after_help = AFTER_HELP)]
     Stage(StageArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// The cache holding the folders' photos.
+    pub(crate) cache: PathBuf,
+    /// A folder of one person's photos (at least two people).
+    #[arg(value_name = "LABEL=DIR", required = true, num_args = 1.., value_parser = labelled_folder)]
+    pub(crate) folders: Vec<(String, PathBuf)>,
+    /// The share of false matches a recommended value may allow: faces with another
+    /// person's centroid that close, pairs of people whose centroids are, or
+    /// 1 − B³ precision of the clustering.
+    #[arg(long, default_value_t = 0.01, value_parser = unit_interval)]
+    pub(crate) false_match_rate: f32,
+    /// Keep the recommendations as the defaults of this library (a
+    /// facesets_swap_ready/ folder; created if need be).
+    #[arg(long, value_name = "LIBRARY")]
+    pub(crate) write: Option<PathBuf>,
+    /// With --write, keep them even when the folders are too few to trust.
+    #[arg(long, requires = "write")]
+    pub(crate) force: bool,
+    /// Print the whole measurement (every distance) as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+fn labelled_folder(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((label, dir)) if !label.is_empty() && !dir.is_empty() => {
+            Ok((label.to_string(), PathBuf::from(dir)))
+        }
+        _ => Err(format!("expected LABEL=DIR, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -181,9 +230,9 @@ pub(crate) struct SwapFlags {
     /// Faces in the <faceset>_topN.fsz bundle.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) top_n: u32,
-    /// Drop faces farther than this from the faceset centroid.
-    #[arg(long = "outlier-threshold", default_value_t = 0.45, value_parser = distance)]
-    pub(crate) swap_outlier_threshold: f32,
+    #[arg(long = "outlier-threshold", value_parser = distance,
+          help = with_default("Drop faces farther than this from the faceset centroid.", Family::ExportOutlier))]
+    pub(crate) swap_outlier_threshold: Option<f32>,
     /// Padding around the face box on each side, as a fraction of its longer side.
     #[arg(long, default_value_t = 0.5)]
     pub(crate) pad_ratio: f32,
@@ -196,9 +245,9 @@ pub(crate) struct SwapFlags {
     /// Rescue singletons that resemble an exported identity into OUT/_candidates/.
     #[arg(long)]
     pub(crate) candidates: bool,
-    /// Distance from a faceset centroid within which a singleton is a candidate.
-    #[arg(long, default_value_t = 0.55, value_parser = distance)]
-    pub(crate) candidate_match_threshold: f32,
+    #[arg(long, value_parser = distance,
+          help = with_default("Distance from a faceset centroid within which a singleton is a candidate.", Family::Candidate))]
+    pub(crate) candidate_match_threshold: Option<f32>,
     /// Minimum composite quality of a candidate.
     #[arg(long, default_value_t = 0.40, value_parser = unit_interval)]
     pub(crate) candidate_min_score: f32,
@@ -214,15 +263,29 @@ pub(crate) struct SwapFlags {
 }
 
 impl SwapFlags {
-    pub(crate) fn options(&self) -> fs_export::swap::SwapOptions {
+    /// `defaults` with the distances these flags give.
+    pub(crate) fn in_force(&self, defaults: &Thresholds) -> Thresholds {
+        Thresholds {
+            export_outlier: self
+                .swap_outlier_threshold
+                .unwrap_or(defaults.export_outlier),
+            candidate: self.candidate_match_threshold.unwrap_or(defaults.candidate),
+            ..*defaults
+        }
+    }
+
+    /// The options, with the distances no flag gives from `defaults`.
+    pub(crate) fn options(&self, defaults: &Thresholds) -> fs_export::swap::SwapOptions {
         fs_export::swap::SwapOptions {
             top_n: self.top_n as usize,
-            outlier_threshold: self.swap_outlier_threshold,
+            outlier_threshold: self
+                .swap_outlier_threshold
+                .unwrap_or(defaults.export_outlier),
             pad_ratio: self.pad_ratio,
             out_size: self.out_size,
             min_face_short: self.min_face_short,
             candidates: self.candidates,
-            candidate_match_threshold: self.candidate_match_threshold,
+            candidate_match_threshold: self.candidate_match_threshold.unwrap_or(defaults.candidate),
             candidate_min_score: self.candidate_min_score,
             duplicate_similarity: self.face_similarity,
         }
@@ -333,6 +396,11 @@ impl From<Materialize> for fs_export::materialize::Mode {
     }
 }
 
+/// A distance flag's help: what it does, then each pack's default.
+fn with_default(what: &str, family: Family) -> String {
+    format!("{what} {}", help_defaults(family))
+}
+
 fn distance(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
     if (0.0..=2.0).contains(&v) {
@@ -357,9 +425,9 @@ pub(crate) struct ClusterArgs {
     pub(crate) cache: PathBuf,
     /// Output directory (created; must be empty or hold this same result).
     pub(crate) out: PathBuf,
-    /// Average-linkage cosine-distance threshold: clusters merge while below it.
-    #[arg(long, default_value_t = 0.55, value_parser = distance)]
-    pub(crate) threshold: f32,
+    #[arg(long, value_parser = distance,
+          help = with_default("Average-linkage cosine-distance threshold: clusters merge while below it.", Family::Cluster))]
+    pub(crate) threshold: Option<f32>,
     /// Candidate pairs for clustering: exact, or approximate for very large libraries.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) graph: Graph,
@@ -374,15 +442,15 @@ pub(crate) struct RefineArgs {
     pub(crate) cache: PathBuf,
     /// Output directory (created; must be empty or hold this same result).
     pub(crate) out: PathBuf,
-    /// Cosine-distance threshold of the initial clustering.
-    #[arg(long, default_value_t = 0.55, value_parser = distance)]
-    pub(crate) initial_threshold: f32,
-    /// Merge clusters whose centroids are closer than this.
-    #[arg(long, default_value_t = 0.40, value_parser = distance)]
-    pub(crate) merge_threshold: f32,
-    /// Drop a face farther than this from its cluster centroid (clusters of 4 or more).
-    #[arg(long, default_value_t = 0.55, value_parser = distance)]
-    pub(crate) outlier_threshold: f32,
+    #[arg(long, value_parser = distance,
+          help = with_default("Cosine-distance threshold of the initial clustering.", Family::Cluster))]
+    pub(crate) initial_threshold: Option<f32>,
+    #[arg(long, value_parser = distance,
+          help = with_default("Merge clusters whose centroids are closer than this.", Family::Merge))]
+    pub(crate) merge_threshold: Option<f32>,
+    #[arg(long, value_parser = distance,
+          help = with_default("Drop a face farther than this from its cluster centroid (clusters of 4 or more).", Family::Outlier))]
+    pub(crate) outlier_threshold: Option<f32>,
     /// Keep facesets with at least this many distinct photos.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) min_faces: u32,
@@ -412,12 +480,12 @@ pub(crate) struct ExtendArgs {
     /// Also extend this refine result (holds refine_manifest.json).
     #[arg(long, value_name = "DIR")]
     pub(crate) refine_out: Option<PathBuf>,
-    /// A new face joins the nearest person whose centroid is within this distance.
-    #[arg(long, default_value_t = 0.55, value_parser = distance)]
-    pub(crate) threshold: f32,
-    /// Threshold for clustering the faces no existing person took.
-    #[arg(long, default_value_t = 0.55, value_parser = distance)]
-    pub(crate) cluster_threshold: f32,
+    #[arg(long, value_parser = distance,
+          help = with_default("A new face joins the nearest person whose centroid is within this distance.", Family::Join))]
+    pub(crate) threshold: Option<f32>,
+    #[arg(long, value_parser = distance,
+          help = with_default("Threshold for clustering the faces no existing person took.", Family::Cluster))]
+    pub(crate) cluster_threshold: Option<f32>,
     /// How new photos appear in the folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,

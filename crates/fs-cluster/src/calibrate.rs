@@ -47,7 +47,9 @@ pub struct CalibrateOptions {
 impl Default for CalibrateOptions {
     fn default() -> Self {
         Self {
-            grid: (20..=80).map(|i| f32::from(u8::try_from(i).unwrap_or(0)) / 100.0).collect(),
+            grid: (20..=80)
+                .map(|i| f32::from(u8::try_from(i).unwrap_or(0)) / 100.0)
+                .collect(),
             false_match_rate: 0.01,
             tight_keep: 0.95,
         }
@@ -88,8 +90,11 @@ pub struct Recommendation {
     pub value: f32,
     /// Why, in a sentence.
     pub because: String,
-    /// Whether it sits at an end of the grid: the data could not bound it.
-    pub at_grid_end: bool,
+    /// The smallest value the measurement cannot tell from `value` (the same shares).
+    pub as_good_from: f32,
+    /// The largest such value; `None` when the data put no upper limit on it (no false
+    /// match up to the end of the distances measured).
+    pub as_good_to: Option<f32>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
@@ -114,13 +119,36 @@ pub struct Calibration {
     pub recommended: Vec<Recommendation>,
 }
 
+/// Fewer people than this, and recommendations may be far off.
+pub const TRUSTED_PEOPLE: usize = 10;
+/// Fewer faces than this, and recommendations may be far off.
+pub const TRUSTED_FACES: usize = 100;
+
 impl Calibration {
-    /// The recommendations as a set of thresholds.
-    pub fn thresholds(&self) -> Thresholds {
-        let mut t = fs_packs::thresholds::REFERENCE;
+    /// Why the measurement is too small to trust, if it is.
+    pub fn too_few(&self) -> Option<String> {
+        (self.people < TRUSTED_PEOPLE || self.faces < TRUSTED_FACES).then(|| {
+            format!(
+                "{} people and {} faces are too few to trust (at least {TRUSTED_PEOPLE} people \
+                 and {TRUSTED_FACES} faces): one unusual photo moves a value a lot, and \
+                 look-alikes the folders lack are not measured",
+                self.people, self.faces
+            )
+        })
+    }
+
+    /// The recommendations as a set of thresholds, keeping `current`'s value of a
+    /// family where the measurement cannot tell it from the recommended one.
+    pub fn thresholds_over(&self, current: &Thresholds) -> Thresholds {
+        let mut t = *current;
         for r in &self.recommended {
-            t.set(r.family, r.value);
+            let now = current.get(r.family);
+            let as_good = now >= r.as_good_from && r.as_good_to.is_none_or(|to| now <= to);
+            t.set(r.family, if as_good { now } else { r.value });
         }
+        // A tight gate is never looser than its loose counterpart.
+        t.known = t.known.min(t.join);
+        t.export_outlier = t.export_outlier.min(t.outlier);
         t
     }
 }
@@ -200,6 +228,10 @@ pub fn calibrate(
 ///   the faces have another person's centroid that close.
 /// - **export-outlier, known** (tight): the smallest distance that keeps
 ///   `tight_keep` of a person's faces, or the loose value if that is smaller.
+///
+/// Each comes with the range of values the measurement cannot tell from it, so that
+/// [`Calibration::thresholds_over`] changes a current value only when the data argue
+/// against it.
 pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<Recommendation> {
     let r = options.false_match_rate;
     let grid = &options.grid;
@@ -207,7 +239,14 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
         points.iter().take_while(|p| ok(p)).last().copied()
     };
     let percent = |x: f32| format!("{:.1}%", 100.0 * x);
-    let grid_end = |v: f32| grid.first() == Some(&v) || grid.last() == Some(&v);
+    let up_to = |v: f32| (grid.last() != Some(&v)).then_some(v);
+    // The first distance with the same share of a person's faces as `p`.
+    let same_own_from = |points: &[Point], p: &Point| {
+        points
+            .iter()
+            .find(|q| q.own >= p.own)
+            .map_or(p.threshold, |q| q.threshold)
+    };
 
     let cluster = {
         let eligible: Vec<&ClusterPoint> = calibration
@@ -215,7 +254,10 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
             .iter()
             .filter(|c| c.precision >= 1.0 - r)
             .collect();
-        let best_f = eligible.iter().map(|c| c.f).fold(f32::NEG_INFINITY, f32::max);
+        let best_f = eligible
+            .iter()
+            .map(|c| c.f)
+            .fold(f32::NEG_INFINITY, f32::max);
         let first = calibration
             .clustering
             .iter()
@@ -230,21 +272,17 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
                 Recommendation {
                     family: Family::Cluster,
                     value: chosen.threshold,
-                    because: format!(
-                        "B³ F {:.3} at precision {:.3} (best F from {:.2} to {:.2})",
-                        chosen.f,
-                        chosen.precision,
-                        calibration.clustering[start].threshold,
-                        calibration.clustering[start + run - 1].threshold
-                    ),
-                    at_grid_end: grid_end(calibration.clustering[start + run - 1].threshold),
+                    because: format!("B³ F {:.3} at precision {:.3}", chosen.f, chosen.precision,),
+                    as_good_from: calibration.clustering[start].threshold,
+                    as_good_to: up_to(calibration.clustering[start + run - 1].threshold),
                 }
             }
             None => Recommendation {
                 family: Family::Cluster,
                 value: grid.first().copied().unwrap_or(0.0),
                 because: format!("no threshold reaches B³ precision {:.3}", 1.0 - r),
-                at_grid_end: true,
+                as_good_from: grid.first().copied().unwrap_or(0.0),
+                as_good_to: grid.first().copied(),
             },
         }
     };
@@ -258,7 +296,8 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
                 percent(p.other),
                 percent(p.own)
             ),
-            at_grid_end: grid_end(p.threshold),
+            as_good_from: same_own_from(&calibration.centroid_to_centroid, &p),
+            as_good_to: up_to(p.threshold),
         },
         None => unbounded(Family::Merge, grid, r),
     };
@@ -273,7 +312,8 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
                 percent(p.other),
                 percent(p.own)
             ),
-            at_grid_end: grid_end(p.threshold),
+            as_good_from: same_own_from(&calibration.face_to_centroid, &p),
+            as_good_to: up_to(p.threshold),
         },
         None => unbounded(family, grid, r),
     };
@@ -292,7 +332,9 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
                     percent(k.own),
                     percent(k.other)
                 ),
-                at_grid_end: grid_end(k.threshold),
+                // Any distance keeping that share and no looser than the loose gate.
+                as_good_from: k.threshold,
+                as_good_to: up_to(l.threshold),
             },
             _ => loose(family),
         }
@@ -317,7 +359,8 @@ fn unbounded(family: Family, grid: &[f32], r: f32) -> Recommendation {
             "more than {:.1}% false matches even at the smallest distance",
             100.0 * r
         ),
-        at_grid_end: true,
+        as_good_from: grid.first().copied().unwrap_or(0.0),
+        as_good_to: grid.first().copied(),
     }
 }
 
@@ -351,17 +394,19 @@ fn distance_to_sum(embeddings: &Embeddings, row: usize, sum: &[f32]) -> Option<f
     if norm <= f32::EPSILON {
         return None;
     }
-    let dot: f32 = embeddings.row(row).iter().zip(sum).map(|(a, b)| a * b).sum();
+    let dot: f32 = embeddings
+        .row(row)
+        .iter()
+        .zip(sum)
+        .map(|(a, b)| a * b)
+        .sum();
     Some(1.0 - dot / norm)
 }
 
 /// Each face to its own person's centroid without it (people with two or more
 /// faces), and each face to the nearest other person's centroid (without that person's
 /// face from the same photo).
-fn face_to_centroid_distances(
-    faces: Labelled<'_>,
-    people: &[Vec<usize>],
-) -> (Vec<f32>, Vec<f32>) {
+fn face_to_centroid_distances(faces: Labelled<'_>, people: &[Vec<usize>]) -> (Vec<f32>, Vec<f32>) {
     let e = faces.embeddings;
     let sums: Vec<Vec<f32>> = people.iter().map(|rows| sum_rows(e, rows)).collect();
     let mut own = Vec::new();
@@ -369,11 +414,7 @@ fn face_to_centroid_distances(
     for (p, rows) in people.iter().enumerate() {
         for &i in rows {
             if rows.len() > 1 {
-                let without: Vec<f32> = sums[p]
-                    .iter()
-                    .zip(e.row(i))
-                    .map(|(s, v)| s - v)
-                    .collect();
+                let without: Vec<f32> = sums[p].iter().zip(e.row(i)).map(|(s, v)| s - v).collect();
                 own.extend(distance_to_sum(e, i, &without));
             }
             let nearest_other = people
@@ -479,7 +520,11 @@ pub fn b_cubed(clusters: &[Vec<usize>], person: &[usize]) -> (f32, f32, f32) {
         recall += 1.0 / class_size[&person[row]] as f64;
     }
     let (p, r) = (precision / n as f64, recall / n as f64);
-    let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
     #[allow(clippy::cast_possible_truncation, reason = "a share")]
     (p as f32, r as f32, f as f32)
 }
@@ -536,7 +581,7 @@ mod tests {
         };
         let c = calibrate(labelled, &CalibrateOptions::default()).unwrap();
         assert_eq!((c.people, c.faces), (4, 48));
-        let t = c.thresholds();
+        let t = c.thresholds_over(&fs_packs::thresholds::REFERENCE);
         // Clustering is perfect across a plateau; the middle of it is chosen.
         let cluster = &c.recommended[0];
         assert!(
@@ -544,13 +589,33 @@ mod tests {
             "{cluster:?} {:?}",
             c.clustering
         );
-        // No other person is within the grid: the loose gates reach its end.
-        assert!((t.join - 0.80).abs() < 1e-6);
-        assert!(c.recommended[4].at_grid_end);
-        // The tight gates keep 95% of the faces, which all sit at the same distance.
+        // No other person is within the grid: the loose gates reach its end, unbounded,
+        // and every distance from where all faces are their person's is as good, so a
+        // current value in that range stays and one below it is raised.
+        let join = &c.recommended[4];
+        assert!((join.value - 0.80).abs() < 1e-6 && join.as_good_to.is_none());
+        assert!(join.as_good_from <= fs_packs::thresholds::REFERENCE.join);
+        assert!((t.join - fs_packs::thresholds::REFERENCE.join).abs() < 1e-6);
+        let too_tight = Thresholds {
+            join: join.as_good_from - 0.05,
+            ..fs_packs::thresholds::REFERENCE
+        };
+        assert!((c.thresholds_over(&too_tight).join - 0.80).abs() < 1e-6);
+        // The tight gates: the smallest distance keeping 95% of the faces; a current
+        // value below it is raised to it, one above it (and within the loose gate) stays.
         let own = c.face_to_centroid.iter().find(|p| p.own >= 0.95).unwrap();
-        assert!((t.known - own.threshold).abs() < 1e-6);
-        assert!(t.known < t.join);
+        let known = &c.recommended[5];
+        assert!((known.value - own.threshold).abs() < 1e-6, "{known:?}");
+        let below = Thresholds {
+            known: own.threshold - 0.05,
+            ..fs_packs::thresholds::REFERENCE
+        };
+        assert!((c.thresholds_over(&below).known - own.threshold).abs() < 1e-6);
+        let above = Thresholds {
+            known: own.threshold + 0.05,
+            ..fs_packs::thresholds::REFERENCE
+        };
+        assert!((c.thresholds_over(&above).known - above.known).abs() < 1e-6);
     }
 
     #[test]
@@ -612,17 +677,17 @@ mod tests {
                     prop_assert!(w[0].own <= w[1].own && w[0].other <= w[1].other);
                 }
             }
-            let t = c.thresholds();
+            let t = c.thresholds_over(&fs_packs::thresholds::REFERENCE);
             let at = |v: f32| c.face_to_centroid.iter().find(|p| (p.threshold - v).abs() < 1e-6).copied();
             for family in [Family::Outlier, Family::Join, Family::Candidate, Family::Known, Family::ExportOutlier] {
                 let r = &c.recommended[Family::ALL.iter().position(|f| *f == family).unwrap()];
                 if let Some(p) = at(t.get(family)) {
-                    prop_assert!(p.other <= rate || r.at_grid_end, "{family:?} {p:?}");
+                    prop_assert!(p.other <= rate || r.value <= options.grid[0], "{family:?} {p:?} {r:?}");
                 }
             }
             prop_assert!(t.known <= t.join + 1e-6);
             let chosen = c.clustering.iter().find(|p| (p.threshold - t.cluster).abs() < 1e-6).unwrap();
-            prop_assert!(chosen.precision >= 1.0 - rate || c.recommended[0].at_grid_end);
+            prop_assert!(chosen.precision >= 1.0 - rate || t.cluster <= options.grid[0]);
         }
     }
 }

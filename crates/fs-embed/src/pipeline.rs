@@ -275,7 +275,8 @@ pub fn embed(
     Ok(summary)
 }
 
-fn is_photo_name(path: &Path) -> bool {
+/// Whether a file's name says it is a photo `embed` reads ([`PHOTO_EXTENSIONS`]).
+pub fn is_photo_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))

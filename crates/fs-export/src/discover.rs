@@ -12,28 +12,40 @@ use fs_cache::Cache;
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::{assign, reject_outliers};
 
+use fs_packs::Thresholds;
+
 use crate::faces::{FaceIndex, FaceRow};
 use crate::refine::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
 
 /// Thresholds of discovery.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiscoverOptions {
-    /// A face within this distance of an existing identity is covered. 0.45.
+    /// A face within this distance of an existing identity is covered
+    /// ([`Thresholds::known`]).
     pub existing_threshold: f32,
-    /// Clustering threshold for the rest. 0.55.
+    /// Clustering threshold for the rest ([`Thresholds::cluster`]).
     pub cluster_threshold: f32,
     /// Gates and outlier threshold (refine's), and `min_faces`: distinct photos a new
     /// identity needs.
     pub gates: RefineOptions,
 }
 
-impl Default for DiscoverOptions {
-    fn default() -> Self {
+impl DiscoverOptions {
+    /// The options at a pack's distances, with `gates`.
+    pub fn at(t: &Thresholds, gates: RefineOptions) -> Self {
         Self {
-            existing_threshold: 0.45,
-            cluster_threshold: 0.55,
-            gates: RefineOptions::default(),
+            existing_threshold: t.known,
+            cluster_threshold: t.cluster,
+            gates,
         }
+    }
+}
+
+impl Default for DiscoverOptions {
+    /// At the default pack's distances.
+    fn default() -> Self {
+        let t = Thresholds::default();
+        Self::at(&t, RefineOptions::at(&t))
     }
 }
 

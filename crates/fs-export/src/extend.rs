@@ -17,24 +17,35 @@ use crate::error::Result;
 use crate::faces::{FaceIndex, FaceRow};
 use crate::manifest::{self, Cluster, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
 use crate::materialize::Mode;
+use fs_packs::Thresholds;
+
 use crate::raw::{WriteSummary, other_images};
 use crate::refine::quality_gate;
 
 /// Options of `extend`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExtendOptions {
-    /// A new face joins the nearest person whose centroid is within this distance. 0.55.
+    /// A new face joins the nearest person whose centroid is within this distance
+    /// ([`Thresholds::join`]).
     pub assign_threshold: f32,
-    /// Threshold for clustering the faces no person took. 0.55.
+    /// Threshold for clustering the faces no person took ([`Thresholds::cluster`]).
     pub cluster_threshold: f32,
 }
 
-impl Default for ExtendOptions {
-    fn default() -> Self {
+impl ExtendOptions {
+    /// The options at a pack's distances.
+    pub fn at(t: &Thresholds) -> Self {
         Self {
-            assign_threshold: 0.55,
-            cluster_threshold: 0.55,
+            assign_threshold: t.join,
+            cluster_threshold: t.cluster,
         }
+    }
+}
+
+impl Default for ExtendOptions {
+    /// At the default pack's distances.
+    fn default() -> Self {
+        Self::at(&Thresholds::default())
     }
 }
 

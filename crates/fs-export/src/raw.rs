@@ -17,6 +17,8 @@ use fs_cluster::progress::{Progress, Silent};
 use crate::error::Result;
 use crate::faces::{self, FaceRow};
 use crate::manifest::{self, Cluster, RAW_MANIFEST, RawManifest};
+use fs_packs::Thresholds;
+
 use crate::materialize::{self, Mode};
 
 /// Folder of faces that joined no cluster.
@@ -27,18 +29,26 @@ pub const NOFACE: &str = "_noface";
 /// Options of `cluster`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterOptions {
-    /// Average-linkage cosine-distance threshold. Default 0.55.
+    /// Average-linkage cosine-distance threshold ([`Thresholds::cluster`]).
     pub threshold: f32,
     /// Exact or approximate candidate pairs (by library size unless chosen).
     pub graph: GraphChoice,
 }
 
-impl Default for ClusterOptions {
-    fn default() -> Self {
+impl ClusterOptions {
+    /// The options at a pack's distances.
+    pub fn at(t: &Thresholds) -> Self {
         Self {
-            threshold: 0.55,
+            threshold: t.cluster,
             graph: GraphChoice::Auto,
         }
+    }
+}
+
+impl Default for ClusterOptions {
+    /// At the default pack's distances.
+    fn default() -> Self {
+        Self::at(&Thresholds::default())
     }
 }
 

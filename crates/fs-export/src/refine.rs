@@ -15,17 +15,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::faces::{self, FaceRow};
 use crate::manifest::{self, DroppedFace, Faceset, REFINE_MANIFEST, RefineManifest};
+use fs_packs::Thresholds;
+
 use crate::materialize::{self, Mode};
 use crate::raw::{WriteSummary, unique_paths};
 
-/// Thresholds of `refine`; the defaults are the original tool's.
+/// Thresholds of `refine`; the distances by default are the default pack's
+/// ([`RefineOptions::at`] takes another pack's), the gates the original tool's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefineOptions {
-    /// Stage-1 clustering threshold (cosine distance). 0.55.
+    /// Stage-1 clustering threshold ([`Thresholds::cluster`]).
     pub initial_threshold: f32,
-    /// Centroid-merge threshold. 0.40.
+    /// Centroid-merge threshold ([`Thresholds::merge`]).
     pub merge_threshold: f32,
-    /// Drop a face farther than this from its cluster's centroid (clusters ≥ 4). 0.55.
+    /// Drop a face farther than this from its cluster's centroid (clusters ≥ 4;
+    /// [`Thresholds::outlier`]).
     pub outlier_threshold: f32,
     /// Keep facesets with at least this many distinct images. 15.
     pub min_faces: usize,
@@ -41,12 +45,26 @@ pub struct RefineOptions {
     pub graph: GraphChoice,
 }
 
-impl Default for RefineOptions {
-    fn default() -> Self {
+impl RefineOptions {
+    /// The options at a pack's distances, with the default gates.
+    pub fn at(t: &Thresholds) -> Self {
         Self {
-            initial_threshold: 0.55,
-            merge_threshold: 0.40,
-            outlier_threshold: 0.55,
+            initial_threshold: t.cluster,
+            merge_threshold: t.merge,
+            outlier_threshold: t.outlier,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for RefineOptions {
+    /// At the default pack's distances.
+    fn default() -> Self {
+        let t = Thresholds::default();
+        Self {
+            initial_threshold: t.cluster,
+            merge_threshold: t.merge,
+            outlier_threshold: t.outlier,
             min_faces: 15,
             min_short: 90.0,
             min_blur: 40.0,

@@ -28,6 +28,7 @@ use fast_image_resize as fr;
 use fs_cache::{Cache, Face, FaceKey, ImageRecord};
 use fs_cluster::centroid::{assign, centroid};
 use fs_cluster::{Embeddings, cosine_distance};
+use fs_packs::Thresholds;
 use fs_quality::{Quality, QualityInputs};
 use image::RgbImage;
 use rayon::prelude::*;
@@ -38,12 +39,14 @@ use crate::error::{Error, Result, io_err};
 use crate::faces::FaceRow;
 use crate::manifest::{self, RawManifest};
 
-/// Options of `export-swap`; the defaults are the original tool's.
+/// Options of `export-swap`; the distances by default are the default pack's
+/// ([`SwapOptions::at`] takes another pack's), the rest the original tool's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SwapOptions {
     /// Faces in the `_topN.fsz` bundle. 30.
     pub top_n: usize,
-    /// Drop faces farther than this from the faceset centroid. 0.45.
+    /// Drop faces farther than this from the faceset centroid
+    /// ([`Thresholds::export_outlier`]).
     pub outlier_threshold: f32,
     /// Padding around the face box on each side, as a fraction of its longer side. 0.5.
     pub pad_ratio: f32,
@@ -53,7 +56,8 @@ pub struct SwapOptions {
     pub min_face_short: f32,
     /// Rescue singletons into `_candidates/`.
     pub candidates: bool,
-    /// A singleton is a candidate for the nearest faceset within this distance. 0.55.
+    /// A singleton is a candidate for the nearest faceset within this distance
+    /// ([`Thresholds::candidate`]).
     pub candidate_match_threshold: f32,
     /// ... and with at least this composite quality. 0.40.
     pub candidate_min_score: f32,
@@ -67,16 +71,29 @@ fn default_duplicate_similarity() -> f32 {
     DedupOptions::default().face_similarity
 }
 
+impl SwapOptions {
+    /// The options at a pack's distances.
+    pub fn at(t: &Thresholds) -> Self {
+        Self {
+            outlier_threshold: t.export_outlier,
+            candidate_match_threshold: t.candidate,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for SwapOptions {
+    /// At the default pack's distances.
     fn default() -> Self {
+        let t = Thresholds::default();
         Self {
             top_n: 30,
-            outlier_threshold: 0.45,
+            outlier_threshold: t.export_outlier,
             pad_ratio: 0.5,
             out_size: 512,
             min_face_short: 100.0,
             candidates: false,
-            candidate_match_threshold: 0.55,
+            candidate_match_threshold: t.candidate,
             candidate_min_score: 0.40,
             duplicate_similarity: default_duplicate_similarity(),
         }

@@ -32,6 +32,8 @@ pub struct GrowOptions {
     pub cluster: ClusterOptions,
     /// First-run refinement.
     pub refine: RefineOptions,
+    /// Folding new faces into the raw clusters on a re-run.
+    pub extend: ExtendOptions,
     /// Discovery of new identities on a re-run; give it `refine` as its gates, so new
     /// identities pass what the first run's facesets did.
     pub discover: DiscoverOptions,
@@ -64,7 +66,7 @@ pub fn identities(
     let refine_path = layout.facesets().join(REFINE_MANIFEST);
     let raw = if raw_path.is_file() {
         let old: RawManifest = manifest::read(&raw_path)?;
-        let (raw, _) = extend_raw(cache, &old, &ExtendOptions::default());
+        let (raw, _) = extend_raw(cache, &old, &options.extend);
         write_raw(&layout.raw(), &raw, options.materialize)?;
         raw
     } else {

@@ -48,6 +48,7 @@ pub(crate) fn upgrade(v1: ManifestV1) -> LibraryManifest {
                 label,
                 sources: Vec::new(),
                 params: params.clone(),
+                distances: None,
                 created: 0,
                 updated: 0,
             },
@@ -80,6 +81,7 @@ pub(crate) fn upgrade(v1: ManifestV1) -> LibraryManifest {
             .map(|f| entry(f, true, &v1.params))
             .collect(),
         candidates: v1.candidates,
+        calibrated: None,
     }
 }
 

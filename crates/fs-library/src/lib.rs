@@ -45,7 +45,8 @@ use fs_export::swap::{
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Result};
-pub use fs_embed::locations::Locations;
+pub use fs_packs::Locations;
+pub use fs_packs::thresholds::{Origin, Thresholds};
 
 /// Format version of the library manifest this build writes. Version 1 was the
 /// `export-swap` manifest before the library had provenance; it is read and upgraded.
@@ -84,10 +85,41 @@ pub struct Provenance {
     /// The parameters the workflow used.
     #[serde(default)]
     pub params: serde_json::Value,
+    /// The distances in force when it was made or last refreshed, and where their
+    /// defaults came from; `None` for entries made before distances were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distances: Option<Distances>,
     /// When it was added (seconds since the Unix epoch; 0 when unknown).
     pub created: u64,
     /// When its content last changed.
     pub updated: u64,
+}
+
+/// The distances a command used, as recorded in an entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distances {
+    /// The values in force (the defaults, or the flags that overrode them).
+    pub values: Thresholds,
+    /// Where the defaults came from: a pack's table, or this library's calibration.
+    pub defaults: Origin,
+}
+
+/// Distances measured by `face-sets calibrate` on the user's own labelled folders and
+/// kept as this library's defaults for embeddings of `model`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibrated {
+    /// The model whose embeddings were measured.
+    pub model: Option<ModelId>,
+    /// The values.
+    pub thresholds: Thresholds,
+    /// People the measurement rests on.
+    pub people: usize,
+    /// Faces the measurement rests on.
+    pub faces: usize,
+    /// The false-match rate the values were chosen at.
+    pub false_match_rate: f32,
+    /// When (seconds since the Unix epoch).
+    pub created: u64,
 }
 
 /// One identity of the library.
@@ -150,6 +182,9 @@ pub struct LibraryManifest {
     /// refresh of the refined entries).
     #[serde(default)]
     pub candidates: Vec<Candidate>,
+    /// This library's own distance defaults, when calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated: Option<Calibrated>,
 }
 
 impl Default for LibraryManifest {
@@ -159,6 +194,7 @@ impl Default for LibraryManifest {
             facesets: Vec::new(),
             thin_eras: Vec::new(),
             candidates: Vec::new(),
+            calibrated: None,
         }
     }
 }
@@ -209,6 +245,7 @@ pub struct Library {
     dir: PathBuf,
     manifest: LibraryManifest,
     check: Option<CropCheck>,
+    distances: Option<Distances>,
 }
 
 impl Library {
@@ -227,7 +264,32 @@ impl Library {
             dir,
             manifest,
             check: None,
+            distances: None,
         })
+    }
+
+    /// Records `distances` in the provenance of every entry this library adds or
+    /// refreshes from now on.
+    #[must_use]
+    pub fn with_distances(mut self, distances: Distances) -> Self {
+        self.distances = Some(distances);
+        self
+    }
+
+    /// This library's calibrated distances for embeddings of `model`, if it has some
+    /// for that model.
+    pub fn calibrated_for(&self, model: Option<&ModelId>) -> Option<Thresholds> {
+        self.manifest
+            .calibrated
+            .as_ref()
+            .filter(|c| c.model.as_ref() == model)
+            .map(|c| c.thresholds)
+    }
+
+    /// Keeps `calibrated` as this library's distance defaults (replacing earlier ones).
+    /// Call [`Library::save`] to write it.
+    pub fn set_calibrated(&mut self, calibrated: Calibrated) {
+        self.manifest.calibrated = Some(calibrated);
     }
 
     /// Re-detects every crop it exports as roop-unleashed will, keeping only crops in
@@ -384,6 +446,7 @@ impl Library {
                     label: n.label.clone(),
                     sources: n.sources.clone(),
                     params: n.params.clone(),
+                    distances: self.distances.clone(),
                     created: now,
                     updated: now,
                 },
@@ -461,6 +524,7 @@ impl Library {
                     label: faceset.name.clone(),
                     sources: Vec::new(),
                     params: params.clone(),
+                    distances: self.distances.clone(),
                     created: now,
                     updated: now,
                 },
@@ -541,8 +605,10 @@ pub fn crop_check_for(
 ) -> Result<CropCheck> {
     let setup = |e: String| Error::CropCheck(e);
     fs_detect::runtime::init(&locations.runtime).map_err(|e| setup(e.to_string()))?;
-    let pack = fs_embed::pack::ModelPack::from_dir(locations.pack_for(cache.model().map(|m| m.pack.as_str())))
-        .map_err(|e| setup(e.to_string()))?;
+    let pack = fs_embed::pack::ModelPack::from_dir(
+        locations.pack_for(cache.model().map(|m| m.pack.as_str())),
+    )
+    .map_err(|e| setup(e.to_string()))?;
     CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
 }
 

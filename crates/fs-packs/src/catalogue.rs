@@ -90,4 +90,3 @@ pub fn pinned_sha256(pack: &str, file: &str) -> Option<&'static str> {
         .find(|m| m.pack == pack && m.file == file)
         .and_then(|m| m.sha256)
 }
-

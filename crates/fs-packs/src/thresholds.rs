@@ -123,6 +123,13 @@ impl Thresholds {
     }
 }
 
+impl Default for Thresholds {
+    /// The default pack's.
+    fn default() -> Self {
+        for_pack(crate::DEFAULT_PACK).0
+    }
+}
+
 /// The reference tool's values, tuned by its users on `buffalo_l`.
 pub const REFERENCE: Thresholds = Thresholds {
     cluster: 0.55,

@@ -20,10 +20,12 @@ fn open(cache: &Path) -> anyhow::Result<Cache> {
 
 pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let cache = open(&args.cache)?;
+    let (defaults, origin) = super::default_distances(&cache, None);
+    super::announce_distances(&defaults, &origin)?;
     let manifest = cluster_cache_reporting(
         &cache,
         &ClusterOptions {
-            threshold: args.threshold,
+            threshold: args.threshold.unwrap_or(defaults.cluster),
             graph: args.graph.into(),
         },
         &StageProgress::new(bars),
@@ -46,10 +48,12 @@ pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitSta
 
 pub(crate) fn refine(args: &RefineArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let cache = open(&args.cache)?;
+    let (defaults, origin) = super::default_distances(&cache, None);
+    super::announce_distances(&defaults, &origin)?;
     let options = RefineOptions {
-        initial_threshold: args.initial_threshold,
-        merge_threshold: args.merge_threshold,
-        outlier_threshold: args.outlier_threshold,
+        initial_threshold: args.initial_threshold.unwrap_or(defaults.cluster),
+        merge_threshold: args.merge_threshold.unwrap_or(defaults.merge),
+        outlier_threshold: args.outlier_threshold.unwrap_or(defaults.outlier),
         min_faces: args.min_faces as usize,
         min_short: args.min_short,
         min_blur: args.min_blur,
@@ -90,9 +94,11 @@ pub(crate) fn extend(args: &ExtendArgs) -> anyhow::Result<ExitStatus> {
             args.raw_out.display()
         )
     })?;
+    let (defaults, origin) = super::default_distances(&cache, None);
+    super::announce_distances(&defaults, &origin)?;
     let options = ExtendOptions {
-        assign_threshold: args.threshold,
-        cluster_threshold: args.cluster_threshold,
+        assign_threshold: args.threshold.unwrap_or(defaults.join),
+        cluster_threshold: args.cluster_threshold.unwrap_or(defaults.cluster),
     };
     let (raw, report) = extend_raw(&cache, &old, &options);
     let mode = args.materialize.into();

@@ -1,10 +1,14 @@
 //! One module per subcommand.
 
+mod calibrate;
 mod embed;
 mod identities;
 mod immich;
 mod inspect;
 mod pipeline;
+
+use fs_packs::Thresholds;
+use fs_packs::thresholds::{self, Family, Origin};
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -22,6 +26,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::ExportSwap(args) => pipeline::export_swap(&args),
         Command::Run(args) => pipeline::run(&args, bars),
         Command::Report(args) => pipeline::report(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
         Command::Immich(crate::cli::ImmichCommand::Stage(args)) => immich::stage(&args, bars),
     }
 }
@@ -37,13 +42,15 @@ pub(crate) fn load_pack(
     fs_detect::runtime::init(&locations.runtime)?;
     Ok(match (models, cache_model) {
         (Some(name), _) => fs_embed::pack::ModelPack::resolve(&locations.models, name)?,
-        (None, Some(model)) => fs_embed::pack::ModelPack::from_dir(locations.pack_for(Some(&model.pack)))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "the cache was made by {model}, whose pack is not installed ({e}); \
+        (None, Some(model)) => fs_embed::pack::ModelPack::from_dir(
+            locations.pack_for(Some(&model.pack)),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the cache was made by {model}, whose pack is not installed ({e}); \
                      install it or pass --models DIR"
-                )
-            })?,
+            )
+        })?,
         (None, None) => fs_embed::pack::ModelPack::from_dir(locations.pack_for(None))?,
     })
 }
@@ -73,6 +80,42 @@ pub(crate) fn announce_new_cache(
         std::io::stderr(),
         "new cache {}: faces by {model} (choose another pack with --models)",
         cache.display()
+    )
+}
+
+/// The distance defaults for a cache's embeddings: `library`'s calibrated ones for its
+/// model, else the table of the pack whose recogniser made them (a cache that records
+/// no model is taken to be the default pack's).
+pub(crate) fn default_distances(
+    cache: &fs_cache::Cache,
+    library: Option<&fs_library::Library>,
+) -> (Thresholds, Origin) {
+    if let Some(library) = library
+        && let Some(calibrated) = library.calibrated_for(cache.model())
+    {
+        return (
+            calibrated,
+            Origin::Calibrated(library.dir().display().to_string()),
+        );
+    }
+    match cache.model() {
+        Some(model) => thresholds::for_recognizer(&model.recognizer, &model.recognizer_sha256),
+        None => thresholds::for_pack(fs_packs::DEFAULT_PACK),
+    }
+}
+
+/// Says on stderr which distances a command uses and where they come from.
+pub(crate) fn announce_distances(values: &Thresholds, origin: &Origin) -> std::io::Result<()> {
+    use std::io::Write;
+    let listed: Vec<String> = Family::ALL
+        .iter()
+        .map(|f| format!("{} {:.2}", f.name(), values.get(*f)))
+        .collect();
+    writeln!(
+        std::io::stderr(),
+        "distances: {} ({}; flags override)",
+        listed.join(", "),
+        origin
     )
 }
 

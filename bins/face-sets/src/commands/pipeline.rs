@@ -10,7 +10,7 @@ use fs_embed::pipeline::{EmbedOptions, Source};
 use fs_export::manifest::{self, RawManifest, RefineManifest};
 use fs_export::report::RunLayout;
 use fs_library::grow::GrowOptions;
-use fs_library::{Changes, Library};
+use fs_library::{Changes, Distances, Library};
 
 use crate::ExitStatus;
 use crate::cli::{EnrichArgs, ExportSwapArgs, ReportArgs, RunArgs};
@@ -77,11 +77,10 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
         .as_deref()
         .map(manifest::read)
         .transpose()?;
-    let options = args.swap.options();
-    if options.candidates && raw.is_none() {
+    if args.swap.candidates && raw.is_none() {
         anyhow::bail!("--candidates needs --raw-manifest (the manifest.json written by cluster)");
     }
-    let mut library = super::open_library(&args.out, &args.swap, || {
+    let library = super::open_library(&args.out, &args.swap, || {
         let locations = fs_embed::locations::Locations::from_env();
         Ok(fs_library::crop_check_for(
             &cache,
@@ -89,6 +88,13 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
             super::threads(None),
         )?)
     })?;
+    let (defaults, origin) = super::default_distances(&cache, Some(&library));
+    super::announce_distances(&defaults, &origin)?;
+    let options = args.swap.options(&defaults);
+    let mut library = library.with_distances(Distances {
+        values: args.swap.in_force(&defaults),
+        defaults: origin,
+    });
     let changes = library.refresh_refined(&cache, &refine, raw.as_ref(), &options)?;
     library.save()?;
     library_summary(&library, &changes)
@@ -199,25 +205,30 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     drop(analyzer);
 
     stage(1);
-    let mut library = super::open_library(&layout.swap(), &args.swap, || {
+    let library = super::open_library(&layout.swap(), &args.swap, || {
         Ok(fs_export::swap::CropCheck::new(&pack.detector, threads)?)
     })?;
+    let (defaults, origin) = super::default_distances(&cache, Some(&library));
+    super::announce_distances(&defaults, &origin)?;
+    let distances = args.swap.in_force(&defaults);
+    let mut library = library.with_distances(Distances {
+        values: distances,
+        defaults: origin,
+    });
     // New identities on a re-run pass the same gates as the first run's facesets.
     let refine_options = fs_export::refine::RefineOptions {
         min_faces: args.min_faces as usize,
         graph: args.graph.into(),
-        ..fs_export::refine::RefineOptions::default()
+        ..fs_export::refine::RefineOptions::at(&distances)
     };
     let grow_options = GrowOptions {
         cluster: fs_export::raw::ClusterOptions {
             graph: args.graph.into(),
-            ..fs_export::raw::ClusterOptions::default()
+            ..fs_export::raw::ClusterOptions::at(&distances)
         },
-        discover: fs_export::discover::DiscoverOptions {
-            gates: refine_options.clone(),
-            ..fs_export::discover::DiscoverOptions::default()
-        },
+        discover: fs_export::discover::DiscoverOptions::at(&distances, refine_options.clone()),
         refine: refine_options,
+        extend: fs_export::extend::ExtendOptions::at(&distances),
         materialize: args.materialize.into(),
     };
     let grown = fs_library::grow::identities(
@@ -247,7 +258,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     )?;
 
     stage(5);
-    let mut swap_options = args.swap.options();
+    let mut swap_options = args.swap.options(&defaults);
     swap_options.candidates = true;
     let changes =
         library.refresh_refined(&cache, &grown.refine, Some(&grown.raw), &swap_options)?;
