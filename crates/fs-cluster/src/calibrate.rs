@@ -272,7 +272,7 @@ pub fn recommend(calibration: &Calibration, options: &CalibrateOptions) -> Vec<R
                 Recommendation {
                     family: Family::Cluster,
                     value: chosen.threshold,
-                    because: format!("B³ F {:.3} at precision {:.3}", chosen.f, chosen.precision,),
+                    because: format!("B³ F {:.3} at precision {:.3}", chosen.f, chosen.precision),
                     as_good_from: calibration.clustering[start].threshold,
                     as_good_to: up_to(calibration.clustering[start + run - 1].threshold),
                 }

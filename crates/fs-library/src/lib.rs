@@ -286,6 +286,18 @@ impl Library {
             .map(|c| c.thresholds)
     }
 
+    /// The distance defaults for embeddings of `model` in this library: its calibrated
+    /// ones for that model, else [`pack_distances`].
+    pub fn distances_for(&self, model: Option<&ModelId>) -> (Thresholds, Origin) {
+        match self.calibrated_for(model) {
+            Some(calibrated) => (
+                calibrated,
+                Origin::Calibrated(self.dir.display().to_string()),
+            ),
+            None => pack_distances(model),
+        }
+    }
+
     /// Keeps `calibrated` as this library's distance defaults (replacing earlier ones).
     /// Call [`Library::save`] to write it.
     pub fn set_calibrated(&mut self, calibrated: Calibrated) {
@@ -592,6 +604,17 @@ impl Library {
     /// Whether `name` is neither an entry's name nor a folder in the library.
     fn is_free(&self, name: &str) -> bool {
         self.entry(name).is_none() && !self.dir.join(name).exists()
+    }
+}
+
+/// The distance defaults of the pack whose recogniser made embeddings of `model` (a
+/// cache that records no model is taken to be the default pack's).
+pub fn pack_distances(model: Option<&ModelId>) -> (Thresholds, Origin) {
+    match model {
+        Some(model) => {
+            fs_packs::thresholds::for_recognizer(&model.recognizer, &model.recognizer_sha256)
+        }
+        None => fs_packs::thresholds::for_pack(fs_packs::DEFAULT_PACK),
     }
 }
 

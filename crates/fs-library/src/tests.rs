@@ -140,3 +140,53 @@ fn names_and_labels() {
     assert_eq!(leading_number("_thin"), None);
     assert_eq!(safe_label("nic's photos/2020"), "nic_s_photos_2020");
 }
+
+fn model(recognizer_sha256: &str) -> ModelId {
+    ModelId {
+        pack: "buffalo_s".into(),
+        recognizer: "w600k_mbf.onnx".into(),
+        recognizer_sha256: recognizer_sha256.into(),
+        embedding_size: 512,
+        detector: "scrfd_500m_bnkps.onnx".into(),
+        detector_sha256: "d".into(),
+    }
+}
+
+#[test]
+fn calibrated_distances_are_kept_and_apply_only_to_their_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = fs_packs::thresholds::PACK_THRESHOLDS[0]
+        .recognizer_sha256
+        .unwrap();
+    let ours = model(pinned);
+    let mut library = Library::open(dir.path()).unwrap();
+    // Before calibration: the pack's table, found by the recogniser's checksum.
+    assert_eq!(
+        library.distances_for(Some(&ours)),
+        (
+            fs_packs::thresholds::BUFFALO_S,
+            Origin::Pack("buffalo_s".into())
+        )
+    );
+    let measured = Thresholds {
+        cluster: 0.61,
+        ..fs_packs::thresholds::BUFFALO_S
+    };
+    library.set_calibrated(Calibrated {
+        model: Some(ours.clone()),
+        thresholds: measured,
+        people: 12,
+        faces: 340,
+        false_match_rate: 0.01,
+        created: 1,
+    });
+    library.save().unwrap();
+    let reopened = Library::open(dir.path()).unwrap();
+    let (values, origin) = reopened.distances_for(Some(&ours));
+    assert_eq!(values, measured);
+    assert!(matches!(origin, Origin::Calibrated(_)), "{origin:?}");
+    // Another recogniser's embeddings get their own pack's values, never these.
+    let (values, origin) = reopened.distances_for(Some(&model("other")));
+    assert_eq!(values, fs_packs::thresholds::REFERENCE);
+    assert!(matches!(origin, Origin::Unknown(_)), "{origin:?}");
+}

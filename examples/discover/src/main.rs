@@ -32,7 +32,7 @@ use fs_cache::Cache;
 use fs_export::discover::{DiscoverOptions, discover, under_root};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
-use fs_library::{Kind, Library, NewFaceset};
+use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
 
 /// Discover new identities among the photos under one source folder.
 #[derive(Debug, Parser)]
@@ -47,12 +47,14 @@ struct Args {
     /// The exported library to add to (facesets_swap_ready/).
     #[arg(long)]
     swap_out: PathBuf,
-    /// A face this close to an exported identity is covered already.
-    #[arg(long, default_value_t = 0.45)]
-    existing_threshold: f32,
-    /// Clustering threshold for the uncovered faces.
-    #[arg(long, default_value_t = 0.55)]
-    cluster_threshold: f32,
+    /// A face this close to an exported identity is covered already. Default: the
+    /// library's calibrated `known` distance, else the pack's (docs/thresholds.md).
+    #[arg(long)]
+    existing_threshold: Option<f32>,
+    /// Clustering threshold for the uncovered faces. Default: the library's calibrated
+    /// `cluster` distance, else the pack's.
+    #[arg(long)]
+    cluster_threshold: Option<f32>,
     /// Distinct photos a new identity needs.
     #[arg(long, default_value_t = 15)]
     min_faces: usize,
@@ -86,11 +88,25 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
+    let library = Library::open(&args.swap_out)?;
+    let (defaults, origin) = library.distances_for(cache.model());
+    let distances = Thresholds {
+        known: args.existing_threshold.unwrap_or(defaults.known),
+        cluster: args.cluster_threshold.unwrap_or(defaults.cluster),
+        ..defaults
+    };
+    println!(
+        "distances: known {:.2}, cluster {:.2} ({origin})",
+        distances.known, distances.cluster
+    );
+    let mut library = library.with_distances(Distances {
+        values: distances,
+        defaults: origin,
+    });
     let swap_options = SwapOptions {
         min_face_short: args.min_face_short,
-        ..SwapOptions::default()
+        ..SwapOptions::at(&distances)
     };
-    let mut library = Library::open(&args.swap_out)?;
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
@@ -103,17 +119,16 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|(_, c)| c)
         .collect();
-    let options = DiscoverOptions {
-        existing_threshold: args.existing_threshold,
-        cluster_threshold: args.cluster_threshold,
-        gates: RefineOptions {
+    let options = DiscoverOptions::at(
+        &distances,
+        RefineOptions {
             min_faces: args.min_faces,
             min_short: args.min_short,
             min_blur: args.min_blur,
             min_det_score: args.min_det_score,
-            ..RefineOptions::default()
+            ..RefineOptions::at(&distances)
         },
-    };
+    );
     let found = discover(
         &cache,
         |row| under_root(row, &args.source),
@@ -152,8 +167,8 @@ fn main() -> anyhow::Result<()> {
                 std::path::absolute(&args.source).unwrap_or_else(|_| args.source.clone()),
             ],
             params: serde_json::json!({
-                "existing_threshold": args.existing_threshold,
-                "cluster_threshold": args.cluster_threshold,
+                "existing_threshold": distances.known,
+                "cluster_threshold": distances.cluster,
                 "min_faces": args.min_faces,
                 "min_short": args.min_short,
                 "min_blur": args.min_blur,

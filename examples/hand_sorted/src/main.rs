@@ -44,7 +44,7 @@ use fs_cluster::cosine_distance;
 use fs_export::discover::under_root;
 use fs_export::faces::{self, FaceRow};
 use fs_export::swap::SwapOptions;
-use fs_library::{Kind, Library, NewFaceset};
+use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
 
 /// Import hand-sorted folders as identities, routing a mixed folder into them.
 #[derive(Debug, Parser)]
@@ -66,12 +66,16 @@ struct Args {
     /// A folder of mixed photos to route into the identities (repeatable).
     #[arg(long)]
     mixed: Vec<PathBuf>,
-    /// A mixed face joins every identity whose centroid is this close.
+    /// A mixed face joins every identity whose centroid is this close. Default: the
+    /// config's, else the library's calibrated `known` distance, else the pack's
+    /// (docs/thresholds.md).
     #[arg(long)]
     route_threshold: Option<f32>,
-    /// First and second outlier passes when building a centroid.
-    #[arg(long, num_args = 2, default_values_t = [0.55, 0.45])]
-    centroid_passes: Vec<f32>,
+    /// First and second outlier passes when building a centroid. Default: the
+    /// `outlier` and `export-outlier` distances (the library's calibrated, else the
+    /// pack's).
+    #[arg(long, num_args = 2)]
+    centroid_passes: Option<Vec<f32>>,
     /// Do not re-detect each crop as roop-unleashed does (SCRFD at 640, no second pass);
     /// by default a crop in which it would not find exactly the target's face is
     /// re-cropped, or left out with the reason in the manifest.
@@ -125,10 +129,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut mixed = config.mixed;
     mixed.extend(args.mixed.iter().cloned());
-    let route_threshold = args
-        .route_threshold
-        .or(config.route_threshold)
-        .unwrap_or(0.45);
+    let route_threshold = args.route_threshold.or(config.route_threshold);
     for (_, dir) in &trusted {
         if !dir.is_dir() {
             bail!("trusted folder {} does not exist", dir.display());
@@ -137,8 +138,25 @@ fn main() -> anyhow::Result<()> {
 
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
-    let swap_options = SwapOptions::default();
-    let mut library = Library::open(&args.swap_out)?;
+    let library = Library::open(&args.swap_out)?;
+    let (defaults, origin) = library.distances_for(cache.model());
+    let route_threshold = route_threshold.unwrap_or(defaults.known);
+    let centroid_passes = args
+        .centroid_passes
+        .clone()
+        .unwrap_or_else(|| vec![defaults.outlier, defaults.export_outlier]);
+    let distances = Thresholds {
+        known: route_threshold,
+        ..defaults
+    };
+    println!(
+        "distances: route {route_threshold:.2}, centroid passes {centroid_passes:.2?} ({origin})"
+    );
+    let mut library = library.with_distances(Distances {
+        values: distances,
+        defaults: origin,
+    });
+    let swap_options = SwapOptions::at(&distances);
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
@@ -157,7 +175,7 @@ fn main() -> anyhow::Result<()> {
         let members: Vec<usize> = (0..rows.len())
             .filter(|&i| under_root(&rows[i], dir))
             .collect();
-        let (kept, centre) = two_pass_centroid(&embeddings, &members, &args.centroid_passes);
+        let (kept, centre) = two_pass_centroid(&embeddings, &members, &centroid_passes);
         println!(
             "{label}: {} faces in {}, {} kept as the identity",
             members.len(),
@@ -204,7 +222,7 @@ fn main() -> anyhow::Result<()> {
     }
     let params = serde_json::json!({
         "route_threshold": route_threshold,
-        "centroid_passes": args.centroid_passes,
+        "centroid_passes": centroid_passes,
     });
     let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
     let new: Vec<NewFaceset> = identities

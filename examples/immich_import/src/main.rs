@@ -44,7 +44,7 @@ use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
 use fs_immich::client::Client;
 use fs_immich::stage::{QUEUE_FILE, StageOptions};
-use fs_library::{Kind, Library, NewFaceset};
+use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
 
 /// Import a self-hosted Immich library into the faceset library.
 #[derive(Debug, Parser)]
@@ -74,9 +74,10 @@ struct Args {
     /// Distinct photos a new identity needs.
     #[arg(long, default_value_t = 15)]
     min_faces: usize,
-    /// A face this close to an existing identity is not rediscovered.
-    #[arg(long, default_value_t = 0.45)]
-    existing_threshold: f32,
+    /// A face this close to an existing identity is not rediscovered. Default: the
+    /// library's calibrated `known` distance, else the pack's (docs/thresholds.md).
+    #[arg(long)]
+    existing_threshold: Option<f32>,
     /// Export gate: minimum face short side of a crop.
     #[arg(long, default_value_t = 100.0)]
     min_face_short: f32,
@@ -188,11 +189,24 @@ fn run(args: &Args) -> anyhow::Result<()> {
     ));
 
     // 3. Discover against the existing identities.
+    let library = Library::open(&args.swap_out)?;
+    let (defaults, origin) = library.distances_for(cache.model());
+    let distances = Thresholds {
+        known: args.existing_threshold.unwrap_or(defaults.known),
+        ..defaults
+    };
+    log.line(&format!(
+        "distances: known {:.2}, cluster {:.2} ({origin})",
+        distances.known, distances.cluster
+    ));
+    let mut library = library.with_distances(Distances {
+        values: distances,
+        defaults: origin,
+    });
     let swap_options = SwapOptions {
         min_face_short: args.min_face_short,
-        ..SwapOptions::default()
+        ..SwapOptions::at(&distances)
     };
-    let mut library = Library::open(&args.swap_out)?;
     if !args.no_crop_check {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
@@ -207,14 +221,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|(_, c)| c)
         .collect();
-    let options = DiscoverOptions {
-        existing_threshold: args.existing_threshold,
-        gates: RefineOptions {
+    let options = DiscoverOptions::at(
+        &distances,
+        RefineOptions {
             min_faces: args.min_faces,
-            ..RefineOptions::default()
+            ..RefineOptions::at(&distances)
         },
-        ..DiscoverOptions::default()
-    };
+    );
     let found = discover(&cache, |_| true, &existing, &options);
     log.line(&format!(
         "discover: {} faces, {} matched {} existing identities, {} clusters, {} kept",
@@ -234,7 +247,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             sources: vec![PathBuf::from(&args.url)],
             params: serde_json::json!({
                 "user": args.user,
-                "existing_threshold": args.existing_threshold,
+                "existing_threshold": distances.known,
                 "min_faces": args.min_faces,
                 "min_face_short": args.min_face_short,
             }),

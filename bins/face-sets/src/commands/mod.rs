@@ -8,7 +8,7 @@ mod inspect;
 mod pipeline;
 
 use fs_packs::Thresholds;
-use fs_packs::thresholds::{self, Family, Origin};
+use fs_packs::thresholds::{Family, Origin};
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -90,17 +90,9 @@ pub(crate) fn default_distances(
     cache: &fs_cache::Cache,
     library: Option<&fs_library::Library>,
 ) -> (Thresholds, Origin) {
-    if let Some(library) = library
-        && let Some(calibrated) = library.calibrated_for(cache.model())
-    {
-        return (
-            calibrated,
-            Origin::Calibrated(library.dir().display().to_string()),
-        );
-    }
-    match cache.model() {
-        Some(model) => thresholds::for_recognizer(&model.recognizer, &model.recognizer_sha256),
-        None => thresholds::for_pack(fs_packs::DEFAULT_PACK),
+    match library {
+        Some(library) => library.distances_for(cache.model()),
+        None => fs_library::pack_distances(cache.model()),
     }
 }
 
