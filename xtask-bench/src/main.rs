@@ -38,11 +38,26 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
-        Some("embed") => embed(args.get(1).map(PathBuf::from)),
+        Some("embed") => {
+            // `embed [DIR] [--provider P]`, in any order.
+            let mut dir = None;
+            let mut provider = "cpu".to_string();
+            let mut rest = args[1..].iter();
+            while let Some(arg) = rest.next() {
+                if arg == "--provider" {
+                    provider.clone_from(rest.next().context("--provider needs a value")?);
+                } else {
+                    dir = Some(PathBuf::from(arg));
+                }
+            }
+            embed(dir, &provider)
+        }
         Some("cluster") => cluster(&args[1..]),
         Some("export") => export(),
         Some("immich") => immich(),
-        _ => bail!("usage: cargo xtask bench embed [DIR] | cluster [N...] | export | immich"),
+        _ => bail!(
+            "usage: cargo xtask bench embed [DIR] [--provider P] | cluster [N...] | export | immich"
+        ),
     }
 }
 
@@ -50,7 +65,9 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// `face-sets embed` on `provider` beside InsightFace (on ONNX Runtime's CPU, as the
+/// Python `onnxruntime` wheel runs it).
+fn embed(dir: Option<PathBuf>, provider: &str) -> anyhow::Result<()> {
     let root = workspace_root();
     let scratch = tempfile::tempdir()?;
     let dir = match dir {
@@ -81,7 +98,7 @@ fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
         let start = Instant::now();
         let out = Command::new(&bin)
             .arg("--quiet")
-            .arg("embed")
+            .args(["embed", "--provider", provider])
             .arg(&dir)
             .arg(&cache)
             .output()?;
@@ -123,7 +140,11 @@ fn embed(dir: Option<PathBuf>) -> anyhow::Result<()> {
         .expect("three runs");
     #[expect(clippy::cast_precision_loss, reason = "counts are small")]
     let rate = |n: usize, s: f64| n as f64 / s;
-    println!("bench embed: {} photos in {}", images, dir.display());
+    println!(
+        "bench embed: {} photos in {}; face-sets on {provider}",
+        images,
+        dir.display()
+    );
     println!(
         "{:<26} {:>9} {:>9} {:>9} {:>7}",
         "", "seconds", "images/s", "faces/s", "faces"

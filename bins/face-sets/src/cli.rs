@@ -15,7 +15,8 @@ failed (each is listed on stderr and recorded in the cache); 2 when it could not
 (bad flags, unreadable cache, missing runtime or models).
 
 Environment: FACE_SETS_MODELS (models directory), ORT_DYLIB_PATH (the ONNX Runtime \
-library, e.g. libonnxruntime.so.1.31.1), RUST_LOG (log filter). `cargo xtask setup` \
+library, e.g. libonnxruntime.so.1.31.1), FACE_SETS_PROVIDER (as --provider), RUST_LOG \
+(log filter). `cargo xtask setup` \
 installs both the runtime and the buffalo_s models.";
 
 /// Sort a photo library by person and build clean, quality-ranked facesets.
@@ -223,6 +224,8 @@ pub(crate) struct EnrichArgs {
     /// Images per durable flush of the cache.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) flush_every: u32,
+    #[command(flatten)]
+    pub(crate) runtime: RuntimeFlags,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +308,8 @@ pub(crate) struct ExportSwapArgs {
     pub(crate) raw_manifest: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) swap: SwapFlags,
+    #[command(flatten)]
+    pub(crate) runtime: RuntimeFlags,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +335,8 @@ pub(crate) struct RunArgs {
     pub(crate) materialize: Materialize,
     #[command(flatten)]
     pub(crate) swap: SwapFlags,
+    #[command(flatten)]
+    pub(crate) runtime: RuntimeFlags,
 }
 
 #[derive(Debug, Args)]
@@ -338,17 +345,21 @@ pub(crate) struct ReportArgs {
     pub(crate) out: PathBuf,
 }
 
-/// ONNX Runtime execution providers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Provider {
-    /// The CPU (always available).
-    Cpu,
-    /// NVIDIA CUDA.
-    Cuda,
-    /// DirectML (Windows).
-    Directml,
-    /// Core ML (macOS).
-    Coreml,
+/// Where the models run.
+#[derive(Debug, Args)]
+pub(crate) struct RuntimeFlags {
+    /// ONNX Runtime execution provider: auto, cpu, cuda, tensorrt, directml, coreml,
+    /// openvino or rocm. `auto` takes the first GPU provider of the loaded ONNX Runtime
+    /// that starts (CUDA from `cargo xtask setup --gpu cuda` when installed), else the
+    /// CPU, and says which on stderr. A provider named but missing is an error (exit 2)
+    /// that says how to get it. The one used is recorded in the cache's run log.
+    #[arg(long, env = "FACE_SETS_PROVIDER", default_value = "auto", value_parser = provider_choice)]
+    pub(crate) provider: fs_detect::provider::Choice,
+}
+
+fn provider_choice(s: &str) -> Result<fs_detect::provider::Choice, String> {
+    s.parse()
+        .map_err(|e: fs_detect::provider::UnknownProvider| e.to_string())
 }
 
 /// Which pairs of faces the clustering compares.
@@ -533,10 +544,8 @@ pub(crate) struct EmbedArgs {
     /// chips, thumbnails); detection then behaves exactly like InsightFace.
     #[arg(long)]
     pub(crate) no_recovery: bool,
-    /// ONNX Runtime execution provider. This build runs on the CPU; the others need a
-    /// build of ort with that provider enabled.
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub(crate) provider: Provider,
+    #[command(flatten)]
+    pub(crate) runtime: RuntimeFlags,
 }
 
 impl EmbedArgs {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::journal::{self, HEADER_LEN, HeaderCheck, Tail};
-use crate::record::{ContentHash, Entry, Face, FileStamp, ImageRecord, ModelId, UnreadableRecord};
+use crate::record::{
+    ContentHash, Entry, Face, FileStamp, ImageRecord, ModelId, RunRecord, UnreadableRecord,
+};
 
 /// What the cache knows about a path, given the file's current stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub struct Cache {
     unreadable: BTreeMap<PathBuf, UnreadableRecord>,
     /// The models that made its faces, once recorded.
     model: Option<ModelId>,
+    /// The run log, oldest first.
+    runs: Vec<RunRecord>,
     /// Format version of the header on disk.
     header_version: u16,
     batch: Vec<u8>,
@@ -117,6 +121,7 @@ impl Cache {
             orphan_aliases: HashMap::new(),
             unreadable: BTreeMap::new(),
             model: None,
+            runs: Vec::new(),
             header_version: journal::VERSION,
             batch: Vec::new(),
             batch_entries: 0,
@@ -228,6 +233,7 @@ impl Cache {
                 }
             }
             Entry::Model(model) => self.model = Some(model),
+            Entry::Run(run) => self.runs.push(run),
         }
     }
 
@@ -299,6 +305,18 @@ impl Cache {
         self.upgrade_header()?;
         self.push(Entry::Model(model.clone()))?;
         self.flush()
+    }
+
+    /// Appends `run` to the run log (durably).
+    pub fn record_run(&mut self, run: RunRecord) -> Result<()> {
+        self.upgrade_header()?;
+        self.push(Entry::Run(run))?;
+        self.flush()
+    }
+
+    /// The run log, oldest first.
+    pub fn runs(&self) -> &[RunRecord] {
+        &self.runs
     }
 
     /// Rewrites an older header as [`journal::VERSION`] before a record that older
@@ -436,6 +454,9 @@ impl Cache {
         };
         if let Some(model) = &self.model {
             encode(&Entry::Model(model.clone()), &mut bytes)?;
+        }
+        for run in &self.runs {
+            encode(&Entry::Run(run.clone()), &mut bytes)?;
         }
         for image in self.images.values() {
             encode(&Entry::Image(image.clone()), &mut bytes)?;
@@ -728,6 +749,38 @@ mod tests {
         let cache = Cache::open_read_only(&path).unwrap();
         assert_eq!(cache.images().len(), 1);
         assert!(cache.model().is_some());
+    }
+
+    #[test]
+    fn runs_are_logged_survive_compaction_and_upgrade_a_version_2_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.fsc");
+        let mut bytes = journal::header().to_vec();
+        bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+        journal::encode_entry(&Entry::Image(image(2)), &mut bytes).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        let run = |provider: &str| RunRecord {
+            started: 7,
+            tool: "face-sets 0.1.0 embed".into(),
+            provider: provider.into(),
+        };
+        let mut cache = Cache::open(&path).unwrap();
+        assert!(cache.runs().is_empty());
+        cache.record_run(run("cpu")).unwrap();
+        cache.record_run(run("cuda")).unwrap();
+        drop(cache);
+        let on_disk = fs::read(&path).unwrap();
+        assert_eq!(
+            u16::from_le_bytes([on_disk[8], on_disk[9]]),
+            journal::VERSION
+        );
+        let mut cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.runs(), &[run("cpu"), run("cuda")]);
+        cache.compact().unwrap();
+        drop(cache);
+        let cache = Cache::open_read_only(&path).unwrap();
+        assert_eq!(cache.runs(), &[run("cpu"), run("cuda")]);
+        assert_eq!(cache.images().len(), 1);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub const MAGIC: [u8; 8] = *b"FSETSCAC";
 /// The format version this build writes. Version 2 added the model record; a version-1
 /// cache is read as one whose model is unknown, and becomes version 2 when a writer
 /// records its model (so an older build refuses it instead of cutting the new record).
-pub const VERSION: u16 = 2;
+/// Version 3 added the run log ([`crate::RunRecord`]); older caches are upgraded the
+/// same way when a run is recorded.
+pub const VERSION: u16 = 3;
 /// The oldest format version this build reads.
 pub const OLDEST_READABLE: u16 = 1;
 /// Size of the header in bytes.

@@ -34,5 +34,5 @@ pub use cache::{Cache, CacheStats, PathStatus};
 pub use error::{Error, Result};
 pub use record::{
     ContentHash, Embedding, Entry, Face, FaceKey, FileStamp, ImageOutcome, ImageRecord, ModelId,
-    Pose, PoseSource, UnreadableRecord,
+    Pose, PoseSource, RunRecord, UnreadableRecord,
 };

@@ -332,6 +332,20 @@ pub enum Entry {
     },
     /// The models that made every face of the cache (written once, first).
     Model(ModelId),
+    /// One run that added to the cache: what ran it and on which execution provider.
+    Run(RunRecord),
+}
+
+/// An entry of the cache's run log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// When it started (seconds since the Unix epoch).
+    pub started: u64,
+    /// The program and command (`face-sets 0.1.0 embed`).
+    pub tool: String,
+    /// The ONNX Runtime execution provider the models ran on (`cpu`, `cuda`, …).
+    /// Embeddings from any provider are comparable: it is not part of the model id.
+    pub provider: String,
 }
 
 /// The models behind a set of embeddings. Two embeddings are comparable only when their

@@ -37,6 +37,33 @@ pub enum Error {
         /// What was unexpected.
         message: String,
     },
+    /// The execution provider asked for is not in the loaded ONNX Runtime.
+    #[error(
+        "execution provider {provider} is not in the ONNX Runtime at {} (it has: {available}); \
+         to get it, {hint}",
+        library.display()
+    )]
+    ProviderUnavailable {
+        /// The provider.
+        provider: crate::provider::Provider,
+        /// The library loaded.
+        library: PathBuf,
+        /// The providers it has.
+        available: String,
+        /// How to get one with it.
+        hint: &'static str,
+    },
+    /// The execution provider is in the runtime but could not start (no device, a
+    /// missing driver or library).
+    #[error("execution provider {provider} could not start: {message}; {hint}")]
+    ProviderFailed {
+        /// The provider.
+        provider: crate::provider::Provider,
+        /// What ONNX Runtime said.
+        message: String,
+        /// How to get it working.
+        hint: &'static str,
+    },
     /// Inference failed.
     #[error("inference failed: {0}")]
     Inference(#[from] ort::Error),

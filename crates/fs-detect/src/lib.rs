@@ -25,6 +25,7 @@
 pub mod decode;
 mod error;
 pub mod nms;
+pub mod provider;
 pub mod runtime;
 pub mod scrfd;
 

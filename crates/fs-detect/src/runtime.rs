@@ -1,16 +1,45 @@
-//! Loading ONNX Runtime.
+//! Loading ONNX Runtime, and choosing what runs the models.
 //!
 //! `ort` is built with `load-dynamic`: the shared library is found at run time. Any `ort`
 //! call made before the library is loaded panics inside `ort`, so every program calls
-//! [`init`] first and gets an [`Error::Runtime`](crate::Error::Runtime) it can print
-//! when the library is missing or too old.
+//! [`init`] (or [`start`], which also picks the library and the execution provider)
+//! first and gets an [`Error::Runtime`](crate::Error::Runtime) it can print when the
+//! library is missing or too old.
+//!
+//! Sessions run on the CPU unless [`select_provider`] chose another provider; with
+//! `auto`, a GPU that fails when the first model is opened falls back to the CPU, with
+//! a warning.
 
-use std::path::Path;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use fs_packs::Locations;
 
 use crate::error::{Error, Result};
+use crate::provider::{Choice, Provider, Selected};
 
 static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
+/// The library [`init`] loaded, for messages.
+static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+/// The provider every new session uses, and what was asked for.
+static ACTIVE: Mutex<(Provider, Choice)> = Mutex::new((Provider::Cpu, Choice::Only(Provider::Cpu)));
+
+/// Loads the ONNX Runtime for `choice` and selects the provider: the GPU build that
+/// `cargo xtask setup --gpu cuda` installs when `choice` may use it and it is there
+/// (its CUDA libraries preloaded), else `locations.runtime`. `ORT_DYLIB_PATH`, when
+/// set, always wins (it is `locations.runtime` then).
+pub fn start(locations: &Locations, choice: Choice) -> Result<Selected> {
+    let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some_and(|v| !v.is_empty());
+    let gpu = locations.gpu_runtime("cuda");
+    if !explicit && choice.wants_gpu_runtime() && gpu.is_file() && !is_initialized() {
+        let loaded = preload_libraries(&locations.gpu_libraries("cuda"));
+        tracing::debug!(loaded, "preloaded the CUDA libraries");
+        init(&gpu)?;
+    } else {
+        init(&locations.runtime)?;
+    }
+    select_provider(choice)
+}
 
 /// Loads the ONNX Runtime shared library at `library` (the versioned file, e.g.
 /// `libonnxruntime.so.1.31.1`) and creates the process-wide environment. Calling it
@@ -38,7 +67,143 @@ pub fn init(library: impl AsRef<Path>) -> Result<()> {
             message: e.to_string(),
         })?;
     let _ = ENVIRONMENT.set(environment);
+    let _ = LIBRARY.set(library.to_path_buf());
     Ok(())
+}
+
+/// Loads every shared library under `dir` (recursively), over and over until no more
+/// load, so that each finds the ones it depends on already loaded; they stay loaded
+/// for the life of the process. Returns how many loaded.
+pub fn preload_libraries(dir: &Path) -> usize {
+    let mut pending: Vec<PathBuf> = walk(dir)
+        .into_iter()
+        .filter(|p| is_shared_library(p))
+        .collect();
+    pending.sort();
+    let mut loaded = 0;
+    loop {
+        let before = pending.len();
+        pending.retain(|p| ort::util::preload_dylib(p).is_err());
+        loaded += before - pending.len();
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    for p in &pending {
+        tracing::debug!(library = %p.display(), "could not be preloaded");
+    }
+    loaded
+}
+
+fn is_shared_library(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("lib") && n.contains(".so"))
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dll"))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Chooses the provider of every session opened from now on: the first of `choice`'s
+/// candidates that the loaded runtime has and that registers. An explicit provider the
+/// runtime lacks, or that fails to register, is an error naming it and how to get it.
+/// Requires [`init`].
+pub fn select_provider(choice: Choice) -> Result<Selected> {
+    let Some(environment) = ENVIRONMENT.get() else {
+        return Err(Error::Runtime {
+            path: PathBuf::new(),
+            message: "ONNX Runtime is not loaded; call fs_detect::runtime::init first".into(),
+        });
+    };
+    let mut passed_over = Vec::new();
+    for provider in choice.candidates() {
+        let outcome = match provider.is_built_in() {
+            Ok(true) => ort::session::Session::builder(environment)
+                .and_then(|mut builder| provider.register(&mut builder))
+                .map_err(|e| e.to_string().trim().to_string()),
+            Ok(false) => Err(NOT_BUILT_IN.to_string()),
+            Err(e) => Err(e.to_string().trim().to_string()),
+        };
+        match (outcome, choice) {
+            (Ok(()), _) => {
+                set_active(provider, choice);
+                return Ok(Selected {
+                    provider,
+                    passed_over,
+                });
+            }
+            (Err(message), Choice::Only(_)) if message == NOT_BUILT_IN => {
+                return Err(Error::ProviderUnavailable {
+                    provider,
+                    library: LIBRARY.get().cloned().unwrap_or_default(),
+                    available: built_in()
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    hint: provider.how_to_get(),
+                });
+            }
+            (Err(message), Choice::Only(_)) => {
+                return Err(Error::ProviderFailed {
+                    provider,
+                    message,
+                    hint: provider.needs(),
+                });
+            }
+            (Err(message), Choice::Auto) => passed_over.push((provider, message)),
+        }
+    }
+    // `auto` ends with the CPU, which always registers.
+    set_active(Provider::Cpu, choice);
+    Ok(Selected {
+        provider: Provider::Cpu,
+        passed_over,
+    })
+}
+
+/// What [`Selected::passed_over`] says of a provider the runtime was built without.
+pub const NOT_BUILT_IN: &str = "not in this ONNX Runtime";
+
+/// The providers the loaded runtime was built with. Requires [`init`].
+pub fn built_in() -> Vec<Provider> {
+    Provider::ALL
+        .into_iter()
+        .filter(|p| p.is_built_in().unwrap_or(false))
+        .collect()
+}
+
+/// The provider new sessions use.
+pub fn active_provider() -> Provider {
+    active().0
+}
+
+fn active() -> (Provider, Choice) {
+    *ACTIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn set_active(provider: Provider, choice: Choice) {
+    *ACTIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = (provider, choice);
 }
 
 /// Whether [`init`] has succeeded in this process.
@@ -46,9 +211,39 @@ pub fn is_initialized() -> bool {
     ENVIRONMENT.get().is_some()
 }
 
-/// Opens an ONNX model on the CPU with `threads` intra-op threads (0 = ONNX Runtime's
-/// default). Requires [`init`].
+/// Opens an ONNX model on the selected provider (the CPU unless [`select_provider`]
+/// chose another) with `threads` intra-op threads (0 = ONNX Runtime's default).
+/// Requires [`init`]. With `auto`, a provider that fails here is dropped for the CPU,
+/// with a warning, for this session and every later one.
 pub fn open_session(model: &Path, threads: usize) -> Result<ort::session::Session> {
+    let (provider, choice) = active();
+    match build_session(model, threads, provider) {
+        Err(Error::Model { message, .. })
+            if provider != Provider::Cpu && choice == Choice::Auto =>
+        {
+            tracing::warn!(
+                "execution provider {provider} failed to open {} ({message}); using the CPU",
+                model.display()
+            );
+            set_active(Provider::Cpu, choice);
+            build_session(model, threads, Provider::Cpu)
+        }
+        Err(Error::Model { message, .. }) if provider != Provider::Cpu => {
+            Err(Error::ProviderFailed {
+                provider,
+                message: format!("opening {}: {message}", model.display()),
+                hint: provider.needs(),
+            })
+        }
+        other => other,
+    }
+}
+
+fn build_session(
+    model: &Path,
+    threads: usize,
+    provider: Provider,
+) -> Result<ort::session::Session> {
     let fail = |message: String| Error::Model {
         path: model.to_path_buf(),
         message,
@@ -75,6 +270,11 @@ pub fn open_session(model: &Path, threads: usize) -> Result<ort::session::Sessio
     if threads > 0 {
         builder = builder
             .with_intra_threads(threads)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    if provider != Provider::Cpu {
+        provider
+            .register(&mut builder)
             .map_err(|e| fail(e.to_string()))?;
     }
     builder

@@ -90,6 +90,9 @@ pub struct EmbedOptions {
     pub decode_threads: usize,
     /// Faces per recognition batch.
     pub recognition_batch: usize,
+    /// The program recorded in the cache's run log when this run embeds anything
+    /// (with the execution provider the models run on).
+    pub tool: String,
 }
 
 impl Default for EmbedOptions {
@@ -98,6 +101,7 @@ impl Default for EmbedOptions {
             flush_every: 50,
             decode_threads: 1,
             recognition_batch: 32,
+            tool: format!("fs-embed {}", env!("CARGO_PKG_VERSION")),
         }
     }
 }
@@ -259,6 +263,15 @@ pub fn embed(
     let files = list_files(sources, cache, &mut summary, reporter)?;
     summary.files = files.len() + summary.errors.len();
     let jobs = hash_and_group(files, cache, &mut summary, reporter)?;
+    if !jobs.is_empty() {
+        cache.record_run(fs_cache::RunRecord {
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            tool: options.tool.clone(),
+            provider: fs_detect::runtime::active_provider().name().to_string(),
+        })?;
+    }
     cache.flush()?;
     run_models(jobs, cache, analyzer, options, &mut summary, reporter)?;
     cache.flush()?;

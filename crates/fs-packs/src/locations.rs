@@ -73,6 +73,25 @@ impl Locations {
         self.models.join(DEFAULT_PACK)
     }
 
+    /// The ONNX Runtime library of a GPU build installed by `cargo xtask setup --gpu
+    /// KIND` (`cuda`), beside the default one: `runtime-KIND/` under the same home.
+    pub fn gpu_runtime(&self, kind: &str) -> PathBuf {
+        self.gpu_dir(kind).join(runtime_file_name())
+    }
+
+    /// The libraries a GPU build needs (CUDA, cuDNN), preloaded before it is used.
+    pub fn gpu_libraries(&self, kind: &str) -> PathBuf {
+        self.gpu_dir(kind).join("lib")
+    }
+
+    fn gpu_dir(&self, kind: &str) -> PathBuf {
+        let home = self.runtime.parent().and_then(Path::parent);
+        home.map_or_else(
+            || PathBuf::from(format!("runtime-{kind}")),
+            |h| h.join(format!("runtime-{kind}")),
+        )
+    }
+
     /// The directory of a pack by name.
     pub fn pack_dir(&self, name: &str) -> PathBuf {
         self.models.join(name)

@@ -86,6 +86,10 @@ struct Args {
     /// re-cropped, or left out with the reason in the manifest.
     #[arg(long)]
     no_crop_check: bool,
+    /// ONNX Runtime execution provider for embedding: auto, cpu, cuda, tensorrt,
+    /// directml, coreml, openvino or rocm (as `face-sets --provider`).
+    #[arg(long, env = "FACE_SETS_PROVIDER", default_value = "auto")]
+    provider: fs_detect::provider::Choice,
     /// Append progress lines to this file too.
     #[arg(long)]
     log: Option<PathBuf>,
@@ -168,7 +172,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
     // 2. Embed the queue.
     let queue: Vec<PathBuf> = serde_json_paths(&options.user_dir().join(QUEUE_FILE))?;
     let locations = Locations::from_env();
-    fs_detect::runtime::init(&locations.runtime)?;
+    let selected = fs_detect::runtime::start(&locations, args.provider)?;
+    log.line(&format!("embed: execution provider {}", selected.provider));
     let pack = ModelPack::from_dir(locations.default_pack())?;
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let mut analyzer = FaceAnalyzer::new(&pack, 640, threads)?;
@@ -178,7 +183,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         &sources,
         &mut cache,
         &mut analyzer,
-        &EmbedOptions::default(),
+        &EmbedOptions {
+            tool: format!("immich_import {}", env!("CARGO_PKG_VERSION")),
+            ..EmbedOptions::default()
+        },
         &Silent,
     )?;
     log.line(&format!(

@@ -12,13 +12,6 @@ use crate::cli::EmbedArgs;
 use crate::progress::{Bars, StageProgress};
 
 pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
-    if args.provider != crate::cli::Provider::Cpu {
-        anyhow::bail!(
-            "--provider {:?}: this build of face-sets runs on the CPU only (ort is built without that \
-             execution provider); use --provider cpu",
-            args.provider
-        );
-    }
     if args.sources().is_empty() && args.list.is_none() {
         anyhow::bail!("nothing to embed: give SOURCE paths before CACHE, or --list FILE");
     }
@@ -40,7 +33,7 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
 
     let mut cache = Cache::open(cache_path)
         .with_context(|| format!("cannot open cache {}", cache_path.display()))?;
-    let pack = super::load_pack(args.models.as_deref(), cache.model())?;
+    let pack = super::load_pack(args.models.as_deref(), cache.model(), args.runtime.provider)?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let threads = super::threads(args.threads);
     let detector = Detector::builder(&pack.detector)
@@ -58,6 +51,7 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         flush_every: args.flush_every as usize,
         decode_threads: args.decode_threads.map_or((cores / 4).max(1), usize::from),
         recognition_batch: 32,
+        tool: format!("face-sets {} embed", env!("CARGO_PKG_VERSION")),
     };
     let reporter = StageProgress::new(bars);
     let summary = pipeline::embed(&sources, &mut cache, &mut analyzer, &options, &reporter)?;

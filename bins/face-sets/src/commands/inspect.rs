@@ -60,6 +60,16 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<ExitStatus> {
         Some(model) => writeln!(out, "model       {model}")?,
         None => writeln!(out, "model       unknown (no faces yet, or an older cache)")?,
     }
+    match cache.runs().last() {
+        Some(run) => writeln!(
+            out,
+            "runs        {} (last: {} on {})",
+            cache.runs().len(),
+            run.tool,
+            run.provider
+        )?,
+        None => writeln!(out, "runs        none recorded")?,
+    }
     writeln!(out, "images      {}", stats.images)?;
     writeln!(out, "  faces     {}", stats.faces)?;
     writeln!(out, "  no face   {}", stats.no_face)?;

@@ -7,6 +7,7 @@ mod immich;
 mod inspect;
 mod pipeline;
 
+use fs_detect::provider::{Choice, Provider};
 use fs_packs::Thresholds;
 use fs_packs::thresholds::{Family, Origin};
 
@@ -31,15 +32,45 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// Loads ONNX Runtime and resolves the model pack: `--models`, else the pack that made
-/// the cache (so installing another pack never changes what an existing cache uses),
-/// else the default for new caches.
+/// Loads ONNX Runtime for `choice` and selects the execution provider, saying on
+/// stderr which one runs (and, for `auto`, why no GPU did).
+pub(crate) fn start_runtime(choice: Choice) -> anyhow::Result<Provider> {
+    use std::io::Write;
+    let selected = fs_detect::runtime::start(&fs_embed::locations::Locations::from_env(), choice)?;
+    let failed: Vec<String> = selected
+        .passed_over
+        .iter()
+        .filter(|(_, why)| why != fs_detect::runtime::NOT_BUILT_IN)
+        .map(|(p, why)| format!("{p}: {why}"))
+        .collect();
+    let note = match (choice, failed.is_empty(), selected.provider) {
+        (Choice::Only(_), ..) => String::new(),
+        (Choice::Auto, true, Provider::Cpu) => {
+            " (auto: no GPU provider in this ONNX Runtime; `cargo xtask setup --gpu cuda` \
+             installs one)"
+                .into()
+        }
+        (Choice::Auto, true, _) => " (auto)".into(),
+        (Choice::Auto, false, _) => format!(" (auto; passed over {})", failed.join("; ")),
+    };
+    writeln!(
+        std::io::stderr(),
+        "execution provider: {}{note}",
+        selected.provider
+    )?;
+    Ok(selected.provider)
+}
+
+/// Loads ONNX Runtime on `choice`'s provider and resolves the model pack: `--models`,
+/// else the pack that made the cache (so installing another pack never changes what
+/// an existing cache uses), else the default for new caches.
 pub(crate) fn load_pack(
     models: Option<&str>,
     cache_model: Option<&fs_cache::ModelId>,
+    choice: Choice,
 ) -> anyhow::Result<fs_embed::pack::ModelPack> {
     let locations = fs_embed::locations::Locations::from_env();
-    fs_detect::runtime::init(&locations.runtime)?;
+    start_runtime(choice)?;
     Ok(match (models, cache_model) {
         (Some(name), _) => fs_embed::pack::ModelPack::resolve(&locations.models, name)?,
         (None, Some(model)) => fs_embed::pack::ModelPack::from_dir(

@@ -19,7 +19,7 @@ use crate::progress::{Bars, StageProgress};
 pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let mut cache = Cache::open(&args.cache)
         .with_context(|| format!("cannot open cache {}", args.cache.display()))?;
-    let pack = super::load_pack(args.models.as_deref(), cache.model())?;
+    let pack = super::load_pack(args.models.as_deref(), cache.model(), args.runtime.provider)?;
     let (mut points_2d, mut points_3d) = landmark_models(&pack, super::threads(args.threads))?;
     let summary = fs_embed::enrich::enrich(
         &mut cache,
@@ -82,6 +82,7 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
     }
     let library = super::open_library(&args.out, &args.swap, || {
         let locations = fs_embed::locations::Locations::from_env();
+        super::start_runtime(args.runtime.provider)?;
         Ok(fs_library::crop_check_for(
             &cache,
             &locations,
@@ -186,13 +187,14 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
 
     stage(0);
     let mut cache = Cache::open(layout.cache())?;
-    let pack = super::load_pack(args.models.as_deref(), cache.model())?;
+    let pack = super::load_pack(args.models.as_deref(), cache.model(), args.runtime.provider)?;
     let mut analyzer = fs_embed::pipeline::FaceAnalyzer::new(&pack, 640, threads)?;
     if cache.model().is_none() {
         super::announce_new_cache(&layout.cache(), analyzer.model())?;
     }
     let options = EmbedOptions {
         decode_threads: (threads / 4).max(1),
+        tool: format!("face-sets {} run", env!("CARGO_PKG_VERSION")),
         ..EmbedOptions::default()
     };
     let embedded = fs_embed::pipeline::embed(
