@@ -7,10 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Without `--quiet`: the tests read the notices that say which distances are used.
 fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
-    cmd.arg("--quiet");
-    cmd
+    Command::new(env!("CARGO_BIN_EXE_face-sets"))
 }
 
 fn fixtures() -> PathBuf {

@@ -32,10 +32,25 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// Whether `--quiet` asked for no notices (the summaries and errors still print).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A notice on stderr (which provider, which distances), unless `--quiet`.
+fn notice(line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    writeln!(std::io::stderr(), "{line}")
+}
+
 /// Loads ONNX Runtime for `choice` and selects the execution provider, saying on
 /// stderr which one runs (and, for `auto`, why no GPU did).
 pub(crate) fn start_runtime(choice: Choice) -> anyhow::Result<Provider> {
-    use std::io::Write;
     let selected = fs_detect::runtime::start(&fs_embed::locations::Locations::from_env(), choice)?;
     let failed: Vec<String> = selected
         .passed_over
@@ -53,11 +68,7 @@ pub(crate) fn start_runtime(choice: Choice) -> anyhow::Result<Provider> {
         (Choice::Auto, true, _) => " (auto)".into(),
         (Choice::Auto, false, _) => format!(" (auto; passed over {})", failed.join("; ")),
     };
-    writeln!(
-        std::io::stderr(),
-        "execution provider: {}{note}",
-        selected.provider
-    )?;
+    notice(&format!("execution provider: {}{note}", selected.provider))?;
     Ok(selected.provider)
 }
 
@@ -129,17 +140,15 @@ pub(crate) fn default_distances(
 
 /// Says on stderr which distances a command uses and where they come from.
 pub(crate) fn announce_distances(values: &Thresholds, origin: &Origin) -> std::io::Result<()> {
-    use std::io::Write;
     let listed: Vec<String> = Family::ALL
         .iter()
         .map(|f| format!("{} {:.2}", f.name(), values.get(*f)))
         .collect();
-    writeln!(
-        std::io::stderr(),
+    notice(&format!(
         "distances: {} ({}; flags override)",
         listed.join(", "),
         origin
-    )
+    ))
 }
 
 /// `--threads`, or every core.
