@@ -61,6 +61,16 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
+/// Builds `face-sets` in release and returns the binary.
+fn build_release(root: &Path) -> anyhow::Result<PathBuf> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "face-sets"])
+        .current_dir(root)
+        .status()?;
+    ensure!(status.success(), "release build failed");
+    Ok(root.join("target/release/face-sets"))
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -81,12 +91,7 @@ fn embed(dir: Option<PathBuf>, provider: &str) -> anyhow::Result<()> {
     let pack = locations.default_pack();
 
     eprintln!("building face-sets (release)…");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "face-sets"])
-        .current_dir(&root)
-        .status()?;
-    ensure!(status.success(), "release build failed");
-    let bin = root.join("target/release/face-sets");
+    let bin = build_release(&root)?;
 
     let python = bench_python(&root)?;
 
@@ -195,12 +200,7 @@ fn export() -> anyhow::Result<()> {
         &root.join("fixtures/images"),
         &scratch.path().join("photos"),
     )?;
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "face-sets"])
-        .current_dir(&root)
-        .status()?;
-    ensure!(status.success(), "release build failed");
-    let bin = root.join("target/release/face-sets");
+    let bin = build_release(&root)?;
     let timed = |args: &[&std::ffi::OsStr]| -> anyhow::Result<f64> {
         let start = Instant::now();
         let out = Command::new(&bin).arg("--quiet").args(args).output()?;

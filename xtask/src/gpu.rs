@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use fs_packs::locations::Locations;
 
-use crate::setup::{PinnedWheel, pip_download_from, write_atomically};
+use crate::setup::{CP311_MANYLINUX_2_28, PinnedWheel, pip_download_from, write_atomically};
 
 /// What one GPU kind installs.
 pub(crate) struct GpuPlan {
@@ -40,16 +40,7 @@ pub(crate) fn cuda_plan() -> GpuPlan {
             requirement: "onnxruntime-gpu==1.31.1",
             file_name: "onnxruntime_gpu-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
             sha256: "e26c475fe361b2015f45b4b824bd13f0bb20204e59b62814e6f0acd5f3d491a6",
-            pip_args: &[
-                "--platform",
-                "manylinux_2_28_x86_64",
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                "--abi",
-                "cp311",
-            ],
+            pip_args: CP311_MANYLINUX_2_28,
         },
         libraries: vec![
             nvidia(

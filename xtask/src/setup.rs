@@ -24,20 +24,23 @@ pub(crate) struct PinnedWheel {
     pub(crate) pip_args: &'static [&'static str],
 }
 
+/// pip's flags for a CPython 3.11 wheel on manylinux 2.28 x86_64, whatever Python runs it.
+pub(crate) const CP311_MANYLINUX_2_28: &[&str] = &[
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp311",
+];
+
 const ORT_WHEEL_LINUX_X86_64: PinnedWheel = PinnedWheel {
     requirement: "onnxruntime==1.31.1",
     file_name: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
     sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
-    pip_args: &[
-        "--platform",
-        "manylinux_2_28_x86_64",
-        "--python-version",
-        "3.11",
-        "--implementation",
-        "cp",
-        "--abi",
-        "cp311",
-    ],
+    pip_args: CP311_MANYLINUX_2_28,
 };
 const ORT_LIBRARY_MEMBER: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
 const ORT_LIBRARY_SHA256: &str = "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3";

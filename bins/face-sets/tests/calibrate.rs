@@ -1,33 +1,18 @@
 //! `face-sets calibrate` on the fixtures' labelled people, and the library keeping what
 //! it measured.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{face_sets, fixtures, run, stderr};
 use serde_json::Value;
 
-/// Without `--quiet`: the tests read the notices that say which distances are used.
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_face-sets"))
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "panic: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    // Without `--quiet`: the tests read the notices that say which distances are used.
+    face_sets()
 }
 
 /// One folder per labelled person of `fixtures/labels.csv` under `dir`, and their

@@ -1,41 +1,19 @@
 //! `--provider` on a machine without a GPU: what runs, what is refused and how the
 //! refusal reads, which ONNX Runtime is loaded, and the run log.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{face_sets as bin, fixtures, run, stderr};
 use fs_packs::Locations;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
-    cmd.env_remove("FACE_SETS_PROVIDER");
-    cmd
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "panic: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// One photo with a face, in a folder of its own.
 fn one_photo(dir: &Path) -> PathBuf {
     let photos = dir.join("photos");
     fs::create_dir_all(&photos).unwrap();
-    fs::copy(fixtures().join("f0012.jpg"), photos.join("a.jpg")).unwrap();
+    fs::copy(fixtures().join("images/f0012.jpg"), photos.join("a.jpg")).unwrap();
     photos
 }
 
@@ -100,22 +78,22 @@ fn auto_runs_on_the_cpu_here_says_so_and_the_run_log_records_it_once_per_run_wit
         inspect(&cache)
     );
     // Nothing new: no run recorded. A new photo on the CPU named explicitly: a second.
-    let out = run(bin()
-        .args(["embed", "--provider", "cpu"])
-        .arg(&photos)
-        .arg(&cache));
-    assert!(out.status.success(), "{}", stderr(&out));
+    let embed_on_cpu = || {
+        let out = run(bin()
+            .args(["embed", "--provider", "cpu"])
+            .arg(&photos)
+            .arg(&cache));
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+    embed_on_cpu();
     assert!(
         inspect(&cache).contains("runs        1 "),
         "{}",
         inspect(&cache)
     );
-    fs::copy(fixtures().join("f0007.jpg"), photos.join("b.jpg")).unwrap();
-    let out = run(bin()
-        .args(["embed", "--provider", "cpu"])
-        .arg(&photos)
-        .arg(&cache));
-    assert!(out.status.success(), "{}", stderr(&out));
+    fs::copy(fixtures().join("images/f0007.jpg"), photos.join("b.jpg")).unwrap();
+    let out = embed_on_cpu();
     assert!(
         stderr(&out).contains("execution provider: cpu\n"),
         "{}",
