@@ -24,7 +24,7 @@ pub(crate) struct PinnedWheel {
     pub(crate) pip_args: &'static [&'static str],
 }
 
-/// pip's flags for a CPython 3.11 wheel on manylinux 2.28 x86_64, whatever Python runs it.
+/// pip's flags for a `cp311` wheel on `manylinux_2_28_x86_64`, whatever Python runs pip.
 pub(crate) const CP311_MANYLINUX_2_28: &[&str] = &[
     "--platform",
     "manylinux_2_28_x86_64",
