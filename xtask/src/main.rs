@@ -11,9 +11,6 @@
     reason = "a command-line tool"
 )]
 
-mod gpu;
-mod setup;
-
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -50,7 +47,7 @@ tasks:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup::run(&args[1..]),
+        Some("setup") => setup(&args[1..]),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("-h" | "--help") | None => {
@@ -68,8 +65,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// `fs_setup`, reporting on stderr.
+fn setup(args: &[String]) -> anyhow::Result<()> {
+    let options = fs_setup::SetupOptions::from_args(args)?;
+    fs_setup::setup(&options, &|line| eprintln!("{line}"))
+}
+
 fn ci() -> anyhow::Result<()> {
-    setup::run(&[])?;
+    setup(&[])?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",

