@@ -58,6 +58,29 @@ pub fn resize(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     if image.width() == width && image.height() == height {
         return image.clone();
     }
+    resize_with(
+        image,
+        width,
+        height,
+        fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear),
+    )
+}
+
+/// A Lanczos3 resize, for crops a person looks at (sharper than [`resize`]).
+pub fn resize_lanczos(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    resize_with(
+        image,
+        width,
+        height,
+        fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
+    )
+}
+
+/// The one place `fast_image_resize` is called: its generic resizer is instantiated
+/// once, here, rather than in every crate that resizes (it costs a minute of the first
+/// release build each time).
+#[inline(never)]
+fn resize_with(image: &RgbImage, width: u32, height: u32, algorithm: fr::ResizeAlg) -> RgbImage {
     let src = FrImage::from_vec_u8(
         image.width(),
         image.height(),
@@ -66,8 +89,7 @@ pub fn resize(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     )
     .expect("buffer matches dimensions");
     let mut dst = FrImage::new(width.max(1), height.max(1), fr::PixelType::U8x3);
-    let options =
-        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear));
+    let options = fr::ResizeOptions::new().resize_alg(algorithm);
     fr::Resizer::new()
         .resize(&src, &mut dst, &options)
         .expect("same pixel type");

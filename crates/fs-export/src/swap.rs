@@ -24,7 +24,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use fast_image_resize as fr;
 use fs_cache::{Cache, Face, FaceKey, ImageRecord};
 use fs_cluster::centroid::{assign, centroid};
 use fs_cluster::{Embeddings, cosine_distance};
@@ -744,20 +743,7 @@ fn mean_colour(img: &RgbImage) -> image::Rgb<u8> {
 }
 
 fn resize_lanczos(img: &RgbImage, side: u32) -> RgbImage {
-    let src = fr::images::Image::from_vec_u8(
-        img.width(),
-        img.height(),
-        img.as_raw().clone(),
-        fr::PixelType::U8x3,
-    )
-    .expect("buffer matches dimensions");
-    let mut dst = fr::images::Image::new(side, side, fr::PixelType::U8x3);
-    let options =
-        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
-    fr::Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .expect("same pixel type");
-    RgbImage::from_raw(side, side, dst.into_vec()).expect("buffer matches dimensions")
+    fs_detect::decode::resize_lanczos(img, side, side)
 }
 
 /// A plain zip of PNGs named `0.png`, `1.png`, … in order, stored uncompressed (PNG is
