@@ -1,7 +1,8 @@
 //! Logging through `tracing`, to stderr, around the progress bars.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
 
 use crate::cli::GlobalArgs;
 use crate::progress::Bars;
@@ -22,12 +23,18 @@ pub(crate) fn init(global: &GlobalArgs, bars: &Bars) {
             "warn,ort=warn,face_sets={ours},fs_cache={ours},fs_detect={ours},fs_embed={ours},fs_quality={ours}"
         )
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // `target=level` directives, comma-separated (RUST_LOG's common form; a value
+    // that does not parse leaves the default in force).
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok());
+    let filter = from_env.unwrap_or_else(|| default.parse().expect("the default filter parses"));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(BarWriter(bars.clone()))
         .with_target(global.verbose > 0)
         .without_time()
+        .finish()
+        .with(filter)
         .init();
 }
 
