@@ -25,7 +25,7 @@ static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
 static ACTIVE: Mutex<(Provider, Choice)> = Mutex::new((Provider::Cpu, Choice::Only(Provider::Cpu)));
 
 /// Loads the ONNX Runtime for `choice` and selects the provider: the GPU build that
-/// `cargo xtask setup --gpu cuda` installs when `choice` may use it and it is there
+/// `face-sets setup --gpu cuda` installs when `choice` may use it and it is there
 /// (its CUDA libraries preloaded), else `locations.runtime`. `ORT_DYLIB_PATH`, when
 /// set, always wins (it is `locations.runtime` then).
 pub fn start(locations: &Locations, choice: Choice) -> Result<Selected> {
