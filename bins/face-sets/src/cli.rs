@@ -306,18 +306,16 @@ impl SwapFlags {
         }
     }
 
-    /// The options, with the distances no flag gives from `defaults`.
-    pub(crate) fn options(&self, defaults: &Thresholds) -> fs_export::swap::SwapOptions {
+    /// The options, at `distances` (see [`SwapFlags::in_force`]).
+    pub(crate) fn options(&self, distances: &Thresholds) -> fs_export::swap::SwapOptions {
         fs_export::swap::SwapOptions {
             top_n: self.top_n as usize,
-            outlier_threshold: self
-                .swap_outlier_threshold
-                .unwrap_or(defaults.export_outlier),
+            outlier_threshold: distances.export_outlier,
             pad_ratio: self.pad_ratio,
             out_size: self.out_size,
             min_face_short: self.min_face_short,
             candidates: self.candidates,
-            candidate_match_threshold: self.candidate_match_threshold.unwrap_or(defaults.candidate),
+            candidate_match_threshold: distances.candidate,
             candidate_min_score: self.candidate_min_score,
             duplicate_similarity: self.face_similarity,
         }

@@ -20,8 +20,7 @@ fn open(cache: &Path) -> anyhow::Result<Cache> {
 
 pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let cache = open(&args.cache)?;
-    let (defaults, origin) = super::default_distances(&cache, None);
-    super::announce_distances(&defaults, &origin)?;
+    let (defaults, _) = super::announced_distances(&cache, None)?;
     let manifest = cluster_cache_reporting(
         &cache,
         &ClusterOptions {
@@ -48,8 +47,7 @@ pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitSta
 
 pub(crate) fn refine(args: &RefineArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let cache = open(&args.cache)?;
-    let (defaults, origin) = super::default_distances(&cache, None);
-    super::announce_distances(&defaults, &origin)?;
+    let (defaults, _) = super::announced_distances(&cache, None)?;
     let options = RefineOptions {
         initial_threshold: args.initial_threshold.unwrap_or(defaults.cluster),
         merge_threshold: args.merge_threshold.unwrap_or(defaults.merge),
@@ -94,8 +92,7 @@ pub(crate) fn extend(args: &ExtendArgs) -> anyhow::Result<ExitStatus> {
             args.raw_out.display()
         )
     })?;
-    let (defaults, origin) = super::default_distances(&cache, None);
-    super::announce_distances(&defaults, &origin)?;
+    let (defaults, _) = super::announced_distances(&cache, None)?;
     let options = ExtendOptions {
         assign_threshold: args.threshold.unwrap_or(defaults.join),
         cluster_threshold: args.cluster_threshold.unwrap_or(defaults.cluster),

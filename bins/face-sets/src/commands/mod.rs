@@ -153,8 +153,12 @@ pub(crate) fn default_distances(
     }
 }
 
-/// Says on stderr which distances a command uses and where they come from.
-pub(crate) fn announce_distances(values: &Thresholds, origin: &Origin) -> std::io::Result<()> {
+/// [`default_distances`], said on stderr (which values, and where they come from).
+pub(crate) fn announced_distances(
+    cache: &fs_cache::Cache,
+    library: Option<&fs_library::Library>,
+) -> std::io::Result<(Thresholds, Origin)> {
+    let (values, origin) = default_distances(cache, library);
     let listed: Vec<String> = Family::ALL
         .iter()
         .map(|f| format!("{} {:.2}", f.name(), values.get(*f)))
@@ -163,7 +167,8 @@ pub(crate) fn announce_distances(values: &Thresholds, origin: &Origin) -> std::i
         "distances: {} ({}; flags override)",
         listed.join(", "),
         origin
-    ))
+    ))?;
+    Ok((values, origin))
 }
 
 /// `--threads`, or every core.

@@ -89,11 +89,11 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
             super::threads(None),
         )?)
     })?;
-    let (defaults, origin) = super::default_distances(&cache, Some(&library));
-    super::announce_distances(&defaults, &origin)?;
-    let options = args.swap.options(&defaults);
+    let (defaults, origin) = super::announced_distances(&cache, Some(&library))?;
+    let distances = args.swap.in_force(&defaults);
+    let options = args.swap.options(&distances);
     let mut library = library.with_distances(Distances {
-        values: args.swap.in_force(&defaults),
+        values: distances,
         defaults: origin,
     });
     let changes = library.refresh_refined(&cache, &refine, raw.as_ref(), &options)?;
@@ -210,8 +210,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let library = super::open_library(&layout.swap(), &args.swap, || {
         Ok(fs_export::swap::CropCheck::new(&pack.detector, threads)?)
     })?;
-    let (defaults, origin) = super::default_distances(&cache, Some(&library));
-    super::announce_distances(&defaults, &origin)?;
+    let (defaults, origin) = super::announced_distances(&cache, Some(&library))?;
     let distances = args.swap.in_force(&defaults);
     let mut library = library.with_distances(Distances {
         values: distances,
@@ -260,7 +259,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     )?;
 
     stage(5);
-    let mut swap_options = args.swap.options(&defaults);
+    let mut swap_options = args.swap.options(&distances);
     swap_options.candidates = true;
     let changes =
         library.refresh_refined(&cache, &grown.refine, Some(&grown.raw), &swap_options)?;
