@@ -378,16 +378,6 @@ fn group_by_person(person: &[usize]) -> Vec<Vec<usize>> {
     groups
 }
 
-fn sum_rows(embeddings: &Embeddings, rows: &[usize]) -> Vec<f32> {
-    let mut sum = vec![0.0f32; embeddings.dim()];
-    for &r in rows {
-        for (s, v) in sum.iter_mut().zip(embeddings.row(r)) {
-            *s += v;
-        }
-    }
-    sum
-}
-
 /// Cosine distance between a row and a sum of rows (not normalised).
 fn distance_to_sum(embeddings: &Embeddings, row: usize, sum: &[f32]) -> Option<f32> {
     let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -408,7 +398,10 @@ fn distance_to_sum(embeddings: &Embeddings, row: usize, sum: &[f32]) -> Option<f
 /// face from the same photo).
 fn face_to_centroid_distances(faces: Labelled<'_>, people: &[Vec<usize>]) -> (Vec<f32>, Vec<f32>) {
     let e = faces.embeddings;
-    let sums: Vec<Vec<f32>> = people.iter().map(|rows| sum_rows(e, rows)).collect();
+    let sums: Vec<Vec<f32>> = people
+        .iter()
+        .map(|rows| crate::centroid::sum(e, rows))
+        .collect();
     let mut own = Vec::new();
     let mut other = Vec::new();
     for (p, rows) in people.iter().enumerate() {
@@ -432,7 +425,7 @@ fn face_to_centroid_distances(faces: Labelled<'_>, people: &[Vec<usize>]) -> (Ve
                     } else {
                         let sum: Vec<f32> = sums[q]
                             .iter()
-                            .zip(sum_rows(e, &same_photo))
+                            .zip(crate::centroid::sum(e, &same_photo))
                             .map(|(s, v)| s - v)
                             .collect();
                         distance_to_sum(e, i, &sum)

@@ -12,13 +12,19 @@ use crate::{Embeddings, cosine_distance};
 
 /// The normalised mean of the member rows (zero when `members` is empty).
 pub fn centroid(embeddings: &Embeddings, members: &[usize]) -> Vec<f32> {
+    let mut sum = sum(embeddings, members);
+    normalise(&mut sum);
+    sum
+}
+
+/// The sum of the member rows (the centroid before normalising).
+pub(crate) fn sum(embeddings: &Embeddings, members: &[usize]) -> Vec<f32> {
     let mut sum = vec![0f32; embeddings.dim()];
     for &i in members {
         for (s, v) in sum.iter_mut().zip(embeddings.row(i)) {
             *s += v;
         }
     }
-    normalise(&mut sum);
     sum
 }
 
