@@ -728,14 +728,21 @@ mod tests {
         assert_eq!(Cache::open_read_only(&path).unwrap().model(), Some(&a));
     }
 
+    /// A cache file of format `version` holding `entries`.
+    fn write_old_cache(path: &Path, version: u16, entries: &[Entry]) {
+        let mut bytes = journal::header().to_vec();
+        bytes[8..10].copy_from_slice(&version.to_le_bytes());
+        for entry in entries {
+            journal::encode_entry(entry, &mut bytes).unwrap();
+        }
+        fs::write(path, &bytes).unwrap();
+    }
+
     #[test]
     fn a_version_1_cache_is_read_and_upgraded_when_its_model_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.fsc");
-        let mut bytes = journal::header().to_vec();
-        bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
-        journal::encode_entry(&Entry::Image(image(2)), &mut bytes).unwrap();
-        fs::write(&path, &bytes).unwrap();
+        write_old_cache(&path, 1, &[Entry::Image(image(2))]);
         let mut cache = Cache::open(&path).unwrap();
         assert_eq!(cache.images().len(), 1);
         assert_eq!(cache.model(), None);
@@ -755,10 +762,7 @@ mod tests {
     fn runs_are_logged_survive_compaction_and_upgrade_a_version_2_cache() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.fsc");
-        let mut bytes = journal::header().to_vec();
-        bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
-        journal::encode_entry(&Entry::Image(image(2)), &mut bytes).unwrap();
-        fs::write(&path, &bytes).unwrap();
+        write_old_cache(&path, 2, &[Entry::Image(image(2))]);
         let run = |provider: &str| RunRecord {
             started: 7,
             tool: "face-sets 0.1.0 embed".into(),
