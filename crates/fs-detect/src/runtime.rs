@@ -75,9 +75,12 @@ pub fn init(library: impl AsRef<Path>) -> Result<()> {
 /// load, so that each finds the ones it depends on already loaded; they stay loaded
 /// for the life of the process. Returns how many loaded.
 pub fn preload_libraries(dir: &Path) -> usize {
-    let mut pending: Vec<PathBuf> = walk(dir)
+    let mut pending: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .follow_links(true)
         .into_iter()
-        .filter(|p| is_shared_library(p))
+        .flatten()
+        .filter(|e| !e.file_type().is_dir() && is_shared_library(e.path()))
+        .map(walkdir::DirEntry::into_path)
         .collect();
     pending.sort();
     let mut loaded = 0;
@@ -102,22 +105,6 @@ fn is_shared_library(path: &Path) -> bool {
         || path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("dll"))
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// Chooses the provider of every session opened from now on: the first of `choice`'s
