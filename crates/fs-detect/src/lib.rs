@@ -1,15 +1,18 @@
-//! Image decoding and SCRFD face detection.
+//! Image decoding and face detection (SCRFD or YuNet).
 //!
 //! - [`decode`]: JPEG, PNG and WebP decoding with EXIF orientation applied, and size
 //!   limits so that a hostile file fails cleanly instead of exhausting memory.
 //! - [`runtime`]: loading the ONNX Runtime shared library (call [`runtime::init`] once,
 //!   before creating any model).
-//! - [`scrfd`]: the SCRFD detector exactly as InsightFace runs it (letterbox,
-//!   normalisation, 3 strides × 2 anchors, NMS 0.4, threshold 0.5), with an input shaped
-//!   to the image and a second pass that finds faces filling the frame.
+//! - [`detector`]: one [`Detector`] for both families, with an input shaped to the
+//!   image and, for SCRFD, a second pass that finds faces filling the frame.
+//! - [`scrfd`]: SCRFD exactly as InsightFace runs it (normalisation, 3 strides × 2
+//!   anchors, NMS 0.4, threshold 0.5).
+//! - [`yunet`]: YuNet exactly as OpenCV's `FaceDetectorYN` runs it (raw BGR, 3
+//!   strides, score `√(cls·obj)`, NMS 0.3, threshold 0.9).
 //!
 //! ```no_run
-//! use fs_detect::{decode, runtime, scrfd::Detector};
+//! use fs_detect::{decode, runtime, Detector};
 //!
 //! runtime::init("/opt/onnxruntime/libonnxruntime.so.1.31.1")?;
 //! let mut detector = Detector::builder("det_500m.onnx").build()?;
@@ -23,11 +26,13 @@
 #![warn(missing_docs)]
 
 pub mod decode;
+pub mod detector;
 mod error;
 pub mod nms;
 pub mod provider;
 pub mod runtime;
 pub mod scrfd;
+pub mod yunet;
 
+pub use detector::{Detection, Detector, DetectorKind};
 pub use error::{Error, Result};
-pub use scrfd::{Detection, Detector};

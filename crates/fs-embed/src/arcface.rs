@@ -1,20 +1,35 @@
-//! ArcFace recognition (InsightFace's `model_zoo/arcface_onnx.py`): aligned 112×112 RGB
-//! crops, normalised as `(x - 127.5) / 127.5`, batched through the model.
+//! Face recognition: aligned 112×112 RGB crops in, embeddings out, batched through the
+//! model where it allows.
+//!
+//! - ArcFace (InsightFace's `model_zoo/arcface_onnx.py`): pixels normalised as
+//!   `(x - 127.5) / 127.5`, 512-d.
+//! - SFace (OpenCV's `FaceRecognizerSF::feature`): raw 0–255 pixels, 128-d. Its int8
+//!   model takes one face at a time.
+//!
+//! Both use the same five-point alignment ([`crate::align`]), which is what OpenCV's
+//! `alignCrop` computes too.
 
 use std::path::Path;
 
+use fs_packs::catalogue::{Architecture, architecture_of};
 use image::RgbImage;
 
 use crate::align::ALIGNED_SIZE;
 use crate::error::{Error, Result};
 use crate::onnx::OnnxModel;
 
-const INPUT_MEAN: f32 = 127.5;
-const INPUT_STD: f32 = 127.5;
+/// `(mean, std)` of a recogniser's pixels.
+fn pixel_scale(architecture: Architecture) -> (f32, f32) {
+    match architecture {
+        Architecture::SFace => (0.0, 1.0),
+        _ => (127.5, 127.5),
+    }
+}
 
 /// The recogniser: aligned crops in, raw embeddings out.
 pub struct Recognizer {
     model: OnnxModel,
+    architecture: Architecture,
     max_batch: usize,
 }
 
@@ -22,25 +37,51 @@ impl std::fmt::Debug for Recognizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recognizer")
             .field("model", &self.model.path)
+            .field("architecture", &self.architecture)
             .field("max_batch", &self.max_batch)
             .finish_non_exhaustive()
     }
 }
 
 impl Recognizer {
-    /// Loads the model with `threads` intra-op threads (0 = ONNX Runtime's choice).
-    /// Requires [`fs_detect::runtime::init`].
+    /// Loads the model with `threads` intra-op threads (0 = ONNX Runtime's choice); its
+    /// family comes from its file name ([`architecture_of`]), ArcFace for names this
+    /// project does not know. Requires [`fs_detect::runtime::init`].
     pub fn new(model: impl AsRef<Path>, threads: usize) -> Result<Self> {
+        let model = model.as_ref();
+        let architecture = model
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(architecture_of)
+            .unwrap_or(Architecture::ArcFace);
+        Self::with_architecture(model, threads, architecture)
+    }
+
+    /// Like [`Recognizer::new`], for a model of the given family.
+    pub fn with_architecture(
+        model: impl AsRef<Path>,
+        threads: usize,
+        architecture: Architecture,
+    ) -> Result<Self> {
+        let model = OnnxModel::open(model.as_ref(), threads)?;
+        let max_batch = model.fixed_batch.unwrap_or(32);
         Ok(Self {
-            model: OnnxModel::open(model.as_ref(), threads)?,
-            max_batch: 32,
+            model,
+            architecture,
+            max_batch,
         })
     }
 
-    /// Largest batch sent to the model at once. Default 32.
+    /// The model's family.
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
+    }
+
+    /// Largest batch sent to the model at once. Default 32, or the batch size a model
+    /// is fixed at (which this cannot change).
     #[must_use]
     pub fn with_max_batch(mut self, max_batch: usize) -> Self {
-        self.max_batch = max_batch.max(1);
+        self.max_batch = self.model.fixed_batch.unwrap_or(max_batch.max(1));
         self
     }
 
@@ -62,6 +103,7 @@ impl Recognizer {
     fn embed_batch(&mut self, faces: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         let side = ALIGNED_SIZE as usize;
         let plane = side * side;
+        let (mean, std) = pixel_scale(self.architecture);
         let mut data = vec![0f32; faces.len() * 3 * plane];
         for (n, face) in faces.iter().enumerate() {
             if face.dimensions() != (ALIGNED_SIZE, ALIGNED_SIZE) {
@@ -73,7 +115,7 @@ impl Recognizer {
             let base = n * 3 * plane;
             for (i, px) in face.pixels().enumerate() {
                 for c in 0..3 {
-                    data[base + c * plane + i] = (f32::from(px.0[c]) - INPUT_MEAN) / INPUT_STD;
+                    data[base + c * plane + i] = (f32::from(px.0[c]) - mean) / std;
                 }
             }
         }

@@ -12,24 +12,30 @@ pub(crate) struct OnnxModel {
     session: Session,
     pub(crate) path: PathBuf,
     input_name: String,
+    /// The batch size the model is fixed at, when its first input axis is not dynamic.
+    pub(crate) fixed_batch: Option<usize>,
 }
 
 impl OnnxModel {
     /// Opens `path` with `threads` intra-op threads. Requires the runtime to be loaded.
     pub(crate) fn open(path: &Path, threads: usize) -> Result<Self> {
         let session = fs_detect::runtime::open_session(path, threads)?;
-        let input_name = session
-            .inputs()
-            .first()
-            .map(|i| i.name().to_string())
-            .ok_or_else(|| Error::Recognizer {
-                model: path.to_path_buf(),
-                message: "model has no input".into(),
-            })?;
+        let input = session.inputs().first().ok_or_else(|| Error::Recognizer {
+            model: path.to_path_buf(),
+            message: "model has no input".into(),
+        })?;
+        let input_name = input.name().to_string();
+        let fixed_batch = input
+            .dtype()
+            .tensor_shape()
+            .and_then(|shape| shape.iter().next().copied())
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0);
         Ok(Self {
             session,
             path: path.to_path_buf(),
             input_name,
+            fixed_batch,
         })
     }
 

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use fs_cache::{
     Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, ModelId, PathStatus,
 };
-use fs_detect::scrfd::{Letterbox, PreparedInput};
+use fs_detect::detector::{Letterbox, PreparedInput};
 use fs_detect::{Detection, Detector, decode};
 use image::RgbImage;
 use rayon::prelude::*;

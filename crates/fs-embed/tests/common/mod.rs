@@ -10,16 +10,26 @@ use fs_embed::pipeline::FaceAnalyzer;
 
 /// Loads ONNX Runtime and the `buffalo_s` pack, or fails with the command that installs them.
 pub fn pack() -> ModelPack {
+    pack_named("buffalo_s")
+}
+
+/// Loads ONNX Runtime and the installed pack `name`, or fails with the command that
+/// installs them.
+pub fn pack_named(name: &str) -> ModelPack {
     let loc = Locations::from_env();
     fs_detect::runtime::init(&loc.runtime).unwrap_or_else(|e| {
         panic!("{e}\n(the tests need the real runtime and models: run `cargo xtask setup`)")
     });
-    ModelPack::from_dir(loc.models.join("buffalo_s"))
+    ModelPack::from_dir(loc.models.join(name))
         .unwrap_or_else(|e| panic!("{e}\n(run `cargo xtask setup`)"))
 }
 
 pub fn analyzer() -> FaceAnalyzer {
-    FaceAnalyzer::new(&pack(), 640, 2).expect("models load")
+    analyzer_of("buffalo_s")
+}
+
+pub fn analyzer_of(pack: &str) -> FaceAnalyzer {
+    FaceAnalyzer::new(&pack_named(pack), 640, 2).expect("models load")
 }
 
 /// ONNX Runtime sessions are heavy; tests that build one take turns.
