@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use fs_cache::ModelId;
 
 use crate::error::{Error, Result};
-pub use fs_packs::catalogue::{KNOWN_MODELS, KnownModel, Role, pinned_sha256};
+pub use fs_packs::catalogue::{Architecture, KNOWN_MODELS, KnownModel, Role, pinned_sha256};
 
 /// The model files of one pack, by role.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,22 +33,27 @@ impl ModelPack {
                 message: "no such directory; run `face-sets setup` (`cargo xtask setup` in a checkout) or pass --models DIR".into(),
             });
         }
-        // Prefer the larger pack's files when both are present.
-        let find = |role: Role| {
+        // Prefer the later pack's files when several are present (buffalo_l's over
+        // buffalo_s's), and a detector of the recogniser's own family.
+        let find_in = |role: Role, architecture: Option<Architecture>| {
             KNOWN_MODELS
                 .iter()
-                .filter(|m| m.role == role)
+                .filter(|m| m.role == role && architecture.is_none_or(|a| a == m.architecture))
                 .rev()
-                .map(|m| dir.join(m.file))
-                .find(|p| p.is_file())
+                .find(|m| dir.join(m.file).is_file())
         };
+        let find = |role: Role| find_in(role, None).map(|m| dir.join(m.file));
         let missing = |role: Role, what: &str| Error::Pack {
             dir: dir.clone(),
             message: format!("no {what} model found (looked for {})", names_of(role)),
         };
-        let detector = find(Role::Detector).ok_or_else(|| missing(Role::Detector, "detector"))?;
-        let recognizer =
-            find(Role::Recognizer).ok_or_else(|| missing(Role::Recognizer, "recognition"))?;
+        let recognizer = find_in(Role::Recognizer, None)
+            .ok_or_else(|| missing(Role::Recognizer, "recognition"))?;
+        let detector = find_in(Role::Detector, recognizer.architecture.companion_detector())
+            .or_else(|| find_in(Role::Detector, None))
+            .map(|m| dir.join(m.file))
+            .ok_or_else(|| missing(Role::Detector, "detector"))?;
+        let recognizer = dir.join(recognizer.file);
         Ok(Self {
             landmarks_2d_106: find(Role::Landmarks2d106),
             landmarks_3d_68: find(Role::Landmarks3d68),
@@ -142,6 +147,30 @@ mod tests {
             ModelPack::from_dir(dir.path()).unwrap().detector,
             dir.path().join("det_10g.onnx")
         );
+    }
+
+    #[test]
+    fn the_free_pack_is_found_and_a_folder_with_both_keeps_insightfaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let yunet = dir.path().join("face_detection_yunet_2026may.onnx");
+        let sface = dir
+            .path()
+            .join("face_recognition_sface_2021dec_int8bq_ortfix.onnx");
+        std::fs::write(&yunet, b"x").unwrap();
+        std::fs::write(&sface, b"x").unwrap();
+        let pack = ModelPack::from_dir(dir.path()).unwrap();
+        assert_eq!((&pack.detector, &pack.recognizer), (&yunet, &sface));
+        assert_eq!(pack.landmarks_2d_106, None);
+        // Installing buffalo_s's files beside them picks buffalo_s whole, never a mix.
+        for f in ["scrfd_500m_bnkps.onnx", "w600k_mbf.onnx"] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        let pack = ModelPack::from_dir(dir.path()).unwrap();
+        assert_eq!(pack.detector, dir.path().join("scrfd_500m_bnkps.onnx"));
+        assert_eq!(pack.recognizer, dir.path().join("w600k_mbf.onnx"));
+        // Without buffalo_s's recogniser, SFace keeps its own detector.
+        std::fs::remove_file(dir.path().join("w600k_mbf.onnx")).unwrap();
+        assert_eq!(ModelPack::from_dir(dir.path()).unwrap().detector, yunet);
     }
 
     #[test]

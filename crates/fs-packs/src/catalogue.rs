@@ -31,6 +31,18 @@ pub enum Architecture {
     Landmarks,
 }
 
+impl Architecture {
+    /// The detector family trained alongside a recogniser: its keypoints are the ones
+    /// the recogniser's alignment was made for.
+    pub fn companion_detector(self) -> Option<Architecture> {
+        match self {
+            Architecture::ArcFace => Some(Architecture::Scrfd),
+            Architecture::SFace => Some(Architecture::YuNet),
+            _ => None,
+        }
+    }
+}
+
 /// A model file this project knows by name.
 #[derive(Clone, Copy, Debug)]
 pub struct KnownModel {

@@ -28,6 +28,9 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<ExitStatus> {
                         "sharpness": f.sharpness,
                         "embedding": f.embedding.unit(),
                         "embedding_norm": f.embedding.norm(),
+                        "pose": f.pose,
+                        "landmarks_2d_106": f.landmarks_2d_106.as_ref().map(Vec::len),
+                        "landmarks_3d_68": f.landmarks_3d_68.as_ref().map(Vec::len),
                     })
                 })
                 .collect();
