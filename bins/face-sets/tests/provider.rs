@@ -166,6 +166,7 @@ fn setup_from_the_binary_keeps_an_intact_install_and_refuses_an_unknown_gpu() {
     for line in [
         "runtime: ONNX Runtime 1.31.1 already installed",
         "models: buffalo_s already installed",
+        "models: yunet_sface already installed",
         "ready: runtime",
     ] {
         assert!(stderr(&out).contains(line), "{line}: {}", stderr(&out));

