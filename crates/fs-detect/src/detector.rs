@@ -284,7 +284,11 @@ impl DetectorBuilder {
                 _ => None,
             }
         });
-        let output_names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        let output_names: Vec<&str> = session
+            .outputs()
+            .iter()
+            .map(ort::value::Outlet::name)
+            .collect();
         let kind = if output_names.len() == 9 {
             DetectorKind::Scrfd
         } else if output_names == yunet::OUTPUTS {

@@ -42,8 +42,8 @@ pub fn drop_unused_graph_inputs(model: &[u8]) -> anyhow::Result<(Vec<u8>, usize)
     let mut out = Vec::with_capacity(model.len());
     let mut dropped = 0;
     let mut graphs = 0;
-    for field in fields(model).context("not an ONNX model")? {
-        let field = field?;
+    for field in fields(model) {
+        let field = field.context("not an ONNX model")?;
         if field.number == MODEL_GRAPH && field.wire_type == LEN {
             let (graph, n) = drop_in_graph(field.payload)?;
             dropped += n;
@@ -63,11 +63,11 @@ pub fn drop_unused_graph_inputs(model: &[u8]) -> anyhow::Result<(Vec<u8>, usize)
 
 fn drop_in_graph(graph: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
     let mut read: HashSet<&[u8]> = HashSet::new();
-    for field in fields(graph)? {
+    for field in fields(graph) {
         let field = field?;
         match (field.number, field.wire_type) {
             (GRAPH_NODE, LEN) => {
-                for input in fields(field.payload)? {
+                for input in fields(field.payload) {
                     let input = input?;
                     if input.number == NODE_INPUT && input.wire_type == LEN {
                         read.insert(input.payload);
@@ -82,7 +82,7 @@ fn drop_in_graph(graph: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
     }
     let mut out = Vec::with_capacity(graph.len());
     let mut dropped = 0;
-    for field in fields(graph)? {
+    for field in fields(graph) {
         let field = field?;
         if field.number == GRAPH_INPUT
             && field.wire_type == LEN
@@ -97,7 +97,7 @@ fn drop_in_graph(graph: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
 }
 
 fn value_info_name(info: &[u8]) -> anyhow::Result<&[u8]> {
-    for field in fields(info)? {
+    for field in fields(info) {
         let field = field?;
         if field.number == VALUE_INFO_NAME && field.wire_type == LEN {
             return Ok(field.payload);
@@ -107,9 +107,9 @@ fn value_info_name(info: &[u8]) -> anyhow::Result<&[u8]> {
 }
 
 /// The fields of one message, in order.
-fn fields(message: &[u8]) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Field<'_>>>> {
+fn fields(message: &[u8]) -> impl Iterator<Item = anyhow::Result<Field<'_>>> {
     let mut at = 0;
-    Ok(std::iter::from_fn(move || {
+    std::iter::from_fn(move || {
         (at < message.len()).then(|| {
             let start = at;
             let tag = varint(message, &mut at)?;
@@ -146,7 +146,7 @@ fn fields(message: &[u8]) -> anyhow::Result<impl Iterator<Item = anyhow::Result<
                 payload: &message[payload_start..at],
             })
         })
-    }))
+    })
 }
 
 fn varint(bytes: &[u8], at: &mut usize) -> anyhow::Result<u64> {
@@ -164,9 +164,13 @@ fn varint(bytes: &[u8], at: &mut usize) -> anyhow::Result<u64> {
     bail!("varint longer than 64 bits at byte {at}")
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "seven bits at a time, masked"
+)]
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
-        out.push((value as u8 & 0x7f) | 0x80);
+        out.push((value & 0x7f) as u8 | 0x80);
         value >>= 7;
     }
     out.push(value as u8);
@@ -197,7 +201,7 @@ mod tests {
         out
     }
 
-    /// ir_version 6, a graph `data, w_used, w_dangling -> Conv -> out`, opset 11.
+    /// `ir_version` 6, a graph `data, w_used, w_dangling -> Conv -> out`, opset 11.
     fn model(inputs: &[&str]) -> Vec<u8> {
         let mut graph = len_field(GRAPH_NODE, &node(&["data", "w_used"], "out"));
         graph.extend(len_field(2, b"g"));
