@@ -346,6 +346,9 @@ pub(crate) struct RunArgs {
     pub(crate) src: PathBuf,
     /// Output directory for the cache, the results and the report.
     pub(crate) out: PathBuf,
+    /// Enter directories reached through symbolic links (see `embed --help`).
+    #[arg(long, short = 'L')]
+    pub(crate) follow: bool,
     /// Model pack (see `embed --help`).
     #[arg(long, value_name = "PACK|DIR")]
     pub(crate) models: Option<String>,
@@ -573,6 +576,10 @@ pub(crate) struct EmbedArgs {
     /// chips, thumbnails); detection then behaves exactly like InsightFace.
     #[arg(long)]
     pub(crate) no_recovery: bool,
+    /// Enter directories reached through symbolic links (links that loop back to a
+    /// parent are skipped). Without it they are counted in the summary, not entered.
+    #[arg(long, short = 'L')]
+    pub(crate) follow: bool,
     #[command(flatten)]
     pub(crate) runtime: RuntimeFlags,
 }

@@ -1,11 +1,145 @@
-//! Decoding photos into RGB with EXIF orientation applied, and resizing.
+//! Decoding photos into RGB with their orientation applied, and resizing.
+//!
+//! Formats ([`Format`]): JPEG, PNG, WebP, TIFF (8/16-bit, RGB, grey, CMYK), BMP and GIF
+//! (first frame) through `image`; HEIC/HEIF and AVIF through the system libheif
+//! (feature `heif`); JPEG XL through `jxl-oxide` (feature `jxl`); camera RAW files
+//! through the JPEG preview the camera embeds ([`raw`]). The format is read from the
+//! content, except for RAW files, which are TIFF (or ISO-BMFF) containers and are told
+//! apart by their extension. A format left out of the build is an error naming the
+//! feature, never a silent skip.
 
 use std::io::Cursor;
+use std::path::Path;
 
 use fast_image_resize::{self as fr, images::Image as FrImage};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, metadata::Orientation};
 
 use crate::error::{Error, Result};
+
+#[cfg(feature = "heif")]
+mod heif;
+#[cfg(feature = "jxl")]
+mod jxl;
+pub mod raw;
+
+/// A photo format this crate reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// JPEG.
+    Jpeg,
+    /// PNG.
+    Png,
+    /// WebP.
+    WebP,
+    /// TIFF.
+    Tiff,
+    /// BMP.
+    Bmp,
+    /// GIF (its first frame).
+    Gif,
+    /// HEIC/HEIF (HEVC in ISO-BMFF), as iPhones write.
+    Heic,
+    /// AVIF (AV1 in ISO-BMFF).
+    Avif,
+    /// JPEG XL.
+    JpegXl,
+    /// A camera RAW file, read through its embedded JPEG preview.
+    Raw,
+}
+
+impl Format {
+    /// Its usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "JPEG",
+            Format::Png => "PNG",
+            Format::WebP => "WebP",
+            Format::Tiff => "TIFF",
+            Format::Bmp => "BMP",
+            Format::Gif => "GIF",
+            Format::Heic => "HEIC",
+            Format::Avif => "AVIF",
+            Format::JpegXl => "JPEG XL",
+            Format::Raw => "RAW",
+        }
+    }
+
+    /// The format a file name says (lower or upper case), if it names one.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "jpg" | "jpeg" | "jpe" | "jfif" => Format::Jpeg,
+            "png" => Format::Png,
+            "webp" => Format::WebP,
+            "tif" | "tiff" => Format::Tiff,
+            "bmp" => Format::Bmp,
+            "gif" => Format::Gif,
+            "heic" | "heif" | "hif" => Format::Heic,
+            "avif" => Format::Avif,
+            "jxl" => Format::JpegXl,
+            _ if raw::EXTENSIONS.contains(&ext.as_str()) => Format::Raw,
+            _ => return None,
+        })
+    }
+
+    /// The format of `bytes`, read from their first bytes.
+    pub fn sniff(bytes: &[u8]) -> Option<Format> {
+        if let Some(brand) = iso_bmff_brand(bytes) {
+            return match &brand {
+                b"avif" | b"avis" => Some(Format::Avif),
+                b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => {
+                    Some(Format::Heic)
+                }
+                b"crx " => Some(Format::Raw),
+                _ => None,
+            };
+        }
+        if bytes.starts_with(&[0xFF, 0x0A]) || bytes.starts_with(b"\0\0\0\x0cJXL \r\n\x87\n") {
+            return Some(Format::JpegXl);
+        }
+        match image::guess_format(bytes).ok()? {
+            image::ImageFormat::Jpeg => Some(Format::Jpeg),
+            image::ImageFormat::Png => Some(Format::Png),
+            image::ImageFormat::WebP => Some(Format::WebP),
+            image::ImageFormat::Tiff => Some(Format::Tiff),
+            image::ImageFormat::Bmp => Some(Format::Bmp),
+            image::ImageFormat::Gif => Some(Format::Gif),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The major brand of an ISO-BMFF file (`ftyp` box first), as HEIF, AVIF and CR3 are.
+fn iso_bmff_brand(bytes: &[u8]) -> Option<[u8; 4]> {
+    (bytes.len() >= 12 && &bytes[4..8] == b"ftyp").then(|| {
+        let mut brand = [0; 4];
+        brand.copy_from_slice(&bytes[8..12]);
+        brand
+    })
+}
+
+/// Refuses sizes past [`MAX_SIDE`] or [`MAX_ALLOC_BYTES`] (as RGB) before decoding.
+pub(crate) fn check_size(format: Format, width: u64, height: u64) -> Result<()> {
+    if width == 0
+        || height == 0
+        || width > u64::from(MAX_SIDE)
+        || height > u64::from(MAX_SIDE)
+        || width * height * 3 > MAX_ALLOC_BYTES
+    {
+        return Err(Error::TooLarge {
+            format: format.name(),
+            width,
+            height,
+        });
+    }
+    Ok(())
+}
 
 /// Largest width or height accepted, in pixels. Larger images are refused with a
 /// limits error instead of allocating gigabytes (a 100-megapixel panorama is ~13k wide).
@@ -14,9 +148,78 @@ pub const MAX_SIDE: u32 = 30_000;
 /// Most memory one decoded image may take.
 pub const MAX_ALLOC_BYTES: u64 = 1 << 30;
 
-/// Decodes JPEG, PNG or WebP bytes (format sniffed from the content, not the name) into
-/// RGB, with the EXIF orientation applied so that faces are upright as a viewer shows them.
+/// Decodes a photo (format sniffed from the content, not the name) into RGB, with its
+/// orientation applied so that faces are upright as a viewer shows them. RAW files need
+/// their name: see [`decode_photo`].
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
+    decode_photo(None, bytes)
+}
+
+/// Decodes the photo `bytes` read from `name`: by its content, except that a RAW
+/// extension (`.dng`, `.cr2`, `.nef`, …) means its embedded JPEG preview.
+pub fn decode_photo(name: Option<&Path>, bytes: &[u8]) -> Result<RgbImage> {
+    let by_name = name.and_then(Format::from_extension);
+    let format = match (by_name, Format::sniff(bytes)) {
+        (Some(Format::Raw), _) | (_, Some(Format::Raw)) => Format::Raw,
+        (_, Some(sniffed)) => sniffed,
+        (Some(named), None) => {
+            return Err(Error::Format {
+                format: named.name(),
+                message: "the content is not that format (or any this program reads)".into(),
+            });
+        }
+        (None, None) => return decode_with_image(bytes),
+    };
+    match format {
+        Format::Heic | Format::Avif => decode_heif(format, bytes),
+        Format::JpegXl => decode_jxl(bytes),
+        Format::Raw => raw::decode_preview(bytes),
+        _ => decode_with_image(bytes).map_err(|e| match e {
+            Error::Decode(e) => Error::Format {
+                format: format.name(),
+                message: e.to_string(),
+            },
+            other => other,
+        }),
+    }
+}
+
+#[cfg(feature = "heif")]
+fn decode_heif(format: Format, bytes: &[u8]) -> Result<RgbImage> {
+    heif::decode(format, bytes)
+}
+
+#[cfg(not(feature = "heif"))]
+fn decode_heif(format: Format, _bytes: &[u8]) -> Result<RgbImage> {
+    Err(Error::NotBuiltIn {
+        format: format.name(),
+        feature: "heif",
+        how: "install libheif (Debian: libheif-dev) and build with default features",
+    })
+}
+
+#[cfg(feature = "jxl")]
+fn decode_jxl(bytes: &[u8]) -> Result<RgbImage> {
+    jxl::decode(bytes)
+}
+
+#[cfg(not(feature = "jxl"))]
+fn decode_jxl(_bytes: &[u8]) -> Result<RgbImage> {
+    Err(Error::NotBuiltIn {
+        format: Format::JpegXl.name(),
+        feature: "jxl",
+        how: "build with default features",
+    })
+}
+
+/// JPEG, PNG, WebP, TIFF, BMP and GIF through `image`, within the size limits.
+pub(crate) fn decode_with_image(bytes: &[u8]) -> Result<RgbImage> {
+    decode_with_image_oriented(bytes, Orientation::NoTransforms)
+}
+
+/// [`decode_with_image`], turning the image by `default` when the file itself says
+/// nothing of its orientation.
+pub(crate) fn decode_with_image_oriented(bytes: &[u8], default: Orientation) -> Result<RgbImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::Decode(image::ImageError::IoError(e)))?;
@@ -29,7 +232,10 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
     limits.max_alloc = Some(MAX_ALLOC_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(Error::Decode)?;
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let orientation = match decoder.orientation() {
+        Ok(Orientation::NoTransforms) | Err(_) => default,
+        Ok(own) => own,
+    };
     let mut image = DynamicImage::from_decoder(decoder).map_err(Error::Decode)?;
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
@@ -146,6 +352,39 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    /// `jpeg` with an EXIF segment holding only `orientation`, right after its SOI.
+    pub(crate) fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
+        tiff.extend_from_slice(&274u16.to_le_bytes());
+        tiff.extend_from_slice(&3u16.to_le_bytes());
+        tiff.extend_from_slice(&1u32.to_le_bytes());
+        tiff.extend_from_slice(&u32::from(orientation).to_le_bytes());
+        tiff.extend_from_slice(&0u32.to_le_bytes());
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&u16::try_from(app1.len() + 2).unwrap().to_be_bytes());
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_turns_a_jpeg_upright() {
+        // A red top row: after orientation 6 (turn 90° clockwise) it is the right column.
+        let img = RgbImage::from_fn(64, 48, |_, y| {
+            image::Rgb(if y < 8 { [255, 0, 0] } else { [0, 0, 255] })
+        });
+        let mut jpeg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let turned = decode_image(&with_exif_orientation(&jpeg, 6)).unwrap();
+        assert_eq!(turned.dimensions(), (48, 64));
+        assert!(turned.get_pixel(44, 32).0[0] > 200, "red on the right");
+        assert!(turned.get_pixel(4, 32).0[0] < 60, "blue on the left");
     }
 
     #[test]

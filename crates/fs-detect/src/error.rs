@@ -9,6 +9,43 @@ pub enum Error {
     /// JPEG data that stops before its end-of-image marker.
     #[error("cannot decode image: JPEG data ends before its end-of-image marker (truncated file?)")]
     Truncated,
+    /// A file of a known format that its decoder refused.
+    #[error("cannot decode {format}: {message}")]
+    Format {
+        /// The format's name (`HEIC`, `JPEG XL`, …).
+        format: &'static str,
+        /// What the decoder said.
+        message: String,
+    },
+    /// A format this build has no decoder for.
+    #[error(
+        "{format} support not built in: this build lacks the `{feature}` feature of fs-detect \
+         ({how})"
+    )]
+    NotBuiltIn {
+        /// The format's name.
+        format: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+        /// What it takes to build with it.
+        how: &'static str,
+    },
+    /// An image larger than [`crate::decode::MAX_SIDE`] or
+    /// [`crate::decode::MAX_ALLOC_BYTES`], refused before decoding it.
+    #[error(
+        "{format} image of {width}x{height} pixels is too large (at most {} pixels a side and \
+         {} MiB decoded)",
+        crate::decode::MAX_SIDE,
+        crate::decode::MAX_ALLOC_BYTES >> 20
+    )]
+    TooLarge {
+        /// The format's name.
+        format: &'static str,
+        /// Its width.
+        width: u64,
+        /// Its height.
+        height: u64,
+    },
     /// The ONNX Runtime library could not be loaded.
     #[error(
         "cannot load ONNX Runtime from {}: {message}; run `face-sets setup` (`cargo xtask setup` in a checkout) or point \

@@ -114,7 +114,7 @@ fn read_any(image: &fs_cache::ImageRecord) -> std::result::Result<RgbImage, Stri
     let mut last = String::from("no path");
     for path in image.all_paths() {
         match std::fs::read(path) {
-            Ok(bytes) => match fs_detect::decode::decode_image(&bytes) {
+            Ok(bytes) => match fs_detect::decode::decode_photo(Some(path), &bytes) {
                 Ok(pixels) => return Ok(pixels),
                 Err(e) => last = format!("{}: {e}", path.display()),
             },

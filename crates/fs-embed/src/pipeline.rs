@@ -10,7 +10,7 @@
 //! always has the next photo ready; recognition is batched across faces of several
 //! photos. A photo that fails anywhere is recorded with its error and the run goes on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -29,8 +29,12 @@ use crate::arcface::Recognizer;
 use crate::error::{Error, Result};
 use crate::pack::ModelPack;
 
-/// File extensions (lower case) treated as photos when scanning a directory.
-pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "webp"];
+/// File extensions (lower case) treated as photos when scanning a directory: every
+/// format [`fs_detect::decode::Format`] names, camera RAW included.
+pub const PHOTO_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "bmp", "gif", "heic", "heif",
+    "hif", "avif", "jxl",
+];
 
 /// What to embed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +97,9 @@ pub struct EmbedOptions {
     /// The program recorded in the cache's run log when this run embeds anything
     /// (with the execution provider the models run on).
     pub tool: String,
+    /// Enter directories reached through symbolic links (as `rg -L`); a link back to a
+    /// directory being walked is skipped, not followed round.
+    pub follow_links: bool,
 }
 
 impl Default for EmbedOptions {
@@ -102,6 +109,7 @@ impl Default for EmbedOptions {
             decode_threads: 1,
             recognition_batch: 32,
             tool: format!("fs-embed {}", env!("CARGO_PKG_VERSION")),
+            follow_links: false,
         }
     }
 }
@@ -125,6 +133,33 @@ pub struct EmbedSummary {
     pub no_face: usize,
     /// Files that failed (unreadable, undecodable, or an inference error), with why.
     pub errors: Vec<(PathBuf, String)>,
+    /// Photo files found, by the format their name says (`JPEG`, `HEIC`, …).
+    pub formats: BTreeMap<&'static str, usize>,
+    /// Files and directories passed over while scanning, by why.
+    pub skipped: BTreeMap<Skipped, usize>,
+}
+
+/// Why a scan passed over an entry.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Skipped {
+    /// A file whose extension names no photo format (lower case, empty for none).
+    NotAPhoto(String),
+    /// A symbolic link to a directory, not entered without
+    /// [`EmbedOptions::follow_links`].
+    LinkedDirectory,
+    /// A symbolic link back to a directory being walked.
+    LinkLoop,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skipped::NotAPhoto(ext) if ext.is_empty() => f.write_str("not photos (no extension)"),
+            Skipped::NotAPhoto(ext) => write!(f, "not photos (.{ext})"),
+            Skipped::LinkedDirectory => f.write_str("symlinked directories (--follow enters them)"),
+            Skipped::LinkLoop => f.write_str("symlinks looping back to a parent"),
+        }
+    }
 }
 
 /// Detector and recogniser, ready to run, and the id of the embeddings they make.
@@ -260,7 +295,7 @@ pub fn embed(
 ) -> Result<EmbedSummary> {
     cache.bind_model(analyzer.model())?;
     let mut summary = EmbedSummary::default();
-    let files = list_files(sources, cache, &mut summary, reporter)?;
+    let files = list_files(sources, options.follow_links, cache, &mut summary, reporter)?;
     summary.files = files.len() + summary.errors.len();
     let jobs = hash_and_group(files, cache, &mut summary, reporter)?;
     if !jobs.is_empty() {
@@ -290,9 +325,12 @@ pub fn embed(
 
 /// Whether a file's name says it is a photo `embed` reads ([`PHOTO_EXTENSIONS`]).
 pub fn is_photo_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        PHOTO_EXTENSIONS
+            .iter()
+            .chain(fs_detect::decode::raw::EXTENSIONS)
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
 }
 
 fn record_error(
@@ -312,6 +350,7 @@ fn record_error(
 /// Lists photo files with their stamps, sorted by path. Problems are recorded as errors.
 fn list_files(
     sources: &[Source],
+    follow_links: bool,
     cache: &mut Cache,
     summary: &mut EmbedSummary,
     reporter: &dyn Reporter,
@@ -328,14 +367,31 @@ fn list_files(
                     path: root.clone(),
                     source,
                 })?;
-                for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+                let walk = walkdir::WalkDir::new(&root)
+                    .follow_links(follow_links)
+                    .sort_by_file_name();
+                for entry in walk {
                     match entry {
                         Ok(entry) if entry.file_type().is_dir() => {}
+                        Ok(entry) if entry.path_is_symlink() && entry.path().is_dir() => {
+                            tracing::debug!(path = %entry.path().display(), "skipped: symlinked directory");
+                            *summary.skipped.entry(Skipped::LinkedDirectory).or_default() += 1;
+                        }
                         Ok(entry) if is_photo_name(entry.path()) => {
                             check_file(entry.into_path(), &mut files, cache, summary, reporter)?;
                         }
                         Ok(entry) => {
                             tracing::debug!(path = %entry.path().display(), "skipped: not a photo file name");
+                            let ext = entry
+                                .path()
+                                .extension()
+                                .map(|e| e.to_string_lossy().to_lowercase())
+                                .unwrap_or_default();
+                            *summary.skipped.entry(Skipped::NotAPhoto(ext)).or_default() += 1;
+                        }
+                        Err(e) if e.loop_ancestor().is_some() => {
+                            tracing::debug!("skipped: {e}");
+                            *summary.skipped.entry(Skipped::LinkLoop).or_default() += 1;
                         }
                         Err(e) => {
                             let path = e.path().map_or_else(|| root.clone(), Path::to_path_buf);
@@ -358,6 +414,10 @@ fn list_files(
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files.dedup_by(|a, b| a.0 == b.0);
+    for (path, _) in &files {
+        let format = fs_detect::decode::Format::from_extension(path).map_or("other", |f| f.name());
+        *summary.formats.entry(format).or_default() += 1;
+    }
     Ok(files)
 }
 
@@ -504,7 +564,8 @@ fn decode_job(
 ) -> std::result::Result<(RgbImage, PreparedInput, u64), DecodeFailure> {
     let bytes =
         fs::read(&job.path).map_err(|e| DecodeFailure::Read(format!("cannot read: {e}")))?;
-    let image = decode::decode_image(&bytes).map_err(|e| DecodeFailure::Decode(e.to_string()))?;
+    let image = decode::decode_photo(Some(&job.path), &bytes)
+        .map_err(|e| DecodeFailure::Decode(e.to_string()))?;
     let prepared = letterbox.prepare(&image);
     let dhash = fs_quality::dhash(&image);
     Ok((image, prepared, dhash))

@@ -208,7 +208,7 @@ fn decode_any(image: &ImageRecord) -> Option<image::RgbImage> {
     image.all_paths().find_map(|p| {
         fs::read(p)
             .ok()
-            .and_then(|b| fs_detect::decode::decode_image(&b).ok())
+            .and_then(|b| fs_detect::decode::decode_photo(Some(p), &b).ok())
     })
 }
 

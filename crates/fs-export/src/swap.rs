@@ -600,10 +600,9 @@ fn render_crop(
     let face = &image.faces()[index];
     let mut last_error = String::from("no readable path");
     for path in image.all_paths() {
-        match fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| fs_detect::decode::decode_image(&b).map_err(|e| e.to_string()))
-        {
+        match fs::read(path).map_err(|e| e.to_string()).and_then(|b| {
+            fs_detect::decode::decode_photo(Some(path), &b).map_err(|e| e.to_string())
+        }) {
             Ok(pixels) => {
                 let others = other_faces(image, index);
                 let crop_with =

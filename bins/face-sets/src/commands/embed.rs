@@ -52,6 +52,7 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         decode_threads: args.decode_threads.map_or((cores / 4).max(1), usize::from),
         recognition_batch: 32,
         tool: format!("face-sets {} embed", env!("CARGO_PKG_VERSION")),
+        follow_links: args.follow,
     };
     let reporter = StageProgress::new(bars);
     let summary = pipeline::embed(&sources, &mut cache, &mut analyzer, &options, &reporter)?;
@@ -71,6 +72,9 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         summary.no_face,
         summary.errors.len()
     )?;
+    if let Some(line) = scan_line(&summary) {
+        writeln!(err, "{line}")?;
+    }
     for (path, message) in &summary.errors {
         writeln!(err, "  {}: {message}", path.display())?;
     }
@@ -79,6 +83,29 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::PartialFailure
     })
+}
+
+/// What the scan saw besides photos: files per format, and what it passed over and why
+/// (`formats: HEIC 2, JPEG 10; skipped: 2 not photos (.mov), 1 …`).
+pub(crate) fn scan_line(summary: &fs_embed::pipeline::EmbedSummary) -> Option<String> {
+    if summary.formats.is_empty() && summary.skipped.is_empty() {
+        return None;
+    }
+    let formats: Vec<String> = summary
+        .formats
+        .iter()
+        .map(|(format, n)| format!("{format} {n}"))
+        .collect();
+    let mut line = format!("formats: {}", formats.join(", "));
+    if !summary.skipped.is_empty() {
+        let skipped: Vec<String> = summary
+            .skipped
+            .iter()
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
+        line.push_str(&format!("; skipped: {}", skipped.join(", ")));
+    }
+    Some(line)
 }
 
 /// Reads a list of paths: a JSON array of strings (or of objects with a `path`), or one

@@ -202,6 +202,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let options = EmbedOptions {
         decode_threads: (threads / 4).max(1),
         tool: format!("face-sets {} run", env!("CARGO_PKG_VERSION")),
+        follow_links: args.follow,
         ..EmbedOptions::default()
     };
     let embedded = fs_embed::pipeline::embed(
@@ -295,6 +296,9 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         changes.updated.len(),
         errors
     )?;
+    if let Some(line) = super::embed::scan_line(&embedded) {
+        writeln!(err, "{line}")?;
+    }
     for (name, why) in &changes.left_out {
         writeln!(err, "  not exported {name}: {why}")?;
     }
