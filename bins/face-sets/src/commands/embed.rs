@@ -96,16 +96,16 @@ pub(crate) fn scan_line(summary: &fs_embed::pipeline::EmbedSummary) -> Option<St
         .iter()
         .map(|(format, n)| format!("{format} {n}"))
         .collect();
-    let mut line = format!("formats: {}", formats.join(", "));
-    if !summary.skipped.is_empty() {
-        let skipped: Vec<String> = summary
-            .skipped
-            .iter()
-            .map(|(why, n)| format!("{n} {why}"))
-            .collect();
-        line.push_str(&format!("; skipped: {}", skipped.join(", ")));
+    let line = format!("formats: {}", formats.join(", "));
+    if summary.skipped.is_empty() {
+        return Some(line);
     }
-    Some(line)
+    let skipped: Vec<String> = summary
+        .skipped
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect();
+    Some(format!("{line}; skipped: {}", skipped.join(", ")))
 }
 
 /// Reads a list of paths: a JSON array of strings (or of objects with a `path`), or one
