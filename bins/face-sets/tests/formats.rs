@@ -204,6 +204,13 @@ fn every_format_is_read_upright_with_its_one_face() {
         "{text}"
     );
 
+    let summary = String::from_utf8(run(face_sets().arg("inspect").arg(&cache)).stdout).unwrap();
+    assert!(
+        summary
+            .contains("formats     AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4"),
+        "{summary}"
+    );
+
     // The source's own detection, for where the face is when upright.
     let reference = tmp.path().join("ref.fsc");
     let out = run(face_sets()
@@ -338,6 +345,11 @@ fn hostile_files_of_every_format_are_errors_naming_the_file_never_crashes() {
     assert!(
         text.contains("huge.bmp") && (text.contains("too large") || text.contains("limit")),
         "{text}"
+    );
+    let summary = String::from_utf8(run(face_sets().arg("inspect").arg(&cache)).stdout).unwrap();
+    assert!(
+        summary.contains("  undecodable ") && summary.contains("HEIC "),
+        "{summary}"
     );
     // A JPEG named .heic is read for what it is.
     assert_eq!(

@@ -82,5 +82,43 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<ExitStatus> {
         stats.decode_errors, stats.unreadable
     )?;
     writeln!(out, "aliases     {}", stats.aliases)?;
+    let (files, undecodable) = files_per_format(&cache);
+    writeln!(out, "formats     {files}")?;
+    if !undecodable.is_empty() {
+        writeln!(out, "  undecodable {undecodable}")?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// Photo files in the cache (every path, aliases included) by the format their name
+/// says, and the undecodable ones by format: `HEIC 2, JPEG 10`.
+fn files_per_format(cache: &Cache) -> (String, String) {
+    use std::collections::BTreeMap;
+    let format_of = |path: &std::path::Path| {
+        fs_detect::decode::Format::from_extension(path).map_or("other", |f| f.name())
+    };
+    let mut files: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut undecodable: BTreeMap<&str, usize> = BTreeMap::new();
+    for image in cache.images() {
+        for path in image.all_paths() {
+            *files.entry(format_of(path)).or_default() += 1;
+        }
+        if matches!(image.outcome, ImageOutcome::DecodeError(_)) {
+            *undecodable.entry(format_of(&image.path)).or_default() += 1;
+        }
+    }
+    let list = |counts: BTreeMap<&str, usize>| {
+        let parts: Vec<String> = counts.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join(", ")
+        }
+    };
+    let undecodable = if undecodable.is_empty() {
+        String::new()
+    } else {
+        list(undecodable)
+    };
+    (list(files), undecodable)
 }
