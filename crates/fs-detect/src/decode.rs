@@ -184,6 +184,13 @@ pub fn decode_photo(name: Option<&Path>, bytes: &[u8]) -> Result<RgbImage> {
     }
 }
 
+/// Whether the photo in `file` decodes, read as a file called `name` (whose extension
+/// tells RAW files apart): the check before a copy is kept, as Immich staging does.
+pub fn check_readable(file: &Path, name: &Path) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|e| Error::Decode(image::ImageError::IoError(e)))?;
+    decode_photo(Some(name), &bytes).map(drop)
+}
+
 #[cfg(feature = "heif")]
 fn decode_heif(format: Format, bytes: &[u8]) -> Result<RgbImage> {
     heif::decode(format, bytes)

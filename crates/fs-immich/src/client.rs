@@ -195,7 +195,28 @@ impl Client {
 
     /// `GET /api/assets/{id}/original`, streamed into `out`; returns the bytes written.
     pub fn download_original(&self, asset_id: &str, out: &mut impl std::io::Write) -> Result<u64> {
-        let endpoint = format!("/assets/{}/original", encode(asset_id));
+        self.download(&format!("/assets/{}/original", encode(asset_id)), out)
+    }
+
+    /// Immich's own JPEG rendering of an asset: the full-size one
+    /// (`GET /api/assets/{id}/thumbnail?size=fullsize`, on servers that have it), else
+    /// the preview (`size=preview`, 1440 px on the long side by default).
+    pub fn download_rendering(&self, asset_id: &str) -> Result<Vec<u8>> {
+        let base = format!("/assets/{}/thumbnail", encode(asset_id));
+        let mut bytes = Vec::new();
+        match self.download(&format!("{base}?size=fullsize"), &mut bytes) {
+            Err(Error::Status { status, .. }) if status == 400 || status == 404 => {
+                bytes.clear();
+                self.download(&format!("{base}?size=preview"), &mut bytes)?;
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        Ok(bytes)
+    }
+
+    fn download(&self, endpoint: &str, out: &mut impl std::io::Write) -> Result<u64> {
+        let endpoint = endpoint.to_string();
         let response = self
             .agent
             .get(&self.url(&endpoint))

@@ -31,6 +31,10 @@ pub struct MockAsset {
     pub always_fail: bool,
     /// `IMAGE` or `VIDEO`.
     pub asset_type: String,
+    /// Immich's JPEG rendering (`/thumbnail?size=preview`); `None` answers 404.
+    pub rendering: Option<Vec<u8>>,
+    /// Answer `size=fullsize` with 404, as servers from before it existed do.
+    pub no_fullsize: bool,
 }
 
 impl MockAsset {
@@ -52,6 +56,8 @@ impl MockAsset {
             faces_override: None,
             always_fail: false,
             asset_type: "IMAGE".into(),
+            rendering: None,
+            no_fullsize: false,
         }
     }
 }
@@ -288,6 +294,18 @@ fn handle(inner: &Inner, mut request: tiny_http::Request) {
                     respond(request, 200, a.bytes.clone(), false);
                 }
                 None => respond(request, 404, Vec::new(), false),
+            }
+        }
+        ("GET", p) if p.starts_with("/api/assets/") && p.ends_with("/thumbnail") => {
+            let id = &p["/api/assets/".len()..p.len() - "/thumbnail".len()];
+            let fullsize = query.contains("size=fullsize");
+            match inner.assets.iter().find(|a| a.id == id) {
+                Some(a) if a.no_fullsize && fullsize => respond(request, 404, Vec::new(), false),
+                Some(MockAsset {
+                    rendering: Some(jpeg),
+                    ..
+                }) => respond(request, 200, jpeg.clone(), false),
+                _ => respond(request, 404, Vec::new(), false),
             }
         }
         _ => respond(request, 404, b"{\"message\":\"Not Found\"}".to_vec(), true),

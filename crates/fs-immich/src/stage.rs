@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fs_cache::ContentHash;
@@ -45,6 +45,25 @@ pub struct StageOptions {
     pub breaker_after: u32,
     /// Finished assets between state saves. Default 20.
     pub save_every: usize,
+    /// Whether a downloaded original can be read (decoded) here; when it says no, the
+    /// asset is staged as Immich's own JPEG rendering instead (full-size, else preview),
+    /// and the outcome says so. `None` stages every original as it is.
+    pub readable: Option<ReadCheck>,
+}
+
+/// Says whether a downloaded original can be read, and if not, why: called with the
+/// downloaded file and the name the original has on the server (its extension tells
+/// RAW files apart).
+#[derive(Clone)]
+#[expect(clippy::type_complexity, reason = "a plain callback")]
+pub struct ReadCheck(
+    pub Arc<dyn Fn(&Path, &Path) -> std::result::Result<(), String> + Send + Sync>,
+);
+
+impl std::fmt::Debug for ReadCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadCheck")
+    }
 }
 
 impl StageOptions {
@@ -60,6 +79,7 @@ impl StageOptions {
             backoff: Duration::from_millis(250),
             breaker_after: 12,
             save_every: 20,
+            readable: None,
         }
     }
 
@@ -81,6 +101,10 @@ pub enum Outcome {
         hash: String,
         /// Size in bytes.
         bytes: u64,
+        /// Set when the original could not be read and Immich's own JPEG rendering was
+        /// staged instead: why the original could not be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rendering_because: Option<String>,
     },
     /// Byte-identical to something held already.
     Duplicate {
@@ -113,6 +137,9 @@ pub struct StageSummary {
     pub staged: usize,
     /// Bytes downloaded this run (kept files).
     pub bytes: u64,
+    /// Of those staged, how many are Immich's rendering of an original that could not
+    /// be read here.
+    pub renderings: usize,
     /// Identical to a file in a `dedup_against` cache.
     pub deduped_against_cache: usize,
     /// Identical to another asset staged.
@@ -272,9 +299,14 @@ fn worker(client: &Client, shared: &Shared<'_>, reporter: &dyn Reporter) {
             Ok(outcome) => {
                 shared.consecutive.store(0, Ordering::SeqCst);
                 match &outcome {
-                    Outcome::Staged { bytes, .. } => {
+                    Outcome::Staged {
+                        bytes,
+                        rendering_because,
+                        ..
+                    } => {
                         summary.staged += 1;
                         summary.bytes += bytes;
+                        summary.renderings += usize::from(rendering_because.is_some());
                     }
                     Outcome::Duplicate { of } if of.starts_with("cache:") => {
                         summary.deduped_against_cache += 1;
@@ -360,7 +392,7 @@ fn process(client: &Client, shared: &Shared<'_>, asset: &AssetResponseDto) -> Re
     let partial = partial_dir.join(
         format!("{}.part", sanitize_relative(&asset.id, "asset").display()).replace('/', "_"),
     );
-    let bytes = retry(options, || {
+    let mut bytes = retry(options, || {
         let mut file = fs::File::create(&partial).map_err(|source| Error::Io {
             path: partial.clone(),
             action: "create",
@@ -368,6 +400,24 @@ fn process(client: &Client, shared: &Shared<'_>, asset: &AssetResponseDto) -> Re
         })?;
         client.download_original(&asset.id, &mut file)
     })?;
+    let mut original_path = sanitize_relative(&asset.original_path, &format!("{}.jpg", asset.id));
+    let unreadable = options
+        .readable
+        .as_ref()
+        .and_then(|check| (check.0)(&partial, &original_path).err());
+    if let Some(why) = &unreadable {
+        tracing::info!(asset = %asset.id, "original unreadable ({why}); staging Immich's rendering");
+        let rendering = retry(options, || client.download_rendering(&asset.id))?;
+        fs::write(&partial, &rendering).map_err(|source| Error::Io {
+            path: partial.clone(),
+            action: "write",
+            source,
+        })?;
+        bytes = rendering.len() as u64;
+        let mut name = original_path.into_os_string();
+        name.push(".immich.jpg");
+        original_path = PathBuf::from(name);
+    }
     let hash = fs::File::open(&partial)
         .and_then(ContentHash::of_reader)
         .map_err(|source| Error::Io {
@@ -380,11 +430,7 @@ fn process(client: &Client, shared: &Shared<'_>, asset: &AssetResponseDto) -> Re
         let _ = fs::remove_file(&partial);
         return Ok(Outcome::Duplicate { of: of.clone() });
     }
-    let relative = unique_relative(
-        &shared.dir,
-        &sanitize_relative(&asset.original_path, &format!("{}.jpg", asset.id)),
-        &asset.id,
-    );
+    let relative = unique_relative(&shared.dir, &original_path, &asset.id);
     let target = shared.dir.join(&relative);
     // Defence in depth: sanitising already guarantees this.
     if !target.starts_with(&shared.dir) {
@@ -411,6 +457,7 @@ fn process(client: &Client, shared: &Shared<'_>, asset: &AssetResponseDto) -> Re
         path: relative,
         hash: hash.to_hex(),
         bytes,
+        rendering_because: unreadable,
     })
 }
 

@@ -392,3 +392,84 @@ fn the_key_never_appears_in_state_queue_errors_or_urls() {
     assert!(!mock.saw_key_in_url());
     assert!(!format!("{:?}", Client::new(mock.url(), KEY)).contains(KEY));
 }
+
+#[test]
+fn an_original_that_cannot_be_read_is_staged_as_immichs_rendering_and_says_so() {
+    // A "HEIC" this machine cannot read (here: not an image at all) with a rendering,
+    // and one on a server without full-size renderings (the preview is taken).
+    let mut unreadable = MockAsset::image(
+        "heic-1",
+        "/upload/library/alice/2024/IMG_0001.HEIC",
+        b"ftypheic but not really".to_vec(),
+        (910, 1137),
+        face(300.0),
+    );
+    unreadable.rendering = Some(fixture("f0009.jpg"));
+    let mut old_server = unreadable.clone();
+    old_server.id = "heic-2".into();
+    old_server.original_path = "/upload/library/alice/2024/IMG_0002.HEIC".into();
+    old_server.rendering = Some(fixture("f0001.jpg"));
+    old_server.no_fullsize = true;
+    let mut no_rendering = unreadable.clone();
+    no_rendering.id = "heic-3".into();
+    no_rendering.original_path = "/upload/library/alice/2024/IMG_0003.HEIC".into();
+    no_rendering.rendering = None;
+    let readable = MockAsset::image(
+        "jpeg-1",
+        "/upload/library/alice/2024/IMG_0004.JPG",
+        fixture("f0002.jpg"),
+        (910, 1137),
+        face(300.0),
+    );
+    let server = MockImmich::start(vec![unreadable, old_server, no_rendering, readable], KEY);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut opts = options(tmp.path());
+    opts.readable = Some(fs_immich::stage::ReadCheck(std::sync::Arc::new(
+        |path, _| {
+            let bytes = fs::read(path).map_err(|e| e.to_string())?;
+            image::load_from_memory(&bytes)
+                .map(drop)
+                .map_err(|e| format!("cannot decode: {e}"))
+        },
+    )));
+    let summary = stage(&Client::new(server.url(), KEY), &opts, &Silent).unwrap();
+    assert_eq!((summary.staged, summary.renderings), (3, 2), "{summary:?}");
+    assert_eq!(summary.errors.len(), 1, "no rendering to fall back on");
+    assert_eq!(summary.errors[0].0, "heic-3");
+
+    let done = state(tmp.path()).done;
+    let staged = |id: &str| match &done[id] {
+        Outcome::Staged {
+            path,
+            rendering_because,
+            ..
+        } => (path.clone(), rendering_because.clone()),
+        other => panic!("{id}: {other:?}"),
+    };
+    let (path, why) = staged("heic-1");
+    assert_eq!(
+        path,
+        PathBuf::from("upload/library/alice/2024/IMG_0001.HEIC.immich.jpg")
+    );
+    assert!(why.unwrap().contains("cannot decode"));
+    assert_eq!(
+        fs::read(tmp.path().join("alice").join(&path)).unwrap(),
+        fixture("f0009.jpg")
+    );
+    let (path, _) = staged("heic-2");
+    assert_eq!(
+        fs::read(tmp.path().join("alice").join(&path)).unwrap(),
+        fixture("f0001.jpg"),
+        "the preview, where the server has no full-size rendering"
+    );
+    assert_eq!(
+        staged("jpeg-1"),
+        (
+            PathBuf::from("upload/library/alice/2024/IMG_0004.JPG"),
+            None
+        )
+    );
+    // The queue lists the renderings for embedding.
+    let queue = fs::read_to_string(tmp.path().join("alice/queue.json")).unwrap();
+    assert!(queue.contains("IMG_0001.HEIC.immich.jpg"), "{queue}");
+}

@@ -152,6 +152,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .iter()
         .flat_map(|c| c.images().map(|i| i.hash))
         .collect::<HashSet<_>>();
+    // An original this build cannot decode is staged as Immich's own JPEG rendering.
+    options.readable = Some(fs_immich::stage::ReadCheck(std::sync::Arc::new(
+        |file, name| fs_detect::decode::check_readable(file, name).map_err(|e| e.to_string()),
+    )));
     let summary = fs_immich::stage::stage(
         &Client::new(&args.url, &key),
         &options,

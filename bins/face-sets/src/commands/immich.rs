@@ -49,6 +49,11 @@ pub(crate) fn stage(args: &StageArgs, bars: &Bars) -> anyhow::Result<ExitStatus>
     options.dedup_against = dedup_against;
     options.attempts = args.attempts;
     options.backoff = Duration::from_millis(args.backoff_ms);
+    // An original this build cannot decode (a HEIC without libheif, a damaged file) is
+    // staged as Immich's own JPEG rendering.
+    options.readable = Some(fs_immich::stage::ReadCheck(std::sync::Arc::new(
+        |file, name| fs_detect::decode::check_readable(file, name).map_err(|e| e.to_string()),
+    )));
     let client = Client::new(&args.url, &key);
     let reporter = StageProgress {
         bars,
@@ -60,12 +65,14 @@ pub(crate) fn stage(args: &StageArgs, bars: &Bars) -> anyhow::Result<ExitStatus>
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
-        "{} IMAGE assets seen ({} done before); {} staged ({:.1} MB); {} byte-deduped against caches, {} internal \
+        "{} IMAGE assets seen ({} done before); {} staged ({:.1} MB; {} as Immich's rendering of an \
+         unreadable original); {} byte-deduped against caches, {} internal \
          byte-duplicates; skipped {} no-face, {} small-face; {} errors",
         summary.seen,
         summary.already_done,
         summary.staged,
         summary.bytes as f64 / 1e6,
+        summary.renderings,
         summary.deduped_against_cache,
         summary.deduped_internal,
         summary.no_face,
