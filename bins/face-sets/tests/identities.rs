@@ -5,21 +5,20 @@
 )]
 //! cluster, refine, extend and dedup on the real fixture photos with the real models.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{fixtures, labels};
 use serde_json::Value;
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
     cmd.arg("--quiet");
     cmd
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 fn ok(cmd: &mut Command) -> Output {
@@ -31,19 +30,6 @@ fn ok(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// `file name → identity` ("" no face, "multi" group photo).
-fn labels() -> BTreeMap<String, String> {
-    fs::read_to_string(fixtures().join("labels.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (p, id) = l.split_once(',').unwrap();
-            (p.trim_start_matches("images/").to_string(), id.to_string())
-        })
-        .collect()
 }
 
 /// Copies the named fixtures (all when `None`) into `dir`.

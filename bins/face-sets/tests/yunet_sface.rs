@@ -7,20 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use common::{face_sets, fixtures, run, stderr};
+use common::{face_sets, fixtures, labels, run, stderr};
 use serde_json::Value;
-
-fn labels() -> BTreeMap<String, String> {
-    fs::read_to_string(fixtures().join("labels.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (p, id) = l.split_once(',').unwrap();
-            (p.trim_start_matches("images/").to_string(), id.to_string())
-        })
-        .collect()
-}
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
@@ -73,8 +61,6 @@ fn run_with_the_free_pack_sorts_people_exports_them_and_keeps_to_its_pack() {
             .flat_map(|f| f["paths"].as_array().unwrap().iter().map(file_name))
             .map(|f| labels[&f].as_str())
             .filter(|p| *p != "multi")
-            .collect::<Vec<_>>()
-            .into_iter()
             .collect();
         assert_eq!(people.len(), 1, "{name} mixes {people:?}");
         let person = people.into_iter().next().unwrap().to_string();

@@ -362,7 +362,7 @@ mod tests {
     }
 
     /// `jpeg` with an EXIF segment holding only `orientation`, right after its SOI.
-    pub(crate) fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
         let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
         tiff.extend_from_slice(&274u16.to_le_bytes());
         tiff.extend_from_slice(&3u16.to_le_bytes());

@@ -481,6 +481,20 @@ impl Detector {
     }
 }
 
+/// The feature-map strides of both families' three output levels.
+pub(crate) const STRIDES: [u32; 3] = [8, 16, 32];
+
+/// Output `index` of a run, as floats.
+pub(crate) fn output<'a>(
+    outputs: &'a ort::session::SessionOutputs<'_>,
+    index: usize,
+) -> std::result::Result<&'a [f32], String> {
+    outputs[index]
+        .try_extract_tensor::<f32>()
+        .map(|(_, values)| values)
+        .map_err(|e| e.to_string())
+}
+
 /// Boxes, keypoints and scores above the threshold, before NMS, in tensor pixels.
 #[derive(Default)]
 pub(crate) struct Candidates {

@@ -7,7 +7,7 @@
 
 use ort::session::SessionOutputs;
 
-use crate::detector::{Candidates, PixelFormat};
+use crate::detector::{Candidates, PixelFormat, STRIDES, output};
 
 /// `input_mean` and `input_std` of InsightFace's SCRFD wrapper, in RGB.
 pub const PIXELS: PixelFormat = PixelFormat {
@@ -16,8 +16,6 @@ pub const PIXELS: PixelFormat = PixelFormat {
     bgr: false,
 };
 
-/// Strides of SCRFD's three feature maps.
-const STRIDES: [u32; 3] = [8, 16, 32];
 /// Anchors per feature-map cell.
 const ANCHORS_PER_CELL: usize = 2;
 
@@ -29,13 +27,11 @@ pub(crate) fn decode(
     found: &mut Candidates,
 ) -> Result<(), String> {
     for (level, stride) in STRIDES.into_iter().enumerate() {
-        let tensor = |i: usize| {
-            outputs[i]
-                .try_extract_tensor::<f32>()
-                .map(|(_, v)| v)
-                .map_err(|e| e.to_string())
-        };
-        let (score, dist, offs) = (tensor(level)?, tensor(level + 3)?, tensor(level + 6)?);
+        let (score, dist, offs) = (
+            output(outputs, level)?,
+            output(outputs, level + 3)?,
+            output(outputs, level + 6)?,
+        );
         let grid_w = (tw / stride) as usize;
         let grid_h = (th / stride) as usize;
         let anchors = grid_w * grid_h * ANCHORS_PER_CELL;

@@ -13,7 +13,7 @@
 
 use ort::session::SessionOutputs;
 
-use crate::detector::{Candidates, PixelFormat};
+use crate::detector::{Candidates, PixelFormat, STRIDES, output};
 
 /// Raw BGR, as `cv::dnn::blobFromImage` makes it from an OpenCV image.
 pub const PIXELS: PixelFormat = PixelFormat {
@@ -28,8 +28,6 @@ pub(crate) const OUTPUTS: [&str; 12] = [
     "kps_8", "kps_16", "kps_32",
 ];
 
-const STRIDES: [u32; 3] = [8, 16, 32];
-
 /// Decodes the twelve outputs of a `(width, height)` tensor into `found`.
 pub(crate) fn decode(
     outputs: &SessionOutputs<'_>,
@@ -38,19 +36,13 @@ pub(crate) fn decode(
     found: &mut Candidates,
 ) -> Result<(), String> {
     for (level, stride) in STRIDES.into_iter().enumerate() {
-        let tensor = |i: usize| {
-            outputs[i]
-                .try_extract_tensor::<f32>()
-                .map(|(_, v)| v)
-                .map_err(|e| e.to_string())
-        };
         let level_outputs = Level {
             stride,
             cols: (tw / stride) as usize,
-            cls: tensor(level)?,
-            obj: tensor(level + 3)?,
-            bbox: tensor(level + 6)?,
-            kps: tensor(level + 9)?,
+            cls: output(outputs, level)?,
+            obj: output(outputs, level + 3)?,
+            bbox: output(outputs, level + 6)?,
+            kps: output(outputs, level + 9)?,
         };
         let cells = level_outputs.cols * (th / stride) as usize;
         level_outputs.check(cells)?;

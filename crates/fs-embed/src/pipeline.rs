@@ -29,13 +29,6 @@ use crate::arcface::Recognizer;
 use crate::error::{Error, Result};
 use crate::pack::ModelPack;
 
-/// File extensions (lower case) treated as photos when scanning a directory: every
-/// format [`fs_detect::decode::Format`] names, camera RAW included.
-pub const PHOTO_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "bmp", "gif", "heic", "heif",
-    "hif", "avif", "jxl",
-];
-
 /// What to embed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -323,14 +316,10 @@ pub fn embed(
     Ok(summary)
 }
 
-/// Whether a file's name says it is a photo `embed` reads ([`PHOTO_EXTENSIONS`]).
+/// Whether a file's name says it is a photo `embed` reads: its extension names a
+/// [`fs_detect::decode::Format`] (camera RAW included). A scan passes over the rest.
 pub fn is_photo_name(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        PHOTO_EXTENSIONS
-            .iter()
-            .chain(fs_detect::decode::raw::EXTENSIONS)
-            .any(|x| e.eq_ignore_ascii_case(x))
-    })
+    fs_detect::decode::Format::from_extension(path).is_some()
 }
 
 fn record_error(

@@ -12,35 +12,13 @@
 mod common;
 
 use common::{cosine, iou};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Reference {
-    images: Vec<RefImage>,
-}
-
-#[derive(Deserialize)]
-struct RefImage {
-    file: String,
-    faces: Vec<RefFace>,
-}
-
-#[derive(Deserialize)]
-struct RefFace {
-    bbox: [f32; 4],
-    embedding: Vec<f32>,
-}
 
 #[test]
 fn detections_and_embeddings_match_insightface() {
     let _guard = common::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let reference: Reference = serde_json::from_str(
-        &std::fs::read_to_string(common::fixtures().join("reference/insightface_buffalo_s.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let reference = common::reference("insightface_buffalo_s.json");
     let mut analyzer = common::analyzer();
     let (mut worst_iou, mut worst_cos) = (1.0f32, 1.0f32);
     let mut compared = 0;

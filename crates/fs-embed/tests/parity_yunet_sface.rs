@@ -11,40 +11,12 @@ mod common;
 use common::{cosine, iou};
 use fs_embed::align::align_face;
 use fs_embed::pack::ModelPack;
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Reference {
-    models: std::collections::BTreeMap<String, String>,
-    images: Vec<RefImage>,
-}
-
-#[derive(Deserialize)]
-struct RefImage {
-    file: String,
-    faces: Vec<RefFace>,
-}
-
-#[derive(Deserialize)]
-struct RefFace {
-    bbox: [f32; 4],
-    kps: [[f32; 2]; 5],
-    det_score: f32,
-    embedding: Vec<f32>,
-}
-
-fn reference() -> Reference {
-    serde_json::from_str(
-        &std::fs::read_to_string(common::fixtures().join("reference/opencv_yunet_sface.json"))
-            .unwrap(),
-    )
-    .unwrap()
-}
-
+const REFERENCE: &str = "opencv_yunet_sface.json";
 #[test]
 fn the_reference_was_made_with_the_installed_files() {
     let pack: ModelPack = common::pack_named("yunet_sface");
-    let reference = reference();
+    let reference = common::reference(REFERENCE);
     let id = pack.model_id(128).unwrap();
     assert_eq!(
         reference.models.get(&id.detector),
@@ -61,7 +33,7 @@ fn yunet_boxes_and_sface_embeddings_match_opencv() {
     let _guard = common::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let reference = reference();
+    let reference = common::reference(REFERENCE);
     let mut analyzer = common::analyzer_of("yunet_sface");
     assert_eq!(analyzer.detector().kind(), fs_detect::DetectorKind::YuNet);
     let (mut worst_iou, mut worst_cos, mut worst_own_kps_cos) = (1.0f32, 1.0f32, 1.0f32);

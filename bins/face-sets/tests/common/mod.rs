@@ -1,6 +1,7 @@
 //! Helpers shared by the tests that run the real `face-sets` binary.
 #![allow(dead_code, reason = "each test file uses its own subset")]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,6 +15,19 @@ pub(crate) fn face_sets() -> Command {
 /// The repository's `fixtures/` folder.
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// `file name → identity` from `fixtures/labels.csv` ("" no face, "multi" group photo).
+pub(crate) fn labels() -> BTreeMap<String, String> {
+    std::fs::read_to_string(fixtures().join("labels.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (p, id) = l.split_once(',').unwrap();
+            (p.trim_start_matches("images/").to_string(), id.to_string())
+        })
+        .collect()
 }
 
 /// Runs `cmd`, failing the test if it panicked.

@@ -167,7 +167,7 @@ mod tests {
     }
 
     /// A little-endian TIFF whose IFD0 holds only an orientation, then `blobs`.
-    pub(crate) fn tiff_with(orientation: u16, blobs: &[&[u8]]) -> Vec<u8> {
+    fn tiff_with(orientation: u16, blobs: &[&[u8]]) -> Vec<u8> {
         let mut out = b"II*\0\x08\0\0\0".to_vec();
         out.extend_from_slice(&1u16.to_le_bytes());
         out.extend_from_slice(&274u16.to_le_bytes());

@@ -1,6 +1,7 @@
 //! Shared by the integration tests: the real runtime and models, and the fixtures.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -72,4 +73,34 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb)
+}
+
+/// A reference file of `fixtures/reference/`, written by a Python script running the
+/// models' own implementation (InsightFace, OpenCV) on the fixture photos.
+#[derive(serde::Deserialize)]
+pub struct Reference {
+    /// Model file name → its SHA-256.
+    pub models: BTreeMap<String, String>,
+    pub images: Vec<RefImage>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct RefImage {
+    pub file: String,
+    pub faces: Vec<RefFace>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct RefFace {
+    pub bbox: [f32; 4],
+    pub kps: [[f32; 2]; 5],
+    pub det_score: f32,
+    /// Normalised.
+    pub embedding: Vec<f32>,
+}
+
+/// `fixtures/reference/<name>`.
+pub fn reference(name: &str) -> Reference {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("reference").join(name)).unwrap())
+        .unwrap()
 }
