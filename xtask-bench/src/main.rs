@@ -6,9 +6,11 @@
 //!   one run.
 //! - `cluster [N...]`, `export`, `immich`: see `cargo xtask --help`.
 //!
-//! Without DIR, a bench set is made from the fixtures: each photo in 8 byte-distinct
-//! copies (a few bytes after the end of the image change the hash, not the picture), so
-//! that both tools do the same work and nothing is deduplicated away.
+//! Without DIR, `embed` runs on two sets made from the fixtures. The small set: each
+//! photo in 8 byte-distinct copies (a few bytes after the end of the image change the
+//! hash, not the picture), so that both tools do the same work and nothing is
+//! deduplicated away. The camera set: every fixture with a face as 12-megapixel JPEGs,
+//! as phones write them (`fs-fixtures`), filling the frame and small in it.
 
 #![allow(
     clippy::print_stdout,
@@ -105,12 +107,26 @@ struct EmbedTiming {
 fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow::Result<()> {
     let root = workspace_root();
     let scratch = tempfile::tempdir()?;
-    let dir = match dir {
-        Some(d) => d,
-        None => make_bench_set(
-            &root.join("fixtures/images"),
-            &scratch.path().join("photos"),
-        )?,
+    let sets = if let Some(d) = dir {
+        vec![("photos given".to_string(), d)]
+    } else {
+        let fixtures = root.join("fixtures/images");
+        let small = make_bench_set(&fixtures, &scratch.path().join("small"))?;
+        eprintln!("making the camera-size set (12-MP JPEGs)…");
+        let labelled = fixture_labels(&root.join("fixtures/labels.csv"))?;
+        let camera = scratch.path().join("camera");
+        fs_fixtures::write_camera_set(&fixtures, &camera, CAMERA_COPIES, |p| {
+            p.file_name()
+                .and_then(|n| labelled.get(&n.to_string_lossy().into_owned()))
+                .is_some_and(|identity| !identity.is_empty())
+        })?;
+        vec![
+            (format!("small web photos, {COPIES} copies each"), small),
+            (
+                "camera-size: 12-MP JPEGs (4032×3024), faces large and small".into(),
+                camera,
+            ),
+        ]
     };
     let locations = Locations::from_env();
 
@@ -120,8 +136,42 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
 
     let mut packs = vec!["buffalo_s".to_string()];
     packs.extend(extra_packs.iter().filter(|p| *p != "buffalo_s").cloned());
+    for (label, dir) in &sets {
+        let contenders = embed_contenders(&root, &locations, &bin, &python, &packs, provider, dir)?;
+        let best = time_contenders(&contenders, scratch.path())?;
+        print_embed_table(label, dir, provider, &contenders, &best);
+    }
+    Ok(())
+}
+
+/// Copies of each fixture in the camera set, in each framing.
+const CAMERA_COPIES: u64 = 2;
+
+/// `labels.csv`: file name → identity (empty for no face).
+fn fixture_labels(path: &Path) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    Ok(fs::read_to_string(path)?
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (file, identity) = line.split_once(',')?;
+            let name = Path::new(file).file_name()?.to_string_lossy().into_owned();
+            Some((name, identity.to_string()))
+        })
+        .collect())
+}
+
+/// `face-sets embed` with each pack beside the Python reference of that pack.
+fn embed_contenders(
+    root: &Path,
+    locations: &Locations,
+    bin: &Path,
+    python: &Path,
+    packs: &[String],
+    provider: &str,
+    dir: &Path,
+) -> anyhow::Result<Vec<Contender>> {
     let mut contenders = Vec::new();
-    for pack in &packs {
+    for pack in packs {
         let pack_dir = locations.pack_dir(pack);
         ensure!(
             pack_dir.is_dir(),
@@ -130,11 +180,11 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
         );
         contenders.push(Contender {
             label: format!("face-sets embed {pack}"),
-            program: bin.clone(),
+            program: bin.to_path_buf(),
             args: ["--quiet", "embed", "--provider", provider, "--models", pack]
                 .into_iter()
                 .map(Into::into)
-                .chain([dir.clone().into_os_string()])
+                .chain([dir.as_os_str().to_owned()])
                 .collect(),
             python: false,
         });
@@ -144,17 +194,21 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
         };
         contenders.push(Contender {
             label: format!("{label} {pack}"),
-            program: python.clone(),
+            program: python.to_path_buf(),
             args: vec![
                 root.join(script).into_os_string(),
                 "--models".into(),
                 pack_dir.into_os_string(),
-                dir.clone().into_os_string(),
+                dir.as_os_str().to_owned(),
             ],
             python: true,
         });
     }
+    Ok(contenders)
+}
 
+/// Runs every contender three times, alternating, and keeps each one's best run.
+fn time_contenders(contenders: &[Contender], scratch: &Path) -> anyhow::Result<Vec<EmbedTiming>> {
     // Alternate the tools, three runs each, and keep each one's best.
     let mut best: Vec<Option<EmbedTiming>> = vec![None; contenders.len()];
     for round in 0..3 {
@@ -163,7 +217,8 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
             command.args(&contender.args);
             if !contender.python {
                 // A fresh cache each round, so every round embeds every photo.
-                command.arg(scratch.path().join(format!("bench{round}-{i}.fsc")));
+                command.arg(scratch.join(format!("bench{round}-{i}.fsc")));
+                let _ = fs::remove_file(scratch.join(format!("bench{round}-{i}.fsc")));
             }
             let start = Instant::now();
             let out = command.output()?;
@@ -204,11 +259,20 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
             }
         }
     }
+    Ok(best.into_iter().map(|b| b.expect("three runs")).collect())
+}
+
+fn print_embed_table(
+    label: &str,
+    dir: &Path,
+    provider: &str,
+    contenders: &[Contender],
+    best: &[EmbedTiming],
+) {
     #[expect(clippy::cast_precision_loss, reason = "counts are small")]
     let rate = |n: usize, s: f64| n as f64 / s;
-    let best: Vec<EmbedTiming> = best.into_iter().map(|b| b.expect("three runs")).collect();
     println!(
-        "bench embed: {} photos in {}; face-sets on {provider}",
+        "\nbench embed, {label}: {} photos in {}; face-sets on {provider}",
         best[0].images,
         dir.display()
     );
@@ -216,7 +280,7 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
         "{:<34} {:>9} {:>9} {:>9} {:>7}",
         "", "seconds", "images/s", "faces/s", "faces"
     );
-    for (contender, t) in contenders.iter().zip(&best) {
+    for (contender, t) in contenders.iter().zip(best) {
         println!(
             "{:<34} {:>9.2} {:>9.2} {:>9.2} {:>7}",
             contender.label,
@@ -236,20 +300,25 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
     }
     let baseline = best[0].secs;
     println!("ratios (images/s, whole process; against face-sets embed buffalo_s):");
-    for (contender, t) in contenders.iter().zip(&best).skip(1) {
+    for (contender, t) in contenders.iter().zip(best).skip(1) {
         println!("  {:<32} {:.2}x", contender.label, baseline / t.secs);
     }
-    for pair in best.chunks(2) {
-        if let [ours, theirs] = pair
-            && ours.faces != theirs.faces
-        {
+    for (pair, names) in best.chunks(2).zip(contenders.chunks(2)) {
+        if let ([ours, theirs], [our_name, their_name]) = (pair, names) {
             println!(
-                "note: face counts differ ({} vs {}): the recovery pass finds frame-filling faces",
-                ours.faces, theirs.faces
+                "  {} / {}: {:.2}x the images/s",
+                our_name.label,
+                their_name.label,
+                theirs.secs / ours.secs
             );
+            if ours.faces != theirs.faces {
+                println!(
+                    "note: face counts differ ({} vs {}): the recovery pass finds frame-filling faces",
+                    ours.faces, theirs.faces
+                );
+            }
         }
     }
-    Ok(())
 }
 
 /// `cargo xtask bench export`: `run` end to end on the bench set beside the sum of its

@@ -1,7 +1,9 @@
 //! Decoding photos into RGB with their orientation applied, and resizing.
 //!
 //! Formats ([`Format`]): JPEG, PNG, WebP, TIFF (8/16-bit, RGB, grey, CMYK), BMP and GIF
-//! (first frame) through `image`; HEIC/HEIF and AVIF through the system libheif
+//! (first frame) through `image`, JPEGs through libjpeg-turbo first (feature
+//! `turbojpeg`), which can decode them at a reduced scale ([`decode_photo_scaled`]);
+//! HEIC/HEIF and AVIF through the system libheif
 //! (feature `heif`); JPEG XL through `jxl-oxide` (feature `jxl`); camera RAW files
 //! through the JPEG preview the camera embeds ([`raw`]). The format is read from the
 //! content, except for RAW files, which are TIFF (or ISO-BMFF) containers and are told
@@ -21,6 +23,8 @@ mod heif;
 #[cfg(feature = "jxl")]
 mod jxl;
 pub mod raw;
+#[cfg(feature = "turbojpeg")]
+mod turbo;
 
 /// A photo format this crate reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,9 +159,54 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
     decode_photo(None, bytes)
 }
 
-/// Decodes the photo `bytes` read from `name`: by its content, except that a RAW
-/// extension (`.dng`, `.cr2`, `.nef`, …) means its embedded JPEG preview.
+/// Decodes the photo `bytes` read from `name`, at full size: by its content, except
+/// that a RAW extension (`.dng`, `.cr2`, `.nef`, …) means its embedded JPEG preview.
 pub fn decode_photo(name: Option<&Path>, bytes: &[u8]) -> Result<RgbImage> {
+    decode_photo_scaled(name, bytes, u32::MAX).map(|decoded| decoded.image)
+}
+
+/// A photo decoded upright, perhaps at a reduced scale ([`decode_photo_scaled`]).
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    /// The pixels, upright.
+    pub image: RgbImage,
+    /// Width of the full-size photo, upright.
+    pub full_width: u32,
+    /// Height of the full-size photo, upright.
+    pub full_height: u32,
+}
+
+impl Decoded {
+    /// A photo decoded at its full size.
+    pub fn full(image: RgbImage) -> Self {
+        Self {
+            full_width: image.width(),
+            full_height: image.height(),
+            image,
+        }
+    }
+
+    /// Full-size pixels per decoded pixel, along x and y (1 at full size).
+    #[expect(clippy::cast_precision_loss, reason = "sides are below 2^24")]
+    pub fn scale(&self) -> [f32; 2] {
+        [
+            self.full_width as f32 / self.image.width() as f32,
+            self.full_height as f32 / self.image.height() as f32,
+        ]
+    }
+
+    /// Whether this is the photo at its full size.
+    pub fn is_full(&self) -> bool {
+        self.image.dimensions() == (self.full_width, self.full_height)
+    }
+}
+
+/// Decodes the photo `bytes` read from `name` as [`decode_photo`] does, but needing
+/// only `long_side` pixels on its longer side: JPEGs decode at the coarsest scale of
+/// 1/8, 1/4, 1/2 or 1 that gives at least that (with feature `turbojpeg`), which costs a
+/// fraction of the full decode. Other formats, and JPEGs smaller than twice
+/// `long_side`, decode at full size.
+pub fn decode_photo_scaled(name: Option<&Path>, bytes: &[u8], long_side: u32) -> Result<Decoded> {
     let by_name = name.and_then(Format::from_extension);
     let format = match (by_name, Format::sniff(bytes)) {
         (Some(Format::Raw), _) | (_, Some(Format::Raw)) => Format::Raw,
@@ -168,20 +217,67 @@ pub fn decode_photo(name: Option<&Path>, bytes: &[u8]) -> Result<RgbImage> {
                 message: "the content is not that format (or any this program reads)".into(),
             });
         }
-        (None, None) => return decode_with_image(bytes),
+        (None, None) => return decode_with_image(bytes).map(Decoded::full),
     };
-    match format {
+    let image = match format {
         Format::Heic | Format::Avif => decode_heif(format, bytes),
         Format::JpegXl => decode_jxl(bytes),
         Format::Raw => raw::decode_preview(bytes),
-        _ => decode_with_image(bytes).map_err(|e| match e {
-            Error::Decode(e) => Error::Format {
-                format: format.name(),
-                message: e.to_string(),
-            },
-            other => other,
-        }),
+        Format::Jpeg => return decode_jpeg(bytes, long_side),
+        _ => decode_with_image(bytes).map_err(|e| named_error(format, e)),
+    };
+    image.map(Decoded::full)
+}
+
+/// Names the format in a decoder's error.
+fn named_error(format: Format, error: Error) -> Error {
+    match error {
+        Error::Decode(e) => Error::Format {
+            format: format.name(),
+            message: e.to_string(),
+        },
+        other => other,
     }
+}
+
+/// A JPEG through libjpeg-turbo at the scale `long_side` needs, or through `image` at
+/// full size when libjpeg-turbo declines it (CMYK, damaged data it warns about).
+fn decode_jpeg(bytes: &[u8], long_side: u32) -> Result<Decoded> {
+    if !jpeg_is_complete(bytes) {
+        return Err(Error::Truncated);
+    }
+    #[cfg(feature = "turbojpeg")]
+    match turbo::decode(bytes, long_side) {
+        Ok(scaled) => {
+            let orientation = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
+                .ok()
+                .and_then(|mut d| d.orientation().ok())
+                .unwrap_or(Orientation::NoTransforms);
+            let mut image = DynamicImage::ImageRgb8(scaled.image);
+            image.apply_orientation(orientation);
+            let (w, h) = scaled.full;
+            let quarter_turn = matches!(
+                orientation,
+                Orientation::Rotate90
+                    | Orientation::Rotate270
+                    | Orientation::Rotate90FlipH
+                    | Orientation::Rotate270FlipH
+            );
+            let (full_width, full_height) = if quarter_turn { (h, w) } else { (w, h) };
+            return Ok(Decoded {
+                image: image.into_rgb8(),
+                full_width,
+                full_height,
+            });
+        }
+        Err(e @ Error::TooLarge { .. }) => return Err(e),
+        Err(e) => tracing::debug!("libjpeg-turbo declined a JPEG ({e}); decoding it with image"),
+    }
+    #[cfg(not(feature = "turbojpeg"))]
+    let _ = long_side;
+    decode_with_image(bytes)
+        .map(Decoded::full)
+        .map_err(|e| named_error(Format::Jpeg, e))
 }
 
 /// Whether the photo in `file` decodes, read as a file called `name` (whose extension
@@ -289,6 +385,17 @@ pub fn resize_lanczos(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     )
 }
 
+/// An area-averaging (box filter) resize: each output pixel is the mean of the input
+/// pixels it covers, as `cv2.INTER_AREA` shrinks.
+pub fn resize_area(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    resize_with(
+        image,
+        width,
+        height,
+        fr::ResizeAlg::Convolution(fr::FilterType::Box),
+    )
+}
+
 /// The one place `fast_image_resize` is called: its generic resizer is instantiated
 /// once, here, rather than in every crate that resizes (it costs a minute of the first
 /// release build each time).
@@ -392,6 +499,80 @@ mod tests {
         assert_eq!(turned.dimensions(), (48, 64));
         assert!(turned.get_pixel(44, 32).0[0] > 200, "red on the right");
         assert!(turned.get_pixel(4, 32).0[0] < 60, "blue on the left");
+    }
+
+    fn encode_jpeg(img: &RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .unwrap();
+        out
+    }
+
+    #[cfg(feature = "turbojpeg")]
+    #[test]
+    fn large_jpegs_decode_at_the_coarsest_scale_that_is_large_enough() {
+        let img = RgbImage::from_fn(2000, 1500, |x, y| {
+            image::Rgb([(x / 8) as u8, (y / 6) as u8, ((x + y) / 14) as u8])
+        });
+        let jpeg = encode_jpeg(&img);
+        let quarter = decode_photo_scaled(None, &jpeg, 500).unwrap();
+        assert_eq!(quarter.image.dimensions(), (500, 375));
+        assert_eq!((quarter.full_width, quarter.full_height), (2000, 1500));
+        assert_eq!(quarter.scale(), [4.0, 4.0]);
+        assert!(!quarter.is_full());
+        let half = decode_photo_scaled(None, &jpeg, 501).unwrap();
+        assert_eq!(half.image.dimensions(), (1000, 750));
+        let full = decode_photo_scaled(None, &jpeg, u32::MAX).unwrap();
+        assert!(full.is_full());
+        assert_eq!(full.image, decode_image(&jpeg).unwrap());
+        // The reduced decode is the picture, smaller: compare it with a box-filtered copy.
+        let shrunk = resize_area(&full.image, 500, 375);
+        let worst = quarter
+            .image
+            .pixels()
+            .zip(shrunk.pixels())
+            .flat_map(|(a, b)| a.0.into_iter().zip(b.0).map(|(p, q)| p.abs_diff(q)))
+            .max()
+            .unwrap();
+        assert!(
+            worst <= 12,
+            "differs from the box-filtered full decode by {worst}"
+        );
+    }
+
+    #[test]
+    fn png_and_jpegs_under_twice_the_asked_side_decode_at_full_size() {
+        let img = RgbImage::from_fn(300, 200, |x, y| image::Rgb([x as u8, y as u8, 9]));
+        for bytes in [encode_png(&img), encode_jpeg(&img)] {
+            // 300 pixels hold a 151-pixel long side only at full size.
+            let decoded = decode_photo_scaled(None, &bytes, 151).unwrap();
+            assert!(decoded.is_full());
+            assert_eq!(decoded.image.dimensions(), (300, 200));
+        }
+    }
+
+    #[cfg(feature = "turbojpeg")]
+    #[test]
+    fn a_scaled_decode_turns_the_full_size_with_the_photo() {
+        let img = RgbImage::from_pixel(1600, 1200, image::Rgb([90, 90, 90]));
+        let turned =
+            decode_photo_scaled(None, &with_exif_orientation(&encode_jpeg(&img), 6), 400).unwrap();
+        assert_eq!(turned.image.dimensions(), (300, 400));
+        assert_eq!((turned.full_width, turned.full_height), (1200, 1600));
+    }
+
+    #[cfg(feature = "turbojpeg")]
+    #[test]
+    fn a_hundred_megapixel_jpeg_costs_an_eighth_of_its_side() {
+        // 10000×10000: 300 MB as RGB at full size, 4.7 MB at 1/8.
+        let img = RgbImage::from_fn(10_000, 10_000, |x, y| {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, 128])
+        });
+        let jpeg = encode_jpeg(&img);
+        drop(img);
+        let decoded = decode_photo_scaled(None, &jpeg, 640).unwrap();
+        assert_eq!(decoded.image.dimensions(), (1250, 1250));
+        assert_eq!((decoded.full_width, decoded.full_height), (10_000, 10_000));
     }
 
     #[test]

@@ -138,6 +138,11 @@ impl PreparedInput {
     pub fn dimensions(&self) -> (u32, u32) {
         (self.width, self.height)
     }
+
+    /// Tensor pixels per image pixel.
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
 }
 
 impl Letterbox {
@@ -389,6 +394,18 @@ impl Detector {
             } else {
                 Some(self.fixed.unwrap_or((self.input_size, self.input_size)))
             },
+            pixels: self.kind.pixels(),
+        }
+    }
+
+    /// A placement fitting an image into `fit` pixels, in a tensor shaped to it when the
+    /// model takes any size (else in the model's fixed input): for a second look at a
+    /// region of a photo, as the pipeline takes at small faces.
+    pub fn letterbox_fitting(&self, fit: (u32, u32)) -> Letterbox {
+        Letterbox {
+            fit,
+            margin: 0,
+            tensor: self.fixed,
             pixels: self.kind.pixels(),
         }
     }

@@ -1,7 +1,8 @@
 //! Image decoding and face detection (SCRFD or YuNet).
 //!
-//! - [`decode`]: JPEG, PNG and WebP decoding with EXIF orientation applied, and size
-//!   limits so that a hostile file fails cleanly instead of exhausting memory.
+//! - [`decode`]: photo decoding with the orientation applied (JPEGs at a reduced scale
+//!   when that is enough), and size limits so that a hostile file fails cleanly instead
+//!   of exhausting memory.
 //! - [`runtime`]: loading the ONNX Runtime shared library (call [`runtime::init`] once,
 //!   before creating any model).
 //! - [`detector`]: one [`Detector`] for both families, with an input shaped to the

@@ -10,7 +10,6 @@ pub fn nms(boxes: &[[f32; 4]], scores: &[f32], iou_threshold: f32) -> Vec<usize>
     assert_eq!(boxes.len(), scores.len(), "one score per box");
     let mut order: Vec<usize> = (0..boxes.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let area = |b: &[f32; 4]| (b[2] - b[0] + 1.0) * (b[3] - b[1] + 1.0);
     let mut suppressed = vec![false; boxes.len()];
     let mut keep = Vec::new();
     for (rank, &i) in order.iter().enumerate() {
@@ -23,17 +22,22 @@ pub fn nms(boxes: &[[f32; 4]], scores: &[f32], iou_threshold: f32) -> Vec<usize>
             if suppressed[j] {
                 continue;
             }
-            let b = &boxes[j];
-            let w = (a[2].min(b[2]) - a[0].max(b[0]) + 1.0).max(0.0);
-            let h = (a[3].min(b[3]) - a[1].max(b[1]) + 1.0).max(0.0);
-            let inter = w * h;
-            let iou = inter / (area(a) + area(b) - inter);
-            if iou > iou_threshold {
+            if iou(a, &boxes[j]) > iou_threshold {
                 suppressed[j] = true;
             }
         }
     }
     keep
+}
+
+/// Intersection over union of two `[x1, y1, x2, y2]` boxes, with the "+1" pixel
+/// convention of [`nms`].
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let area = |b: &[f32; 4]| (b[2] - b[0] + 1.0) * (b[3] - b[1] + 1.0);
+    let w = (a[2].min(b[2]) - a[0].max(b[0]) + 1.0).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1]) + 1.0).max(0.0);
+    let inter = w * h;
+    inter / (area(a) + area(b) - inter)
 }
 
 #[cfg(test)]

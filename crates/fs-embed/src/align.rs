@@ -124,10 +124,84 @@ pub fn warp_affine(image: &RgbImage, m: &Affine, width: u32, height: u32) -> Rgb
     out
 }
 
-/// Aligns the face with keypoints `kps` into a 112×112 ArcFace crop.
+/// Aligns the face with keypoints `kps` into a 112×112 ArcFace crop, sampling the
+/// source bilinearly exactly as InsightFace's `norm_crop` does.
+///
+/// A face much larger than the crop is then point-sampled: the crop depends on where the
+/// samples fall, and two decodes of one photo at different sizes give crops that differ
+/// in their fine detail. [`align_face_smooth`] averages instead.
 pub fn align_face(image: &RgbImage, kps: &[[f32; 2]; 5]) -> RgbImage {
     let m = umeyama(kps, &ARCFACE_TEMPLATE);
     warp_affine(image, &m, ALIGNED_SIZE, ALIGNED_SIZE)
+}
+
+/// Aligns like [`align_face`], but a face at least twice the crop's resolution is first
+/// shrunk by area averaging (by a whole factor, to between one and two source pixels per
+/// crop pixel), so every crop pixel stands for the source pixels it covers. The crop is
+/// then the same whether the photo was decoded at full size or at a reduced scale that
+/// still holds the face at the crop's resolution.
+pub fn align_face_smooth(image: &RgbImage, kps: &[[f32; 2]; 5]) -> RgbImage {
+    let m = umeyama(kps, &ARCFACE_TEMPLATE);
+    // Crop pixels per source pixel: a similarity's scale is the length of a column.
+    let scale = m[0][0].hypot(m[1][0]);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a small positive factor"
+    )]
+    let shrink = (1.0 / scale).floor().min(64.0) as u32;
+    let Some(inverse) = invert(&m) else {
+        return warp_affine(image, &m, ALIGNED_SIZE, ALIGNED_SIZE);
+    };
+    if shrink < 2 {
+        return warp_affine(image, &m, ALIGNED_SIZE, ALIGNED_SIZE);
+    }
+    // The source region under the crop, a few shrunk pixels wider for the bilinear taps,
+    // snapped to the shrink grid so that the averaging cells do not depend on the face.
+    #[expect(clippy::cast_precision_loss, reason = "112")]
+    let side = ALIGNED_SIZE as f32;
+    let corners = [[0.0, 0.0], [side, 0.0], [0.0, side], [side, side]]
+        .map(|corner| transform_point(&inverse, corner));
+    let pad = 2.0 * f64::from(shrink);
+    let bound = |pick: fn(&[f32; 2]) -> f32, limit: u32, grow: f64| -> u32 {
+        let values = corners.iter().map(pick).map(f64::from);
+        let v = if grow < 0.0 {
+            values.fold(f64::INFINITY, f64::min) + grow
+        } else {
+            values.fold(f64::NEG_INFINITY, f64::max) + grow
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "clamped to the image"
+        )]
+        let v = v.clamp(0.0, f64::from(limit)) as u32;
+        v / shrink * shrink
+    };
+    let (x0, y0) = (
+        bound(|p| p[0], image.width(), -pad),
+        bound(|p| p[1], image.height(), -pad),
+    );
+    let (x1, y1) = (
+        bound(|p| p[0], image.width(), pad + f64::from(shrink)),
+        bound(|p| p[1], image.height(), pad + f64::from(shrink)),
+    );
+    let (w, h) = ((x1 - x0) / shrink, (y1 - y0) / shrink);
+    if w < 2 || h < 2 {
+        return warp_affine(image, &m, ALIGNED_SIZE, ALIGNED_SIZE);
+    }
+    let region = image::imageops::crop_imm(image, x0, y0, w * shrink, h * shrink).to_image();
+    let small = fs_detect::decode::resize_area(&region, w, h);
+    // A shrunk pixel's centre sits at the centre of the cell it averages.
+    #[expect(clippy::cast_precision_loss, reason = "pixel coordinates")]
+    let (ox, oy, k) = (x0 as f32, y0 as f32, shrink as f32);
+    let moved = kps.map(|[x, y]| [(x - ox) / k - 0.5 + 0.5 / k, (y - oy) / k - 0.5 + 0.5 / k]);
+    warp_affine(
+        &small,
+        &umeyama(&moved, &ARCFACE_TEMPLATE),
+        ALIGNED_SIZE,
+        ALIGNED_SIZE,
+    )
 }
 
 #[cfg(test)]
@@ -198,5 +272,75 @@ mod tests {
     fn aligning_template_points_is_identity() {
         let img = RgbImage::from_fn(112, 112, |x, y| image::Rgb([x as u8, y as u8, 0]));
         assert_eq!(align_face(&img, &ARCFACE_TEMPLATE), img);
+        assert_eq!(align_face_smooth(&img, &ARCFACE_TEMPLATE), img);
+    }
+
+    /// A face-sized pattern: smooth shading plus a one-pixel checker, the detail that
+    /// point sampling aliases.
+    fn detailed(side: u32) -> RgbImage {
+        RgbImage::from_fn(side, side, |x, y| {
+            let shade = 100.0 + 60.0 * (f64::from(x) / 37.0).sin() * (f64::from(y) / 53.0).cos();
+            let checker = if (x + y) % 2 == 0 { 40.0 } else { -40.0 };
+            let v = (shade + checker).clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v / 2, 255 - v])
+        })
+    }
+
+    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+        let total: f64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).abs())
+            .sum();
+        total / a.as_raw().len() as f64
+    }
+
+    #[test]
+    fn smooth_alignment_gives_one_crop_whatever_the_decoded_size() {
+        // A face eight times the crop's resolution, and the same photo at a quarter of
+        // its side (as a reduced JPEG decode gives it).
+        let big = detailed(1200);
+        let kps: [[f32; 2]; 5] = ARCFACE_TEMPLATE.map(|[x, y]| [x * 8.0 + 101.0, y * 8.0 + 77.0]);
+        let small = fs_detect::decode::resize_area(&big, 300, 300);
+        let small_kps = kps.map(|[x, y]| [x / 4.0 - 0.375, y / 4.0 - 0.375]);
+
+        let smooth = mean_abs_diff(
+            &align_face_smooth(&big, &kps),
+            &align_face_smooth(&small, &small_kps),
+        );
+        let sampled = mean_abs_diff(&align_face(&big, &kps), &align_face(&small, &small_kps));
+        assert!(smooth < 2.0, "smooth crops differ by {smooth}");
+        assert!(
+            sampled > 4.0 * smooth,
+            "point sampling differs more ({sampled} vs {smooth})"
+        );
+    }
+
+    #[test]
+    fn smooth_alignment_keeps_the_face_in_place() {
+        // A bright square where the nose is, in a photo five times the crop's size.
+        let mut big = RgbImage::from_pixel(900, 700, image::Rgb([0, 0, 0]));
+        let kps: [[f32; 2]; 5] = ARCFACE_TEMPLATE.map(|[x, y]| [x * 5.0 + 60.0, y * 5.0 + 30.0]);
+        let [nx, ny] = kps[2];
+        for y in (ny as u32 - 25)..(ny as u32 + 25) {
+            for x in (nx as u32 - 25)..(nx as u32 + 25) {
+                big.put_pixel(x, y, image::Rgb([255, 255, 255]));
+            }
+        }
+        let crop = align_face_smooth(&big, &kps);
+        let [tx, ty] = ARCFACE_TEMPLATE[2];
+        assert!(
+            crop.get_pixel(tx as u32, ty as u32).0[0] > 250,
+            "nose bright"
+        );
+        assert!(
+            crop.get_pixel(tx as u32 + 8, ty as u32).0[0] < 5,
+            "beside it dark"
+        );
+        assert!(
+            crop.get_pixel(tx as u32, ty as u32 - 8).0[0] < 5,
+            "above it dark"
+        );
     }
 }

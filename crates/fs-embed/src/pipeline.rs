@@ -9,6 +9,15 @@
 //! Decoding runs on its own threads and feeds a small bounded channel, so the detector
 //! always has the next photo ready; recognition is batched across faces of several
 //! photos. A photo that fails anywhere is recorded with its error and the run goes on.
+//!
+//! Large JPEGs are decoded only as finely as each step needs ([`decode_photo_scaled`]):
+//! the detector gets the coarsest DCT scale whose long side still fills its input (1/4
+//! of a 12-megapixel photo), and faces are aligned from that same image when it holds
+//! them at least at the resolution of the 112×112 crop; a photo with smaller faces is
+//! decoded again, as finely as they need (the full size at most). Boxes and keypoints
+//! are stored in full-size coordinates either way.
+//!
+//! [`decode_photo_scaled`]: fs_detect::decode::decode_photo_scaled
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -24,7 +33,7 @@ use fs_detect::{Detection, Detector, decode};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use crate::align::align_face;
+use crate::align::{ARCFACE_TEMPLATE, align_face, align_face_smooth, umeyama};
 use crate::arcface::Recognizer;
 use crate::error::{Error, Result};
 use crate::pack::ModelPack;
@@ -93,6 +102,9 @@ pub struct EmbedOptions {
     /// Enter directories reached through symbolic links (as `rg -L`); a link back to a
     /// directory being walked is skipped, not followed round.
     pub follow_links: bool,
+    /// Decode every photo at its full size, as the reference tool does, instead of only
+    /// as finely as detection and alignment need (slower on large JPEGs; for comparing).
+    pub full_decode: bool,
 }
 
 impl Default for EmbedOptions {
@@ -103,6 +115,7 @@ impl Default for EmbedOptions {
             recognition_batch: 32,
             tool: format!("fs-embed {}", env!("CARGO_PKG_VERSION")),
             follow_links: false,
+            full_decode: false,
         }
     }
 }
@@ -250,9 +263,18 @@ struct Job {
 }
 
 /// What a decoding thread hands to the detector.
-struct Decoded {
+struct DecodedJob {
     job: Job,
-    result: std::result::Result<(RgbImage, PreparedInput, u64), DecodeFailure>,
+    result: std::result::Result<Photo, DecodeFailure>,
+}
+
+/// A photo decoded for the detector.
+struct Photo {
+    decoded: decode::Decoded,
+    prepared: PreparedInput,
+    dhash: u64,
+    /// The file's bytes, kept while a finer decode may be needed for alignment.
+    bytes: Option<Vec<u8>>,
 }
 
 enum DecodeFailure {
@@ -523,15 +545,15 @@ fn run_models(
     }
     drop(job_tx);
     // Small bound: enough to hide decode latency, little memory for decoded photos.
-    let (done_tx, done_rx) = bounded::<Decoded>(threads * 2);
+    let (done_tx, done_rx) = bounded::<DecodedJob>(threads * 2);
     thread::scope(|scope| -> Result<()> {
         for _ in 0..threads {
             let job_rx = job_rx.clone();
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 for job in job_rx {
-                    let result = decode_job(&job, &letterbox);
-                    if done_tx.send(Decoded { job, result }).is_err() {
+                    let result = decode_job(&job, &letterbox, options.full_decode);
+                    if done_tx.send(DecodedJob { job, result }).is_err() {
                         break;
                     }
                 }
@@ -550,18 +572,85 @@ fn run_models(
 fn decode_job(
     job: &Job,
     letterbox: &Letterbox,
-) -> std::result::Result<(RgbImage, PreparedInput, u64), DecodeFailure> {
+    full_decode: bool,
+) -> std::result::Result<Photo, DecodeFailure> {
     let bytes =
         fs::read(&job.path).map_err(|e| DecodeFailure::Read(format!("cannot read: {e}")))?;
-    let image = decode::decode_photo(Some(&job.path), &bytes)
+    let long_side = if full_decode {
+        u32::MAX
+    } else {
+        letterbox.fit.0.max(letterbox.fit.1)
+    };
+    let decoded = decode::decode_photo_scaled(Some(&job.path), &bytes, long_side)
         .map_err(|e| DecodeFailure::Decode(e.to_string()))?;
-    let prepared = letterbox.prepare(&image);
-    let dhash = fs_quality::dhash(&image);
-    Ok((image, prepared, dhash))
+    let prepared = letterbox.prepare(&decoded.image);
+    let dhash = fs_quality::dhash(&decoded.image);
+    let bytes = (!decoded.is_full()).then_some(bytes);
+    Ok(Photo {
+        decoded,
+        prepared,
+        dhash,
+        bytes,
+    })
+}
+
+/// Most template pixels per source pixel a face may be aligned at: past this, the crop
+/// would be upsampled from a coarser image than the full-size photo has to offer.
+const MAX_ALIGN_UPSCALE: f64 = 1.0;
+
+/// The long side a photo must be decoded at so that every face of `detections` (found
+/// in an image whose long side is `long_side`) is aligned without upsampling, or `None`
+/// when that image already serves.
+fn alignment_long_side(detections: &[Detection], long_side: u32) -> Option<u32> {
+    let finest = detections
+        .iter()
+        .map(|d| {
+            let m = umeyama(&d.kps, &ARCFACE_TEMPLATE);
+            // A similarity's scale is the length of its first column.
+            m[0][0].hypot(m[1][0])
+        })
+        .fold(0.0f64, f64::max);
+    let needed = finest / MAX_ALIGN_UPSCALE;
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a side in pixels, capped at u32::MAX by the saturating cast"
+    )]
+    (needed > 1.0).then(|| (f64::from(long_side) * needed).ceil() as u32)
+}
+
+/// `detection` found in an image of `from` pixels, moved into one of `to` pixels.
+#[expect(clippy::cast_precision_loss, reason = "sides are below 2^24")]
+fn rescale(detection: &Detection, from: (u32, u32), to: (u32, u32)) -> Detection {
+    let sx = to.0 as f32 / from.0 as f32;
+    let sy = to.1 as f32 / from.1 as f32;
+    let [x1, y1, x2, y2] = detection.bbox;
+    Detection {
+        bbox: [x1 * sx, y1 * sy, x2 * sx, y2 * sy],
+        kps: detection.kps.map(|[x, y]| [x * sx, y * sy]),
+        score: detection.score,
+    }
+}
+
+/// The image faces are aligned from: `photo`'s own when it is fine enough for every
+/// face, else the photo decoded again as finely as the smallest face needs.
+fn alignment_image<'a>(
+    photo: &'a Photo,
+    path: &Path,
+    detections: &[Detection],
+) -> std::result::Result<std::borrow::Cow<'a, RgbImage>, String> {
+    let image = &photo.decoded.image;
+    let needed = alignment_long_side(detections, image.width().max(image.height()));
+    match (needed, &photo.bytes) {
+        (Some(long_side), Some(bytes)) => decode::decode_photo_scaled(Some(path), bytes, long_side)
+            .map(|finer| std::borrow::Cow::Owned(finer.image))
+            .map_err(|e| format!("decoding again at a finer scale failed: {e}")),
+        _ => Ok(std::borrow::Cow::Borrowed(image)),
+    }
 }
 
 fn consume(
-    done_rx: &Receiver<Decoded>,
+    done_rx: &Receiver<DecodedJob>,
     cache: &mut Cache,
     analyzer: &mut FaceAnalyzer,
     options: &EmbedOptions,
@@ -584,7 +673,7 @@ fn consume(
             Err(TryRecvError::Disconnected) => None,
         };
         let Some(decoded) = next else { break };
-        let Decoded { job, result } = decoded;
+        let DecodedJob { job, result } = decoded;
         match result {
             Err(DecodeFailure::Read(message)) => {
                 record_error(cache, summary, reporter, job.path.clone(), message)?;
@@ -607,41 +696,24 @@ fn consume(
                 since_flush += 1;
                 reporter.on_item(Stage::Embed, &job.path);
             }
-            Ok((image, prepared, dhash)) => {
-                match analyzer.detector.detect_prepared(&image, &prepared) {
-                    Ok(detections) => {
-                        let crops = detections
-                            .iter()
-                            .map(|d| align_face(&image, &d.kps))
-                            .collect();
-                        #[expect(
-                            clippy::cast_possible_truncation,
-                            reason = "a variance well within f32"
-                        )]
-                        let sharpness = detections
-                            .iter()
-                            .map(|d| fs_quality::face_sharpness(&image, d.bbox) as f32)
-                            .collect();
-                        pending.push(Pending {
-                            width: image.width(),
-                            height: image.height(),
-                            job,
-                            detections,
-                            sharpness,
-                            crops,
-                            dhash,
-                        });
-                    }
-                    Err(e) => {
-                        // Not recorded in the cache, so the next run tries again.
-                        let message = format!("detection failed: {e}");
-                        tracing::warn!(path = %job.path.display(), "{message}");
-                        reporter.on_error(&job.path, &message);
-                        summary.errors.push((job.path.clone(), message));
-                        reporter.on_item(Stage::Embed, &job.path);
-                    }
+            Ok(photo) => match detect_and_align(analyzer, &photo, &job.path) {
+                Ok((detections, sharpness, crops)) => pending.push(Pending {
+                    width: photo.decoded.full_width,
+                    height: photo.decoded.full_height,
+                    job,
+                    detections,
+                    sharpness,
+                    crops,
+                    dhash: photo.dhash,
+                }),
+                Err(message) => {
+                    // Not recorded in the cache, so the next run tries again.
+                    tracing::warn!(path = %job.path.display(), "{message}");
+                    reporter.on_error(&job.path, &message);
+                    summary.errors.push((job.path.clone(), message));
+                    reporter.on_item(Stage::Embed, &job.path);
                 }
-            }
+            },
         }
         let pending_faces: usize = pending.iter().map(|p| p.crops.len()).sum();
         if pending_faces >= options.recognition_batch || pending.len() >= options.flush_every {
@@ -654,6 +726,138 @@ fn consume(
     }
     finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
     Ok(())
+}
+
+/// Detects the faces of `photo`, aligns them and measures their sharpness, from an image
+/// fine enough for each; the detections come back in full-size coordinates.
+#[expect(clippy::type_complexity, reason = "one private call site")]
+fn detect_and_align(
+    analyzer: &mut FaceAnalyzer,
+    photo: &Photo,
+    path: &Path,
+) -> std::result::Result<(Vec<Detection>, Vec<f32>, Vec<RgbImage>), String> {
+    let image = &photo.decoded.image;
+    let found = analyzer
+        .detector
+        .detect_prepared(image, &photo.prepared)
+        .map_err(|e| format!("detection failed: {e}"))?;
+    let source = alignment_image(photo, path, &found)?;
+    let here = source.dimensions();
+    let mut detections = Vec::with_capacity(found.len());
+    let mut crops = Vec::with_capacity(found.len());
+    let mut sharpness = Vec::with_capacity(found.len());
+    for d in &found {
+        let seen = box_side(d) * photo.prepared.scale();
+        let d = rescale(d, image.dimensions(), here);
+        let d = refine_small_face(&mut analyzer.detector, &source, d, seen)
+            .map_err(|e| format!("detection failed: {e}"))?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a variance well within f32"
+        )]
+        sharpness.push(fs_quality::face_sharpness(&source, d.bbox) as f32);
+        crops.push(align_face_smooth(&source, &d.kps));
+        let full = (photo.decoded.full_width, photo.decoded.full_height);
+        detections.push(rescale(&d, here, full));
+    }
+    Ok((detections, sharpness, crops))
+}
+
+/// A face whose box is smaller than this, in pixels of the detector's input, gets a
+/// second look at a finer resolution when the photo has one.
+const REFINE_BELOW: f32 = 64.0;
+
+/// Side of a face's box, in pixels of the second look's input.
+const REFINE_TO: f32 = 160.0;
+
+/// Grid the second look's region is placed on, in source pixels.
+const REFINE_GRID: f32 = 32.0;
+
+/// The longer side of a detection's box.
+fn box_side(d: &Detection) -> f32 {
+    (d.bbox[2] - d.bbox[0]).max(d.bbox[3] - d.bbox[1])
+}
+
+/// A face the detector saw at `seen` pixels, detected again in a region of `source`
+/// around it, scaled so that the face is [`REFINE_TO`] pixels: a few dozen pixels
+/// place the keypoints only to within a pixel or two, and at the photo's own resolution
+/// that is a large part of a small face, enough to move its embedding. The first
+/// score is kept. Faces seen large enough, or with no finer pixels in `source` than the
+/// detector had, are returned as they are.
+fn refine_small_face(
+    detector: &mut Detector,
+    source: &RgbImage,
+    d: Detection,
+    seen: f32,
+) -> fs_detect::Result<Detection> {
+    let side = box_side(&d);
+    if seen >= REFINE_BELOW || side < 1.5 * seen || side < 8.0 {
+        return Ok(d);
+    }
+    // The region is snapped to a grid, so that two looks at one face from slightly
+    // different first boxes (a photo decoded at two scales) see the same pixels.
+    let snap = |v: f32| (v / REFINE_GRID).round() * REFINE_GRID;
+    let side = (side / REFINE_GRID).ceil() * REFINE_GRID;
+    let centre = [
+        snap(f32::midpoint(d.bbox[0], d.bbox[2])),
+        snap(f32::midpoint(d.bbox[1], d.bbox[3])),
+    ];
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "clamped to the image"
+    )]
+    let span = |c: f32, limit: u32| -> (u32, u32) {
+        let lo = (c - 1.5 * side).clamp(0.0, limit as f32) as u32;
+        let hi = (c + 1.5 * side).ceil().clamp(0.0, limit as f32) as u32;
+        (lo, hi)
+    };
+    let (x0, x1) = span(centre[0], source.width());
+    let (y0, y1) = span(centre[1], source.height());
+    if x1 <= x0 + 8 || y1 <= y0 + 8 {
+        return Ok(d);
+    }
+    let region = image::imageops::crop_imm(source, x0, y0, x1 - x0, y1 - y0).to_image();
+    let grow = REFINE_TO / side;
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "a few hundred pixels"
+    )]
+    let fit = |n: u32| ((n as f32 * grow).ceil() as u32).max(32);
+    let letterbox = detector.letterbox_fitting((fit(x1 - x0), fit(y1 - y0)));
+    #[expect(clippy::cast_precision_loss, reason = "pixel coordinates")]
+    let (ox, oy) = (x0 as f32, y0 as f32);
+    let here = Detection {
+        bbox: [
+            d.bbox[0] - ox,
+            d.bbox[1] - oy,
+            d.bbox[2] - ox,
+            d.bbox[3] - oy,
+        ],
+        kps: d.kps.map(|[x, y]| [x - ox, y - oy]),
+        score: d.score,
+    };
+    let best = detector
+        .run(&letterbox.prepare(&region))?
+        .into_iter()
+        .map(|r| (fs_detect::nms::iou(&r.bbox, &here.bbox), r))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(match best {
+        Some((overlap, r)) if overlap >= 0.5 => Detection {
+            bbox: [
+                r.bbox[0] + ox,
+                r.bbox[1] + oy,
+                r.bbox[2] + ox,
+                r.bbox[3] + oy,
+            ],
+            kps: r.kps.map(|[x, y]| [x + ox, y + oy]),
+            score: d.score,
+        },
+        _ => d,
+    })
 }
 
 /// Runs recognition over every pending face and writes the records; returns how many
@@ -719,4 +923,46 @@ fn finish_pending(
         reporter.on_item(Stage::Embed, &p.job.path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp, reason = "scaling by powers of two is exact")]
+mod tests {
+    use super::*;
+
+    fn face(scale: f32, at: [f32; 2]) -> Detection {
+        let kps = ARCFACE_TEMPLATE.map(|[x, y]| [x * scale + at[0], y * scale + at[1]]);
+        Detection {
+            bbox: [at[0], at[1], at[0] + 112.0 * scale, at[1] + 112.0 * scale],
+            kps,
+            score: 0.9,
+        }
+    }
+
+    #[test]
+    fn faces_at_the_crops_resolution_need_no_finer_decode() {
+        assert_eq!(alignment_long_side(&[face(1.0, [10.0, 10.0])], 1008), None);
+        assert_eq!(alignment_long_side(&[face(3.0, [10.0, 10.0])], 1008), None);
+        assert_eq!(alignment_long_side(&[], 1008), None);
+    }
+
+    #[test]
+    fn the_smallest_face_sets_the_finer_decode() {
+        // A face at a quarter of the crop's resolution needs four times the side.
+        let small = face(0.25, [10.0, 10.0]);
+        let large = face(2.0, [300.0, 10.0]);
+        let side = alignment_long_side(&[large, small], 1008).unwrap();
+        assert!((4031..=4033).contains(&side), "{side}");
+    }
+
+    #[test]
+    fn rescaling_maps_boxes_and_keypoints_between_sizes() {
+        let d = face(1.0, [100.0, 50.0]);
+        let up = rescale(&d, (1008, 756), (4032, 3024));
+        assert_eq!(up.bbox, [400.0, 200.0, 848.0, 648.0]);
+        assert_eq!(up.kps[0], [d.kps[0][0] * 4.0, d.kps[0][1] * 4.0]);
+        let back = rescale(&up, (4032, 3024), (1008, 756));
+        assert_eq!(back.bbox, d.bbox);
+        assert_eq!(back.score, d.score);
+    }
 }

@@ -178,7 +178,7 @@ fn face_thumb(cache: &Cache, row: &FaceRow, assets: &Path) -> Result<String> {
     if !target.exists() {
         let key: Option<FaceKey> = row.key.parse().ok();
         let image = key.and_then(|k| cache.image(&k.hash).map(|i| (i, k.index as usize)));
-        let pixels = image.and_then(|(i, _)| decode_any(i));
+        let pixels = image.and_then(|(i, _)| decode_any(i, u32::MAX));
         let thumb = match (image, pixels) {
             (Some((img, index)), Some(pixels)) => {
                 crop_single_face(&pixels, row.bbox, &other_faces(img, index), 0.3, THUMB)
@@ -195,7 +195,7 @@ fn image_thumb(image: &ImageRecord, assets: &Path) -> Result<String> {
     let name = format!("image_{}.png", &image.hash.to_hex()[..16]);
     let target = assets.join(&name);
     if !target.exists() {
-        let thumb = decode_any(image).map_or_else(
+        let thumb = decode_any(image, THUMB * 5 / 4).map_or_else(
             || image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
             |p| image::imageops::thumbnail(&p, THUMB * 5 / 4, THUMB * 5 / 4),
         );
@@ -204,11 +204,15 @@ fn image_thumb(image: &ImageRecord, assets: &Path) -> Result<String> {
     Ok(format!("report_assets/{name}"))
 }
 
-fn decode_any(image: &ImageRecord) -> Option<image::RgbImage> {
+/// The photo (canonical path, else an alias), decoded only as finely as a picture of
+/// `long_side` pixels needs: a 12-megapixel JPEG at 1/8 of its side.
+fn decode_any(image: &ImageRecord, long_side: u32) -> Option<image::RgbImage> {
     image.all_paths().find_map(|p| {
-        fs::read(p)
-            .ok()
-            .and_then(|b| fs_detect::decode::decode_photo(Some(p), &b).ok())
+        fs::read(p).ok().and_then(|b| {
+            fs_detect::decode::decode_photo_scaled(Some(p), &b, long_side)
+                .ok()
+                .map(|d| d.image)
+        })
     })
 }
 

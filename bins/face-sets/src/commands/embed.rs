@@ -53,6 +53,7 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
         recognition_batch: 32,
         tool: format!("face-sets {} embed", env!("CARGO_PKG_VERSION")),
         follow_links: args.follow,
+        full_decode: args.full_decode,
     };
     let reporter = StageProgress::new(bars);
     let summary = pipeline::embed(&sources, &mut cache, &mut analyzer, &options, &reporter)?;
