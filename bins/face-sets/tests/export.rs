@@ -6,6 +6,8 @@
 )]
 //! enrich, export-swap, run and report on the real fixtures with the real models.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -350,29 +352,10 @@ fn run_twice_then_the_report_renders_in_chromium() {
         "no network resources"
     );
 
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("a headless Chromium is needed for this test: apt-get install chromium");
     let profile = tempfile::tempdir().unwrap();
-    let dom = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let dom = Command::new(common::chromium())
+        .args(common::headless(profile.path()))
+        .arg("--dump-dom")
         .arg(format!("file://{}", report.display()))
         .output()
         .unwrap();

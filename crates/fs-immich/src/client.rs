@@ -21,7 +21,7 @@ pub enum PageToken {
     Cursor(String),
 }
 
-/// One page of IMAGE assets and where the next one starts.
+/// One page of assets (photos and videos) and where the next one starts.
 #[derive(Clone, Debug)]
 pub struct Page {
     /// The assets.
@@ -140,8 +140,8 @@ impl Client {
         self.get_json("/server/version")
     }
 
-    /// `POST /api/search/metadata` for IMAGE assets, one page.
-    pub fn search_images(&self, at: &PageToken) -> Result<Page> {
+    /// `POST /api/search/metadata` for every asset (photos and videos), one page.
+    pub fn search_assets(&self, at: &PageToken) -> Result<Page> {
         let endpoint = "/search/metadata";
         let body = MetadataSearchDto {
             page: match at {
@@ -153,7 +153,7 @@ impl Client {
                 PageToken::Page(_) => None,
             },
             size: Some(self.page_size),
-            asset_type: Some("IMAGE".into()),
+            asset_type: None,
             with_exif: Some(true),
         };
         let json = serde_json::to_vec(&body).expect("a request always serialises");

@@ -19,7 +19,7 @@ pub struct MetadataSearchDto {
     /// Cursor for cursor paging (servers that return `nextCursor`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
-    /// Asset type filter: `IMAGE`.
+    /// Asset type filter (`IMAGE`, `VIDEO`); none for every type.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub asset_type: Option<String>,
     /// Include EXIF (for original sizes).

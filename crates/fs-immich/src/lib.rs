@@ -2,7 +2,7 @@
 //!
 //! - [`client`]: a typed client for `search/metadata`, `faces`, `assets/{id}/original`,
 //!   `server/ping` and `server/version`, authenticated by `x-api-key`.
-//! - [`stage`]: staging every IMAGE asset that has a big enough face: bounded
+//! - [`stage`]: staging every photo and video asset that has a big enough face: bounded
 //!   concurrency, content-hash dedup, paths from the server sanitised so nothing lands
 //!   outside the staging folder, `queue.json` and `state.json` written atomically for
 //!   resume, retries with backoff, and a circuit breaker for outages.

@@ -1,5 +1,7 @@
-//! Staging: every IMAGE asset the key can see, filtered by Immich's own face boxes,
-//! downloaded, deduplicated by content and saved under `STAGING_DIR/<user>/`.
+//! Staging: every photo and video asset the key can see, filtered by Immich's own face
+//! boxes, downloaded, deduplicated by content and saved under `STAGING_DIR/<user>/`.
+//! A video, and a photo whose original cannot be decoded here, is staged as Immich's own
+//! JPEG rendering of it (`<original name>.immich.jpg`), recorded with why.
 //!
 //! Resumable: `state.json` records every finished asset and `queue.json` the staged
 //! files for `face-sets embed --list`; both are rewritten atomically every few assets.
@@ -129,7 +131,7 @@ pub struct State {
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StageSummary {
-    /// IMAGE assets the key can see.
+    /// Photos and videos the key can see.
     pub seen: usize,
     /// Finished in an earlier run.
     pub already_done: usize,
@@ -165,6 +167,10 @@ pub trait Reporter: Sync {
 pub struct Silent;
 impl Reporter for Silent {}
 
+/// Immich's asset type of a video: staged as Immich's still of it, since the pipeline
+/// reads photos.
+const VIDEO: &str = "VIDEO";
+
 /// File names inside the user folder.
 pub const STATE_FILE: &str = "state.json";
 /// See [`STATE_FILE`].
@@ -184,7 +190,7 @@ struct Shared<'a> {
     fatal: Mutex<Option<Error>>,
 }
 
-/// Stages every IMAGE asset; see the module docs.
+/// Stages every photo and video asset; see the module docs.
 pub fn stage(
     client: &Client,
     options: &StageOptions,
@@ -226,7 +232,7 @@ pub fn stage(
     let mut assets = Vec::new();
     let mut at = PageToken::Page(1);
     loop {
-        let page = match retry(options, || client.search_images(&at)) {
+        let page = match retry(options, || client.search_assets(&at)) {
             Ok(page) => page,
             Err(e) if e.is_transient() && client.ping().is_err() => {
                 save(&dir, &state)?;
@@ -237,7 +243,11 @@ pub fn stage(
             }
             Err(e) => return Err(e),
         };
-        assets.extend(page.assets.into_iter().filter(|a| a.asset_type == "IMAGE"));
+        assets.extend(
+            page.assets
+                .into_iter()
+                .filter(|a| a.asset_type == "IMAGE" || a.asset_type == VIDEO),
+        );
         match page.next {
             Some(next) if next != at => at = next,
             _ => break,
@@ -392,19 +402,24 @@ fn process(client: &Client, shared: &Shared<'_>, asset: &AssetResponseDto) -> Re
     let partial = partial_dir.join(
         format!("{}.part", sanitize_relative(&asset.id, "asset").display()).replace('/', "_"),
     );
-    let mut bytes = retry(options, || {
-        let mut file = fs::File::create(&partial).map_err(|source| Error::Io {
-            path: partial.clone(),
-            action: "create",
-            source,
-        })?;
-        client.download_original(&asset.id, &mut file)
-    })?;
     let mut original_path = sanitize_relative(&asset.original_path, &format!("{}.jpg", asset.id));
-    let unreadable = options
-        .readable
-        .as_ref()
-        .and_then(|check| (check.0)(&partial, &original_path).err());
+    let (mut bytes, unreadable) = if asset.asset_type == VIDEO {
+        (0, Some("a video: Immich's still of it".to_string()))
+    } else {
+        let bytes = retry(options, || {
+            let mut file = fs::File::create(&partial).map_err(|source| Error::Io {
+                path: partial.clone(),
+                action: "create",
+                source,
+            })?;
+            client.download_original(&asset.id, &mut file)
+        })?;
+        let unreadable = options
+            .readable
+            .as_ref()
+            .and_then(|check| (check.0)(&partial, &original_path).err());
+        (bytes, unreadable)
+    };
     if let Some(why) = &unreadable {
         tracing::info!(asset = %asset.id, "original unreadable ({why}); staging Immich's rendering");
         let rendering = retry(options, || client.download_rendering(&asset.id))?;

@@ -473,3 +473,51 @@ fn an_original_that_cannot_be_read_is_staged_as_immichs_rendering_and_says_so() 
     let queue = fs::read_to_string(tmp.path().join("alice/queue.json")).unwrap();
     assert!(queue.contains("IMG_0001.HEIC.immich.jpg"), "{queue}");
 }
+
+#[test]
+fn a_video_is_staged_as_immichs_still_and_its_original_never_downloaded() {
+    let mut video = MockAsset::image(
+        "video-1",
+        "/upload/library/alice/2024/VID_0001.MOV",
+        b"\0\0\0\x18ftypqt  not a photo".to_vec(),
+        (910, 1137),
+        face(300.0),
+    );
+    video.asset_type = "VIDEO".into();
+    video.rendering = Some(fixture("f0009.jpg"));
+    let mut other = video.clone();
+    other.id = "audio-1".into();
+    other.asset_type = "AUDIO".into();
+    let server = MockImmich::start(vec![video, other], KEY);
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = stage(
+        &Client::new(server.url(), KEY),
+        &options(tmp.path()),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(
+        summary.seen, 1,
+        "the audio asset is passed over: {summary:?}"
+    );
+    assert_eq!((summary.staged, summary.renderings), (1, 1), "{summary:?}");
+    assert!(server.originals().is_empty(), "{:?}", server.originals());
+    match &state(tmp.path()).done["video-1"] {
+        Outcome::Staged {
+            path,
+            rendering_because,
+            ..
+        } => {
+            assert_eq!(
+                path,
+                &PathBuf::from("upload/library/alice/2024/VID_0001.MOV.immich.jpg")
+            );
+            assert!(rendering_because.as_deref().unwrap().contains("video"));
+            assert_eq!(
+                fs::read(tmp.path().join("alice").join(path)).unwrap(),
+                fixture("f0009.jpg")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -30,7 +30,7 @@ pub enum Error {
     },
     /// The manifest is of a version this build does not know.
     #[error(
-        "library manifest {} has version {found}, but this build reads versions 1 and {}; \
+        "library manifest {} has version {found}, but this build reads versions 1 to {}; \
          use the face-sets release that wrote it (nothing was changed)",
         path.display(),
         crate::VERSION
@@ -64,6 +64,36 @@ pub enum Error {
         library: Box<ModelId>,
         /// The model of the faces being matched.
         requested: Box<ModelId>,
+    },
+    /// A line of the decisions log does not parse.
+    #[error("decisions log {} is damaged at line {line}", path.display())]
+    DecisionLog {
+        /// The log.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A decision that cannot be applied to the library as it stands.
+    #[error("cannot apply \"{decision}\": {why}")]
+    Decision {
+        /// The decision, described.
+        decision: String,
+        /// Why not.
+        why: String,
+    },
+    /// The library changed since the decision was made (another tab, another command).
+    #[error(
+        "the library changed since this page was loaded (revision {found}, the page saw \
+         {expected}): reload and decide again"
+    )]
+    Conflict {
+        /// The revision the decision was made on.
+        expected: u64,
+        /// The library's revision now.
+        found: u64,
     },
 }
 

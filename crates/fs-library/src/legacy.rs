@@ -55,6 +55,7 @@ pub(crate) fn upgrade(v1: ManifestV1) -> LibraryManifest {
             centroid: Vec::new(),
             model: None,
             errors: Vec::new(),
+            review: crate::Review::default(),
             export,
         }
     };

@@ -26,9 +26,11 @@
 //! ```
 #![warn(missing_docs)]
 
+mod decide;
 mod error;
 pub mod grow;
 mod legacy;
+pub mod review;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,13 +46,17 @@ use fs_export::swap::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use decide::Applied;
 pub use error::{Error, Result};
 pub use fs_packs::Locations;
 pub use fs_packs::thresholds::{Origin, Thresholds};
+pub use review::{Decision, DecisionLog, RejectReason, Review};
 
 /// Format version of the library manifest this build writes. Version 1 was the
 /// `export-swap` manifest before the library had provenance; it is read and upgraded.
-pub const VERSION: u32 = 2;
+/// Version 3 added decisions made by hand (an entry's `review`, the `review` kind);
+/// version 2 reads as it is.
+pub const VERSION: u32 = 3;
 
 /// Folder of era buckets too small to stand alone.
 pub const THIN: &str = "_thin";
@@ -69,6 +75,8 @@ pub enum Kind {
     Era,
     /// A new identity discovered in an Immich library.
     Immich,
+    /// An identity made by hand in `face-sets review` (faces split off another).
+    Review,
 }
 
 /// Where an entry came from.
@@ -142,6 +150,9 @@ pub struct Entry {
     /// Photos that could not be read when it was last exported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<(PathBuf, String)>,
+    /// What a person decided about it; every later step keeps to it.
+    #[serde(default, skip_serializing_if = "Review::is_empty")]
+    pub review: Review,
 }
 
 impl Entry {
@@ -153,6 +164,7 @@ impl Entry {
             centroid: outcome.centroid,
             model: cache.model().cloned(),
             errors: outcome.errors,
+            review: Review::default(),
         }
     }
 
@@ -161,10 +173,24 @@ impl Entry {
         self.export.dir.as_deref().unwrap_or(&self.export.name)
     }
 
-    /// Whether it is a canonical identity (not an era bucket): the identities new faces
-    /// are matched against.
+    /// Whether it is a canonical identity (not an era bucket, not merged into another):
+    /// the identities new faces are matched against.
     pub fn is_canonical(&self) -> bool {
-        self.provenance.kind != Kind::Era
+        self.provenance.kind != Kind::Era && self.review.merged_into.is_none()
+    }
+
+    /// The name a person gave it, else its workflow's label, else its name.
+    pub fn display_label(&self) -> &str {
+        self.review
+            .label
+            .as_deref()
+            .or(self.export.label.as_deref())
+            .unwrap_or(&self.export.name)
+    }
+
+    /// Its faces as exported, as rows.
+    pub fn face_rows(&self) -> Vec<FaceRow> {
+        self.export.faces.iter().map(|f| f.face.clone()).collect()
     }
 }
 
@@ -495,23 +521,74 @@ impl Library {
         let now = now();
         let faces = CacheFaces::of(cache);
         let params = serde_json::json!({ "refine": refine.params, "export": options });
-        for faceset in &refine.facesets {
-            let existing = self.manifest.facesets.iter().position(|e| {
+        let existing_of = |manifest: &LibraryManifest, faceset: &Faceset| {
+            manifest.facesets.iter().position(|e| {
                 e.provenance.kind == Kind::Refined && e.provenance.label == faceset.name
-            });
+            })
+        };
+        // Decisions made by hand: the faces of an entry merged into another go to that
+        // one, and a face pinned to one entry is proposed to no other.
+        let mut merged_in: std::collections::HashMap<String, Vec<FaceRow>> =
+            std::collections::HashMap::new();
+        for faceset in &refine.facesets {
+            if let Some(i) = existing_of(&self.manifest, faceset)
+                && let Some(into) = &self.manifest.facesets[i].review.merged_into
+            {
+                merged_in
+                    .entry(into.clone())
+                    .or_default()
+                    .extend(faceset.faces.iter().cloned());
+            }
+        }
+        let pinned: std::collections::HashMap<String, String> = self
+            .entries()
+            .flat_map(|e| {
+                e.review
+                    .included
+                    .iter()
+                    .map(|f| (f.key.clone(), e.export.name.clone()))
+            })
+            .collect();
+        for faceset in &refine.facesets {
+            let existing = existing_of(&self.manifest, faceset);
+            let review = existing
+                .map(|i| self.manifest.facesets[i].review.clone())
+                .unwrap_or_default();
+            if let Some(i) = existing
+                && (review.locked || review.merged_into.is_some())
+            {
+                // Its members change only by hand (or it lives on in another entry).
+                changes
+                    .unchanged
+                    .push(self.manifest.facesets[i].export.name.clone());
+                continue;
+            }
             let name = match existing {
                 Some(i) => self.manifest.facesets[i].export.name.clone(),
                 None if self.is_free(&faceset.name) => faceset.name.clone(),
                 None => manifest::numbered("faceset", self.next_number()),
             };
+            let mut proposed: Vec<FaceRow> = faceset
+                .faces
+                .iter()
+                .filter(|f| pinned.get(&f.key).is_none_or(|owner| *owner == name))
+                .cloned()
+                .collect();
+            proposed.extend(merged_in.remove(&name).unwrap_or_default());
+            let members = review.members(&proposed);
             let renamed = Faceset {
                 name: name.clone(),
+                images: fs_export::faces::distinct_images(&members),
+                faces: members,
                 ..faceset.clone()
             };
             let request = ExportRequest {
                 faceset: &renamed,
                 dir: name.clone(),
-                bundle_stem: name.clone(),
+                bundle_stem: review
+                    .label
+                    .as_deref()
+                    .map_or_else(|| name.clone(), safe_label),
                 label: None,
             };
             let outcome =
@@ -542,6 +619,7 @@ impl Library {
                 },
                 cache,
             );
+            fresh.review = review;
             if let Some(i) = existing {
                 let old = &mut self.manifest.facesets[i];
                 // Same content under the old timestamps: nothing changed.
@@ -648,7 +726,7 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
     match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(2) => serde_json::from_value(value).map_err(bad),
+        Some(2 | 3) => serde_json::from_value(value).map_err(bad),
         Some(1) => Ok(legacy::upgrade(serde_json::from_value(value).map_err(bad)?)),
         found => Err(Error::UnsupportedVersion {
             path: path.to_path_buf(),

@@ -58,7 +58,7 @@ type Listing = BTreeMap<String, (String, String, usize)>;
 fn listing(library: &Path) -> Listing {
     let manifest: Value =
         serde_json::from_str(&fs::read_to_string(library.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["version"], 2);
+    assert_eq!(manifest["version"], fs_library::VERSION);
     ["facesets", "thin_eras"]
         .iter()
         .flat_map(|k| manifest[*k].as_array().cloned().unwrap_or_default())

@@ -7,8 +7,8 @@
 //!     --swap-out out/facesets_swap_ready --log work/logs/immich_nic.log
 //! ```
 //!
-//! 1. **Stage** every IMAGE asset with a face of 90 px or more (Immich's own boxes,
-//!    scaled to the original) into `STAGING/<user>/`, deduplicated by content against
+//! 1. **Stage** every photo and video asset with a face of 90 px or more (Immich's own
+//!    boxes, scaled to the original; a video as Immich's still of it) into `STAGING/<user>/`, deduplicated by content against
 //!    `--dedup-against` caches and within the run; resumable; an outage stops it with
 //!    exit status 2 and the state saved (run the same command again).
 //! 2. **Embed** the staged queue into `--cache` (the normal embedding pipeline).

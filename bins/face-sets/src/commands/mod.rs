@@ -6,6 +6,7 @@ mod identities;
 mod immich;
 mod inspect;
 mod pipeline;
+mod review;
 
 use fs_detect::provider::{Choice, Provider};
 use fs_packs::Thresholds;
@@ -27,6 +28,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::ExportSwap(args) => pipeline::export_swap(&args),
         Command::Run(args) => pipeline::run(&args, bars),
         Command::Report(args) => pipeline::report(&args),
+        Command::Review(args) => review::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::Setup(args) => setup(args),
         Command::Immich(crate::cli::ImmichCommand::Stage(args)) => immich::stage(&args, bars),

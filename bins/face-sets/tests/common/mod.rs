@@ -45,3 +45,36 @@ pub(crate) fn run(cmd: &mut Command) -> Output {
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A headless Chromium on this machine (`.ci/run` installs Debian's), failing the test
+/// when there is none.
+pub(crate) fn chromium() -> &'static str {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("a headless Chromium is needed for this test: apt-get install chromium")
+}
+
+/// Chromium's flags for a headless run that reaches nothing but the page, with its
+/// profile in `profile`.
+pub(crate) fn headless(profile: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=10000",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}

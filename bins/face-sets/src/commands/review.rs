@@ -1,0 +1,72 @@
+//! `face-sets review`: serve the review page until interrupted.
+
+use anyhow::Context;
+use fs_export::swap::SWAP_MANIFEST;
+
+use crate::ExitStatus;
+use crate::cli::ReviewArgs;
+
+/// The library folder inside a `run` output.
+const LIBRARY: &str = "facesets_swap_ready";
+
+pub(crate) fn run(args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
+    let library = if args.out.join(LIBRARY).join(SWAP_MANIFEST).is_file() {
+        args.out.join(LIBRARY)
+    } else if args.out.join(SWAP_MANIFEST).is_file() {
+        args.out.clone()
+    } else {
+        anyhow::bail!(
+            "{} holds no library (no {LIBRARY}/{SWAP_MANIFEST}): give the folder `face-sets run` wrote",
+            args.out.display()
+        );
+    };
+    let cache = if let Some(cache) = &args.cache {
+        cache.clone()
+    } else {
+        let beside = args.out.join("cache.fsc");
+        anyhow::ensure!(
+            beside.is_file(),
+            "no cache at {}: give the one the library's faces come from with --cache",
+            beside.display()
+        );
+        beside
+    };
+    let server = fs_review::Server::start(fs_review::Config {
+        library: library.clone(),
+        cache,
+        port: args.port,
+        options: fs_export::swap::SwapOptions::default(),
+    })
+    .with_context(|| format!("cannot serve {}", library.display()))?;
+    #[expect(clippy::print_stdout, reason = "the address is the command's output")]
+    {
+        println!("{}", server.url());
+    }
+    super::notice(&format!("reviewing {} (Ctrl-C to stop)", library.display()))?;
+    if !args.no_open {
+        open_browser(server.url());
+    }
+    server.wait();
+    Ok(ExitStatus::Success)
+}
+
+/// Opens `url` in the desktop's browser; when there is none, the printed address is
+/// enough.
+fn open_browser(url: &str) {
+    let opener: &[&str] = if cfg!(target_os = "macos") {
+        &["open"]
+    } else if cfg!(windows) {
+        &["cmd", "/C", "start", ""]
+    } else {
+        &["xdg-open"]
+    };
+    let started = std::process::Command::new(opener[0])
+        .args(&opener[1..])
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        tracing::debug!("no browser opened ({e}); open the address by hand");
+    }
+}

@@ -1,0 +1,408 @@
+//! `face-sets review`: decisions made by hand change the manifest and the exported
+//! folders at once, are logged, can be undone, and a following `face-sets run` on the
+//! same photos keeps them; the server behind the page answers only its own page.
+
+mod common;
+
+use std::fs;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{chromium, face_sets, fixtures, headless, run, stderr};
+use fs_cache::Cache;
+use fs_export::swap::SwapOptions;
+use fs_library::{Decision, Error, Library, RejectReason};
+
+fn run_pipeline(photos: &Path, out: &Path) {
+    let out = run(face_sets()
+        .args(["run", "--min-faces", "2", "--no-crop-check"])
+        .arg(photos)
+        .arg(out));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The entry holding a face of one of `photos`.
+fn entry_with(library: &Library, photos: &[&str]) -> String {
+    library
+        .entries()
+        .find(|e| {
+            e.review.merged_into.is_none()
+                && e.export
+                    .faces
+                    .iter()
+                    .any(|f| photos.iter().any(|p| f.face.path.ends_with(p)))
+        })
+        .unwrap_or_else(|| panic!("no entry holds {photos:?}"))
+        .export
+        .name
+        .clone()
+}
+
+const OBAMA: &[&str] = &[
+    "f0001.jpg",
+    "f0009.jpg",
+    "f0011.jpg",
+    "f0012.jpg",
+    "f0015.jpg",
+];
+const BIDEN: &[&str] = &["f0002.jpg", "f0007.jpg", "f0008.jpg"];
+
+/// The fixture photos and a `run` of them.
+fn library_of_fixtures(root: &Path) -> (PathBuf, PathBuf) {
+    let photos = root.join("photos");
+    fs::create_dir_all(&photos).unwrap();
+    for entry in fs::read_dir(fixtures().join("images")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), photos.join(entry.file_name())).unwrap();
+    }
+    let out = root.join("out");
+    run_pipeline(&photos, &out);
+    (photos, out)
+}
+
+fn pngs(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn face_keys(library: &Library, entry: &str) -> Vec<String> {
+    library
+        .entry(entry)
+        .unwrap()
+        .export
+        .faces
+        .iter()
+        .map(|f| f.face.key.clone())
+        .collect()
+}
+
+#[test]
+fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (photos, out) = library_of_fixtures(tmp.path());
+    let dir: PathBuf = out.join("facesets_swap_ready");
+    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
+    let options = SwapOptions::default();
+    let mut library = Library::open(&dir).unwrap();
+    let obama = entry_with(&library, OBAMA);
+    let biden = entry_with(&library, BIDEN);
+    assert_ne!(obama, biden);
+
+    // Reject one of Obama's faces: its crop goes, the manifest follows.
+    let rejected = face_keys(&library, &obama).last().unwrap().clone();
+    let applied = library
+        .decide(
+            &cache,
+            Decision::Reject {
+                entry: obama.clone(),
+                face: rejected.clone(),
+                reason: RejectReason::NotThisPerson,
+            },
+            Some(0),
+            &options,
+        )
+        .unwrap();
+    assert_eq!(applied.revision, 1);
+    assert!(!face_keys(&library, &obama).contains(&rejected));
+    let on_disk = Library::open(&dir).unwrap();
+    assert!(!face_keys(&on_disk, &obama).contains(&rejected), "saved");
+
+    // Rename Biden: bundles and marker follow the label.
+    library
+        .decide(
+            &cache,
+            Decision::Rename {
+                entry: biden.clone(),
+                label: "Joe Biden".into(),
+            },
+            Some(1),
+            &options,
+        )
+        .unwrap();
+    let files = pngs(&dir.join(&biden));
+    assert!(
+        files.contains(&"Joe_Biden_all.fsz".to_string()),
+        "{files:?}"
+    );
+    assert!(files.contains(&"Joe_Biden.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&format!("{biden}_all.fsz")), "{files:?}");
+
+    // A page that saw revision 1 cannot overwrite revision 2.
+    let stale = library.decide(
+        &cache,
+        Decision::Lock {
+            entry: obama.clone(),
+            locked: true,
+        },
+        Some(1),
+        &options,
+    );
+    assert!(
+        matches!(
+            stale,
+            Err(Error::Conflict {
+                expected: 1,
+                found: 2
+            })
+        ),
+        "{stale:?}"
+    );
+    // Neither can a decision about a face the entry does not hold.
+    let wrong = library.decide(
+        &cache,
+        Decision::Reject {
+            entry: biden.clone(),
+            face: rejected.clone(),
+            reason: RejectReason::NotAFace,
+        },
+        None,
+        &options,
+    );
+    assert!(matches!(wrong, Err(Error::Decision { .. })), "{wrong:?}");
+
+    // The next run on the same photos keeps both decisions.
+    run_pipeline(&photos, &out);
+    let library = Library::open(&dir).unwrap();
+    assert!(
+        !face_keys(&library, &obama).contains(&rejected),
+        "rejected stays out"
+    );
+    assert_eq!(
+        library.entry(&biden).unwrap().display_label(),
+        "Joe Biden",
+        "the label stays"
+    );
+    assert!(pngs(&dir.join(&biden)).contains(&"Joe_Biden_all.fsz".to_string()));
+    assert_eq!(library.decisions().unwrap().revision(), 2);
+
+    // Merge Biden into Obama (as a person would for two clusters of one face), then
+    // run again: they stay merged. Undo splits them again.
+    let mut library = library;
+    let biden_faces = face_keys(&library, &biden);
+    library
+        .decide(
+            &cache,
+            Decision::Merge {
+                from: biden.clone(),
+                into: obama.clone(),
+            },
+            Some(2),
+            &options,
+        )
+        .unwrap();
+    run_pipeline(&photos, &out);
+    let mut library = Library::open(&dir).unwrap();
+    let merged = face_keys(&library, &obama);
+    assert!(
+        biden_faces.iter().all(|f| merged.contains(f)),
+        "merged stays merged"
+    );
+    assert!(!merged.contains(&rejected), "and the rejection still holds");
+    assert!(!library.entry(&biden).unwrap().is_canonical());
+    assert!(
+        dir.join(&biden)
+            .join(format!("MERGED_INTO_{obama}.txt"))
+            .is_file()
+    );
+
+    let undo = library
+        .decide(&cache, Decision::Undo, Some(3), &options)
+        .unwrap();
+    assert!(undo.description.contains("merged"), "{}", undo.description);
+    let unmerged = face_keys(&library, &obama);
+    assert!(biden_faces.iter().all(|f| !unmerged.contains(f)), "undone");
+    assert!(library.entry(&biden).unwrap().is_canonical());
+    assert!(
+        !dir.join(&biden)
+            .join(format!("MERGED_INTO_{obama}.txt"))
+            .exists()
+    );
+    assert_eq!(
+        library.decisions().unwrap().records().len(),
+        4,
+        "the undo is logged too"
+    );
+}
+
+/// `face-sets review OUT --no-open`, and the address it prints.
+fn serve(out: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_face-sets"))
+        .args(["review", "--no-open", "--port", "0"])
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
+    (child, line.trim().to_string())
+}
+
+struct Stop(Child);
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn decide(
+    base: &str,
+    token: &str,
+    origin: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, String) {
+    let mut request = agent()
+        .post(format!("{base}/api/decide"))
+        .header("content-type", "application/json");
+    if !token.is_empty() {
+        request = request.header("x-review-token", token);
+    }
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let mut response = request.send(body.to_string().as_bytes()).unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn get(url: &str) -> (u16, Vec<u8>) {
+    let mut response = agent().get(url).call().unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_vec().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, out) = library_of_fixtures(tmp.path());
+    let (child, url) = serve(&out);
+    let _stop = Stop(child);
+    let (base, token) = url.split_once("/?token=").unwrap();
+    let (base, token) = (base.to_string(), token.to_string());
+
+    // The token, on every route.
+    for path in ["/", "/api/library", "/crop/faceset_001/0"] {
+        assert_eq!(
+            get(&format!("{base}{path}")).0,
+            403,
+            "{path} without the token"
+        );
+        assert_eq!(
+            get(&format!("{base}{path}?token=nope")).0,
+            403,
+            "{path}, wrong token"
+        );
+    }
+    let (status, page) = get(&url);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("face-sets review"));
+    let (status, view) = get(&format!("{base}/api/library?token={token}"));
+    assert_eq!(status, 200);
+    let view: serde_json::Value = serde_json::from_slice(&view).unwrap();
+    let name = view["entries"][0]["name"].as_str().unwrap().to_string();
+    let (status, png) = get(&format!("{base}/crop/{name}/0?token={token}"));
+    assert_eq!(status, 200);
+    assert!(png.starts_with(b"\x89PNG"), "a PNG crop");
+
+    // Image routes take names and ranks, never paths.
+    for hostile in [
+        "/crop/..%2F..%2F..%2Fetc%2Fpasswd/0",
+        "/crop/%2Fetc%2Fpasswd/0",
+        "/crop/../../../etc/passwd",
+        "/crop/faceset_001/..%2Fmanifest.json",
+        "/crop/faceset_001/-1",
+        "/crop/faceset_001/999",
+        "/candidate/..%2Fmanifest.json",
+        "/manifest.json",
+        "/decisions.jsonl",
+    ] {
+        assert_eq!(
+            get(&format!("{base}{hostile}?token={token}")).0,
+            404,
+            "{hostile}"
+        );
+    }
+
+    // Changes: the token in the header, and this origin only.
+    let rename = |label: &str, revision: u64| serde_json::json!({"revision": revision, "decision": {"op": "rename", "entry": name, "label": label}});
+    assert_eq!(decide(&base, "", None, &rename("x", 0)).0, 403);
+    let (status, _) = decide(&base, &token, Some("http://evil.example"), &rename("x", 0));
+    assert_eq!(status, 403, "another origin cannot change the library");
+    let manifest = out.join("facesets_swap_ready/manifest.json");
+    assert!(!fs::read_to_string(&manifest).unwrap().contains("\"x\""));
+
+    // Two tabs that both saw revision 0: one wins, the other is told to reload.
+    let racers: Vec<_> = ["Barack", "Joe"]
+        .into_iter()
+        .map(|label| {
+            let (base, token, body) = (base.clone(), token.clone(), rename(label, 0));
+            std::thread::spawn(move || decide(&base, &token, Some(&base), &body))
+        })
+        .collect();
+    let mut answers: Vec<(u16, String)> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    answers.sort();
+    assert_eq!(answers[0].0, 200, "{answers:?}");
+    assert_eq!(answers[1].0, 409, "{answers:?}");
+    assert!(answers[1].1.contains("reload"), "{}", answers[1].1);
+    let winner: serde_json::Value = serde_json::from_str(&answers[0].1).unwrap();
+    assert_eq!(winner["revision"], 1);
+
+    // The page, loaded again in a real browser, shows the decision.
+    let label = if fs::read_to_string(&manifest)
+        .unwrap()
+        .contains("\"Barack\"")
+    {
+        "Barack"
+    } else {
+        "Joe"
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(chromium())
+        .args(headless(profile.path()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(&format!("<h2>{label}</h2>")), "{dom}");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("review");
+    fs::create_dir_all(&shots).unwrap();
+    let shot = Command::new(chromium())
+        .args(headless(profile.path()))
+        .arg("--window-size=1100,700")
+        .arg(format!(
+            "--screenshot={}",
+            shots.join("review.png").display()
+        ))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    assert!(shots.join("review.png").is_file());
+}

@@ -1,0 +1,421 @@
+//! Applying a [`Decision`] to the library: its entries, their exported folders, and the
+//! decisions log, at once.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use fs_cache::Cache;
+use fs_export::faces::FaceRow;
+use fs_export::manifest::{self, Faceset};
+use fs_export::swap::{CacheFaces, ExportRequest, SwapOptions, export_faceset};
+
+use crate::review::{Decision, DecisionLog, Record, Review};
+use crate::{Entry, Error, Kind, Library, Provenance, Result, now, safe_label, write_file};
+
+/// What a decision did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The log record's `seq`: the library's revision now.
+    pub revision: u64,
+    /// The decision, described (for an undo: what it undid).
+    pub description: String,
+    /// Entries whose folder was exported again.
+    pub exported: Vec<String>,
+    /// The entry a split created.
+    pub created: Option<String>,
+}
+
+impl Library {
+    /// The decisions made so far.
+    pub fn decisions(&self) -> Result<DecisionLog> {
+        DecisionLog::open(&self.dir)
+    }
+
+    /// Applies `decision`: changes the entries' reviews, exports the entries whose
+    /// members changed again (their crops, bundles and `manifest.json`), saves the
+    /// manifest and appends the decision to the log. With `expected`, the library must
+    /// still be at that revision ([`Error::Conflict`] otherwise), so that two pages
+    /// deciding at once cannot overwrite each other. A decision that names no entry,
+    /// a face not in it, or would leave an entry without a face is refused and changes
+    /// nothing.
+    pub fn decide(
+        &mut self,
+        cache: &Cache,
+        decision: Decision,
+        expected: Option<u64>,
+        options: &SwapOptions,
+    ) -> Result<Applied> {
+        let mut log = self.decisions()?;
+        if let Some(expected) = expected
+            && expected != log.revision()
+        {
+            return Err(Error::Conflict {
+                expected,
+                found: log.revision(),
+            });
+        }
+        let refuse = |why: String| Error::Decision {
+            decision: decision.describe(),
+            why,
+        };
+        let mut before: BTreeMap<String, Review> = BTreeMap::new();
+        let mut rows_before: BTreeMap<String, Vec<FaceRow>> = BTreeMap::new();
+        // Undo re-exports from the faces as they were, not as they are.
+        let mut proposed: BTreeMap<String, Vec<FaceRow>> = BTreeMap::new();
+        let mut created = None;
+        let mut undoes = None;
+        let mut to_export: Vec<String> = Vec::new();
+        let mut description = decision.describe();
+        match &decision {
+            Decision::Rename { entry, label } => {
+                let label = label.trim();
+                if label.is_empty() {
+                    return Err(refuse("a label cannot be empty".into()));
+                }
+                let e = self
+                    .entry_mut(entry)
+                    .ok_or_else(|| refuse(no_entry(entry)))?;
+                remember(&mut before, &mut rows_before, entry, e);
+                e.review.label = Some(label.to_string());
+                to_export.push(entry.clone());
+            }
+            Decision::Reject {
+                entry,
+                face,
+                reason,
+            } => {
+                let e = self
+                    .entry_mut(entry)
+                    .ok_or_else(|| refuse(no_entry(entry)))?;
+                member(e, face).ok_or_else(|| refuse(format!("{face} is not in {entry}")))?;
+                remember(&mut before, &mut rows_before, entry, e);
+                e.review
+                    .excluded
+                    .insert(face.clone(), reason.describe().into());
+                e.review.included.retain(|f| f.key != *face);
+                to_export.push(entry.clone());
+            }
+            Decision::Move { face, from, to } => {
+                if from == to {
+                    return Err(refuse("it is already there".into()));
+                }
+                let target = self.entry(to).ok_or_else(|| refuse(no_entry(to)))?;
+                remember(&mut before, &mut rows_before, to, target);
+                let source = self.entry_mut(from).ok_or_else(|| refuse(no_entry(from)))?;
+                let row = member(source, face)
+                    .ok_or_else(|| refuse(format!("{face} is not in {from}")))?;
+                remember(&mut before, &mut rows_before, from, source);
+                source
+                    .review
+                    .excluded
+                    .insert(face.clone(), format!("moved to {to}"));
+                source.review.included.retain(|f| f.key != *face);
+                let target = self.entry_mut(to).expect("checked above");
+                target.review.excluded.remove(face);
+                target.review.included.push(row);
+                to_export.extend([from.clone(), to.clone()]);
+            }
+            Decision::Split {
+                entry,
+                faces,
+                label,
+            } => {
+                if faces.is_empty() || label.trim().is_empty() {
+                    return Err(refuse("a split needs faces and a label".into()));
+                }
+                let name = manifest::numbered("faceset", self.next_number());
+                let source = self
+                    .entry_mut(entry)
+                    .ok_or_else(|| refuse(no_entry(entry)))?;
+                let rows: Vec<FaceRow> = faces
+                    .iter()
+                    .map(|f| {
+                        member(source, f).ok_or_else(|| refuse(format!("{f} is not in {entry}")))
+                    })
+                    .collect::<Result<_>>()?;
+                remember(&mut before, &mut rows_before, entry, source);
+                for face in faces {
+                    source
+                        .review
+                        .excluded
+                        .insert(face.clone(), format!("split into {name}"));
+                    source.review.included.retain(|f| f.key != *face);
+                }
+                let model = source.model.clone();
+                let now = now();
+                self.manifest.facesets.push(Entry {
+                    export: fs_export::swap::FacesetExport {
+                        name: name.clone(),
+                        faces: Vec::new(),
+                        dropped: Vec::new(),
+                        top_bundle: String::new(),
+                        all_bundle: String::new(),
+                        mean_quality: 0.0,
+                        dir: None,
+                        label: Some(label.trim().to_string()),
+                    },
+                    provenance: Provenance {
+                        kind: Kind::Review,
+                        label: label.trim().to_string(),
+                        sources: Vec::new(),
+                        params: serde_json::json!({ "split_from": entry }),
+                        distances: None,
+                        created: now,
+                        updated: now,
+                    },
+                    centroid: Vec::new(),
+                    model,
+                    errors: Vec::new(),
+                    review: Review {
+                        label: Some(label.trim().to_string()),
+                        included: rows,
+                        ..Review::default()
+                    },
+                });
+                created = Some(name.clone());
+                to_export.extend([entry.clone(), name]);
+            }
+            Decision::Merge { from, into } => {
+                if from == into {
+                    return Err(refuse("an identity cannot be merged into itself".into()));
+                }
+                let target = self.entry(into).ok_or_else(|| refuse(no_entry(into)))?;
+                if target.review.merged_into.is_some() {
+                    return Err(refuse(format!("{into} was itself merged away")));
+                }
+                remember(&mut before, &mut rows_before, into, target);
+                let source = self.entry_mut(from).ok_or_else(|| refuse(no_entry(from)))?;
+                if source.review.merged_into.is_some() {
+                    return Err(refuse(format!("{from} is merged already")));
+                }
+                remember(&mut before, &mut rows_before, from, source);
+                source.review.merged_into = Some(into.clone());
+                let rows = source.review.members(&source.face_rows());
+                let source_dir = source.dir().to_string();
+                let folder = self.dir.join(source_dir);
+                let target = self.entry_mut(into).expect("checked above");
+                for row in rows {
+                    target.review.excluded.remove(&row.key);
+                    if !target.review.included.iter().any(|f| f.key == row.key) {
+                        target.review.included.push(row);
+                    }
+                }
+                write_file(
+                    &folder.join(format!("MERGED_INTO_{into}.txt")),
+                    format!("{from} was merged into {into}; its faces are there now\n").as_bytes(),
+                )?;
+                to_export.push(into.clone());
+            }
+            Decision::Lock { entry, locked } => {
+                let e = self
+                    .entry_mut(entry)
+                    .ok_or_else(|| refuse(no_entry(entry)))?;
+                remember(&mut before, &mut rows_before, entry, e);
+                e.review.locked = *locked;
+            }
+            Decision::Undo => {
+                let last = log
+                    .undoable()
+                    .cloned()
+                    .ok_or_else(|| refuse("nothing left to undo".into()))?;
+                description = format!("undo: {}", last.decision.describe());
+                undoes = Some(last.seq);
+                for (name, review) in &last.before {
+                    let Some(e) = self.entry(name) else { continue };
+                    remember(&mut before, &mut rows_before, name, e);
+                    if let Decision::Merge { from, into } = &last.decision
+                        && name == from
+                    {
+                        let marker = self
+                            .dir
+                            .join(e.dir())
+                            .join(format!("MERGED_INTO_{into}.txt"));
+                        let _ = fs::remove_file(marker);
+                    }
+                    self.entry_mut(name).expect("found above").review = review.clone();
+                    if let Some(rows) = last.rows_before.get(name) {
+                        proposed.insert(name.clone(), rows.clone());
+                    }
+                    if !matches!(last.decision, Decision::Lock { .. }) {
+                        to_export.push(name.clone());
+                    }
+                }
+                if let Some(made) = &last.created
+                    && let Some(i) = self
+                        .manifest
+                        .facesets
+                        .iter()
+                        .position(|e| e.export.name == *made)
+                {
+                    let gone = self.manifest.facesets.remove(i);
+                    let folder = self.dir.join(gone.dir());
+                    fs::remove_dir_all(&folder).map_err(|source| Error::Io {
+                        path: folder,
+                        action: "remove the split's folder",
+                        source,
+                    })?;
+                }
+            }
+        }
+
+        // Export what changed; nothing is written to the manifest or the log unless
+        // every export keeps a face.
+        let saved = self.manifest.clone();
+        let faces = CacheFaces::of(cache);
+        let mut exported = Vec::new();
+        for name in dedup(to_export) {
+            if let Err(e) = self.export_entry(&name, proposed.remove(&name), &faces, options) {
+                self.manifest = saved;
+                return Err(match e {
+                    Error::Decision { why, .. } => refuse(why),
+                    other => other,
+                });
+            }
+            exported.push(name);
+        }
+        let revision = log.revision() + 1;
+        log.append(Record {
+            seq: revision,
+            at: now(),
+            decision,
+            undoes,
+            before,
+            rows_before,
+            created: created.clone(),
+        })?;
+        self.save()?;
+        Ok(Applied {
+            revision,
+            description,
+            exported,
+            created,
+        })
+    }
+
+    fn entry_mut(&mut self, name: &str) -> Option<&mut Entry> {
+        self.manifest
+            .facesets
+            .iter_mut()
+            .chain(&mut self.manifest.thin_eras)
+            .find(|e| e.export.name == name)
+    }
+
+    /// Exports entry `name` with the members its review gives: its faces as they
+    /// stand (or `proposed`), plus those put in by hand, less those taken out. Its bundles are named
+    /// after its label when a person gave one (the old bundles are removed).
+    fn export_entry(
+        &mut self,
+        name: &str,
+        proposed: Option<Vec<FaceRow>>,
+        faces: &CacheFaces<'_>,
+        options: &SwapOptions,
+    ) -> Result<()> {
+        let entry = self.entry(name).expect("named by the decision");
+        let members = entry
+            .review
+            .members(&proposed.unwrap_or_else(|| entry.face_rows()));
+        if members.is_empty() {
+            return Err(Error::Decision {
+                decision: String::new(),
+                why: format!("{name} would be left with no face (merge it into another instead)"),
+            });
+        }
+        let faceset = Faceset {
+            name: name.to_string(),
+            images: fs_export::faces::distinct_images(&members),
+            faces: members,
+            dropped: Vec::new(),
+        };
+        let request = ExportRequest {
+            faceset: &faceset,
+            dir: entry.dir().to_string(),
+            bundle_stem: entry
+                .review
+                .label
+                .as_deref()
+                .map_or_else(|| bundle_stem(entry), safe_label),
+            label: entry.export.label.clone(),
+        };
+        let old_bundles = [
+            entry.export.top_bundle.clone(),
+            entry.export.all_bundle.clone(),
+        ];
+        let label = entry.review.label.clone();
+        let folder = self.dir.join(entry.dir());
+        let outcome = export_faceset(faces, &request, &self.dir, options, self.check.as_ref())?;
+        if outcome.is_empty() {
+            return Err(Error::Decision {
+                decision: String::new(),
+                why: format!("{name} would keep no crop (every face fails the export gates)"),
+            });
+        }
+        for old in &old_bundles {
+            let stale = !old.is_empty()
+                && *old != outcome.export.top_bundle
+                && *old != outcome.export.all_bundle;
+            if stale {
+                let _ = fs::remove_file(folder.join(old));
+            }
+        }
+        if let Some(label) = &label {
+            write_file(
+                &folder.join(format!("{}.txt", safe_label(label))),
+                format!("{name}: {label} (named by hand)\n").as_bytes(),
+            )?;
+        }
+        let entry = self.entry_mut(name).expect("named by the decision");
+        let (keep_dir, keep_label) = (entry.export.dir.take(), entry.export.label.take());
+        entry.export = outcome.export;
+        entry.export.dir = keep_dir;
+        entry.export.label = keep_label;
+        entry.centroid = outcome.centroid;
+        entry.errors = outcome.errors;
+        entry.provenance.updated = now();
+        Ok(())
+    }
+}
+
+/// Notes `entry`'s review and faces before a decision changes them, for its undo.
+fn remember(
+    before: &mut BTreeMap<String, Review>,
+    rows_before: &mut BTreeMap<String, Vec<FaceRow>>,
+    name: &str,
+    entry: &Entry,
+) {
+    before
+        .entry(name.to_string())
+        .or_insert_with(|| entry.review.clone());
+    rows_before
+        .entry(name.to_string())
+        .or_insert_with(|| entry.face_rows());
+}
+
+/// The stem an entry's bundles have now (`faceset_001` of `faceset_001_all.fsz`).
+fn bundle_stem(entry: &Entry) -> String {
+    entry
+        .export
+        .all_bundle
+        .strip_suffix("_all.fsz")
+        .map_or_else(|| entry.export.name.clone(), str::to_string)
+}
+
+/// The face `key` among `entry`'s members, if it is one.
+fn member(entry: &Entry, key: &str) -> Option<FaceRow> {
+    entry
+        .review
+        .members(&entry.face_rows())
+        .into_iter()
+        .find(|f| f.key == key)
+}
+
+fn no_entry(name: &str) -> String {
+    format!("the library has no identity {name}")
+}
+
+fn dedup(names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
+}

@@ -1,0 +1,412 @@
+//! The review page: a local web server over a library (`facesets_swap_ready/`) where a
+//! person looks at every identity and decides: rename, merge, split, move or reject
+//! faces, lock an identity, undo. Each decision goes through
+//! [`fs_library::Library::decide`], which changes the entries and their folders at once
+//! and logs it; later runs keep it.
+//!
+//! Safety:
+//! - it listens on 127.0.0.1 only;
+//! - every request needs the random token of the URL [`Server::url`] gives (a query
+//!   parameter for pages and images, the `x-review-token` header for changes);
+//! - a request that changes the library is refused from any other origin, and must be
+//!   JSON with the token header, which a page elsewhere cannot send without asking;
+//! - images are looked up by identity name and rank in the manifest: no part of a
+//!   request is ever used as a path;
+//! - each change names the revision it was made on, and a change made on an older one
+//!   is refused with 409 ("reload"), so two tabs never overwrite each other.
+//!
+//! The page is plain HTML, CSS and JavaScript inside this crate: it works offline.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use fs_cache::Cache;
+use fs_export::swap::SwapOptions;
+use fs_library::{Decision, Library};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The page, served as is.
+const PAGE: &str = include_str!("page.html");
+
+/// Header that carries the token on changes.
+pub const TOKEN_HEADER: &str = "x-review-token";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The port is taken or not allowed.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The library could not be opened.
+    #[error(transparent)]
+    Library(#[from] fs_library::Error),
+    /// The cache could not be opened.
+    #[error(transparent)]
+    Cache(#[from] fs_cache::Error),
+    /// No randomness for the token, or no thread for the server.
+    #[error("cannot start the server: {0}")]
+    Start(String),
+}
+
+/// What to serve.
+#[derive(Debug)]
+pub struct Config {
+    /// The library folder (`facesets_swap_ready/`).
+    pub library: PathBuf,
+    /// The cache its faces come from.
+    pub cache: PathBuf,
+    /// Port on 127.0.0.1; 0 for any free one.
+    pub port: u16,
+    /// Export settings for the folders decisions change.
+    pub options: SwapOptions,
+}
+
+/// A running review server; stopped when dropped.
+#[derive(Debug)]
+pub struct Server {
+    url: String,
+    address: SocketAddr,
+    token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the library and its cache and starts serving on 127.0.0.1.
+    pub fn start(config: Config) -> Result<Self, Error> {
+        let library = Library::open(&config.library)?;
+        let cache = Cache::open_read_only(&config.cache)?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).map_err(|source| {
+            Error::Bind {
+                port: config.port,
+                source,
+            }
+        })?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| Error::Start(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let token = new_token()?;
+        let app = Arc::new(App {
+            token: token.clone(),
+            origin: format!("http://{address}"),
+            inner: Mutex::new(Inner {
+                library,
+                cache,
+                options: config.options,
+            }),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let thread = std::thread::Builder::new()
+            .name("review-server".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!("review server: {e}");
+                            return;
+                        }
+                    };
+                    let served = axum::serve(listener, router(app))
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!("review server: {e}");
+                    }
+                });
+            })
+            .map_err(|e| Error::Start(e.to_string()))?;
+        Ok(Self {
+            url: format!("http://{address}/?token={token}"),
+            address,
+            token,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The page's address, token included: what a person opens.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The token every request must carry.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Blocks until the server stops (it runs until the process ends).
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// 128 random bits, as hex.
+fn new_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::Start(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().fold(String::with_capacity(32), |mut hex, b| {
+        use std::fmt::Write;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    }))
+}
+
+struct App {
+    token: String,
+    origin: String,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    library: Library,
+    cache: Cache,
+    options: SwapOptions,
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/library", get(library_view))
+        .route("/api/decide", post(decide))
+        .route("/crop/{entry}/{rank}", get(crop))
+        .route("/candidate/{index}", get(candidate))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// The token on every request; for changes, in the header and from this origin only.
+async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let from_header = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+    let from_query = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")));
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let token = if changes {
+        from_header
+    } else {
+        from_header.or(from_query)
+    };
+    if token != Some(app.token.as_str()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "a valid token is needed: open the address `face-sets review` printed",
+        )
+            .into_response();
+    }
+    if changes
+        && let Some(origin) = headers.get(header::ORIGIN)
+        && origin != HeaderValue::from_str(&app.origin).expect("an address is a valid header")
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            "changes are only accepted from the review page itself",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+async fn page() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], Html(PAGE))
+}
+
+/// Every identity with its faces, the candidates, and the revision.
+async fn library_view(State(app): State<Arc<App>>) -> Response {
+    let inner = app.inner.lock().expect("not poisoned");
+    let library = &inner.library;
+    let revision = match library.decisions() {
+        Ok(log) => log.revision(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let entries: Vec<serde_json::Value> = library
+        .entries()
+        .map(|e| {
+            json!({
+                "name": e.export.name,
+                "label": e.display_label(),
+                "named": e.review.label.is_some(),
+                "kind": e.provenance.kind,
+                "locked": e.review.locked,
+                "merged_into": e.review.merged_into,
+                "mean_quality": e.export.mean_quality,
+                "faces": e.export.faces.iter().map(|f| json!({
+                    "key": f.face.key,
+                    "rank": f.rank,
+                    "photo": f.face.path,
+                    "quality": f.quality.composite,
+                })).collect::<Vec<_>>(),
+                "dropped": e.export.dropped.len(),
+                "excluded": e.review.excluded.len(),
+            })
+        })
+        .collect();
+    let candidates: Vec<serde_json::Value> = library
+        .manifest()
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(index, c)| {
+            json!({
+                "index": index,
+                "faceset": c.faceset,
+                "key": c.face.key,
+                "photo": c.face.path,
+                "distance": c.distance,
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "revision": revision,
+        "library": library.dir(),
+        "entries": entries,
+        "candidates": candidates,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct DecideBody {
+    /// The revision the page showed.
+    revision: u64,
+    decision: Decision,
+}
+
+async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<DecideBody>) -> Response {
+    let worker = app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut inner = worker.inner.lock().expect("not poisoned");
+        let Inner {
+            library,
+            cache,
+            options,
+        } = &mut *inner;
+        library.decide(cache, body.decision, Some(body.revision), options)
+    })
+    .await;
+    let (status, answer) = match result {
+        Ok(Ok(applied)) => (
+            StatusCode::OK,
+            json!({
+                "revision": applied.revision,
+                "description": applied.description,
+                "created": applied.created,
+            }),
+        ),
+        Ok(Err(e @ fs_library::Error::Conflict { .. })) => {
+            (StatusCode::CONFLICT, json!({ "error": e.to_string() }))
+        }
+        Ok(Err(e @ fs_library::Error::Decision { .. })) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "error": e.to_string() }),
+        ),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "error": e.to_string() }),
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "error": e.to_string() }),
+        ),
+    };
+    (status, axum::Json(answer)).into_response()
+}
+
+/// The crop of an identity's face of that rank, from the file the manifest names.
+async fn crop(
+    State(app): State<Arc<App>>,
+    Path((entry, rank)): Path<(String, String)>,
+) -> Response {
+    let file = {
+        let inner = app.inner.lock().expect("not poisoned");
+        let library = &inner.library;
+        let Some(e) = library.entry(&entry) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let Some(face) = rank
+            .parse::<usize>()
+            .ok()
+            .and_then(|r| e.export.faces.get(r))
+        else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        library.dir().join(e.dir()).join(&face.png)
+    };
+    png(file).await
+}
+
+/// The crop of a candidate (a singleton resembling an identity), by its index.
+async fn candidate(State(app): State<Arc<App>>, Path(index): Path<String>) -> Response {
+    let file = {
+        let inner = app.inner.lock().expect("not poisoned");
+        let library = &inner.library;
+        let Some(c) = index
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| library.manifest().candidates.get(i))
+        else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        library.dir().join(&c.png)
+    };
+    png(file).await
+}
+
+async fn png(file: PathBuf) -> Response {
+    match tokio::task::spawn_blocking(move || std::fs::read(file)).await {
+        Ok(Ok(bytes)) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
