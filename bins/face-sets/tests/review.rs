@@ -227,6 +227,66 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
         4,
         "the undo is logged too"
     );
+
+    // Split one of Biden's faces into a new identity and lock Obama: the next run keeps
+    // both. Moving Biden's last face away would empty him, which is refused.
+    let biden_faces = face_keys(&library, &biden);
+    assert!(biden_faces.len() >= 2, "{biden_faces:?}");
+    let split = library
+        .decide(
+            &cache,
+            Decision::Split {
+                entry: biden.clone(),
+                faces: vec![biden_faces[0].clone()],
+                label: "Young Joe".into(),
+            },
+            None,
+            &options,
+        )
+        .unwrap();
+    let young = split.created.unwrap();
+    assert_eq!(face_keys(&library, &young), [biden_faces[0].clone()]);
+    assert!(dir.join(&young).join("Young_Joe_all.fsz").is_file());
+    let emptying = library.decide(
+        &cache,
+        Decision::Move {
+            face: biden_faces[1].clone(),
+            from: biden.clone(),
+            to: obama.clone(),
+        },
+        None,
+        &options,
+    );
+    assert!(matches!(emptying, Err(Error::Decision { .. })), "{emptying:?}");
+    assert!(face_keys(&library, &biden).contains(&biden_faces[1]), "unchanged");
+    library
+        .decide(
+            &cache,
+            Decision::Lock {
+                entry: obama.clone(),
+                locked: true,
+            },
+            None,
+            &options,
+        )
+        .unwrap();
+    let obama_before = face_keys(&library, &obama);
+    run_pipeline(&photos, &out);
+    let mut library = Library::open(&dir).unwrap();
+    assert_eq!(
+        face_keys(&library, &young),
+        [biden_faces[0].clone()],
+        "split stays apart"
+    );
+    assert!(!face_keys(&library, &biden).contains(&biden_faces[0]));
+    assert_eq!(face_keys(&library, &obama), obama_before, "locked");
+
+    // Undo the lock, then the split: the face goes home and the new folder goes.
+    library.decide(&cache, Decision::Undo, None, &options).unwrap();
+    library.decide(&cache, Decision::Undo, None, &options).unwrap();
+    assert!(library.entry(&young).is_none());
+    assert!(!dir.join(&young).exists());
+    assert!(face_keys(&library, &biden).contains(&biden_faces[0]));
 }
 
 /// `face-sets review OUT --no-open`, and the address it prints.

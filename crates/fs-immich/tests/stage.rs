@@ -84,6 +84,7 @@ fn stages_big_faces_dedups_and_writes_queue_and_state() {
         face(400.0),
     );
     video.asset_type = "VIDEO".into();
+    video.rendering = Some(fixture("f0001.jpg"));
     let mut preview_scaled = MockAsset::image(
         "scaled",
         "/upload/lib/scaled.jpg",
@@ -138,15 +139,17 @@ fn stages_big_faces_dedups_and_writes_queue_and_state() {
     o.dedup_against
         .insert(ContentHash::of_bytes(&fixture("f0007.jpg")));
     let summary = stage(&Client::new(mock.url(), KEY), &o, &Silent).unwrap();
-    assert_eq!(summary.seen, 6, "videos are not listed as images");
+    assert_eq!(summary.seen, 7, "the video is listed too");
     assert_eq!(
         (
             summary.staged,
             summary.deduped_internal,
             summary.deduped_against_cache
         ),
-        (2, 1, 1)
+        (3, 1, 1),
+        "the video is staged as its still"
     );
+    assert_eq!(summary.renderings, 1);
     assert_eq!((summary.no_face, summary.small_face), (1, 1));
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
     let user = tmp.path().join("alice");
@@ -162,10 +165,11 @@ fn stages_big_faces_dedups_and_writes_queue_and_state() {
     );
     let queue: Vec<String> =
         serde_json::from_slice(&fs::read(user.join("queue.json")).unwrap()).unwrap();
-    assert_eq!(queue.len(), 2);
+    assert_eq!(queue.len(), 3);
+    assert!(queue.iter().any(|p| p.ends_with("clip.mp4.immich.jpg")), "{queue:?}");
     assert!(queue.iter().all(|p| Path::new(p).is_file()));
     let st = state(tmp.path());
-    assert_eq!(st.done.len(), 6);
+    assert_eq!(st.done.len(), 7);
     assert!(
         matches!(st.done["a1"], Outcome::Duplicate { .. })
             != matches!(st.done["a2"], Outcome::Duplicate { .. })
@@ -173,11 +177,12 @@ fn stages_big_faces_dedups_and_writes_queue_and_state() {
     // Downloads only for what passed the face filter.
     let originals = mock.originals();
     assert!(!originals.contains_key("cat") && !originals.contains_key("tiny"));
+    assert!(!originals.contains_key("v1"), "a video's original is never downloaded");
 
     // A second run finds everything done and fetches nothing.
     let before = mock.originals();
     let again = stage(&Client::new(mock.url(), KEY), &o, &Silent).unwrap();
-    assert_eq!((again.already_done, again.staged), (6, 0));
+    assert_eq!((again.already_done, again.staged), (7, 0));
     assert_eq!(mock.originals(), before);
 }
 
