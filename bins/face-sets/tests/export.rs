@@ -355,7 +355,7 @@ fn run_twice_then_the_report_renders_in_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let dom = Command::new(common::chromium())
         .args(common::headless(profile.path()))
-        .arg("--dump-dom")
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("file://{}", report.display()))
         .output()
         .unwrap();

@@ -257,8 +257,14 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
         None,
         &options,
     );
-    assert!(matches!(emptying, Err(Error::Decision { .. })), "{emptying:?}");
-    assert!(face_keys(&library, &biden).contains(&biden_faces[1]), "unchanged");
+    assert!(
+        matches!(emptying, Err(Error::Decision { .. })),
+        "{emptying:?}"
+    );
+    assert!(
+        face_keys(&library, &biden).contains(&biden_faces[1]),
+        "unchanged"
+    );
     library
         .decide(
             &cache,
@@ -282,8 +288,12 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     assert_eq!(face_keys(&library, &obama), obama_before, "locked");
 
     // Undo the lock, then the split: the face goes home and the new folder goes.
-    library.decide(&cache, Decision::Undo, None, &options).unwrap();
-    library.decide(&cache, Decision::Undo, None, &options).unwrap();
+    library
+        .decide(&cache, Decision::Undo, None, &options)
+        .unwrap();
+    library
+        .decide(&cache, Decision::Undo, None, &options)
+        .unwrap();
     assert!(library.entry(&young).is_none());
     assert!(!dir.join(&young).exists());
     assert!(face_keys(&library, &biden).contains(&biden_faces[0]));
@@ -441,7 +451,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     let profile = tempfile::tempdir().unwrap();
     let dom = Command::new(chromium())
         .args(headless(profile.path()))
-        .arg("--dump-dom")
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
         .arg(&url)
         .output()
         .unwrap();
@@ -451,7 +461,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     fs::create_dir_all(&shots).unwrap();
     let shot = Command::new(chromium())
         .args(headless(profile.path()))
-        .arg("--window-size=1100,700")
+        .args(["--virtual-time-budget=10000", "--window-size=1100,700"])
         .arg(format!(
             "--screenshot={}",
             shots.join("review.png").display()
@@ -465,4 +475,273 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
         String::from_utf8_lossy(&shot.stderr)
     );
     assert!(shots.join("review.png").is_file());
+}
+
+/// Headless Chromium on a page, driven over the `DevTools` protocol: the test runs the
+/// page's own buttons and keys, as a person would.
+struct Browser {
+    child: Child,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    next: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn open(url: &str) -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(chromium())
+            .args(headless(profile.path()))
+            .args(["--remote-debugging-port=0", "--window-size=1100,800"])
+            .arg(url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("DevTools listening on ").map(str::to_string))
+            .expect("Chromium prints its DevTools address");
+        // Keep reading, so Chromium never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let port = endpoint
+            .trim_start_matches("ws://127.0.0.1:")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = (0..100)
+            .find_map(|_| {
+                let (_, list) = get(&format!("http://127.0.0.1:{port}/json/list"));
+                let list: serde_json::Value = serde_json::from_slice(&list).ok()?;
+                let found =
+                    list.as_array()?.iter().find(|t| t["type"] == "page")?["webSocketDebuggerUrl"]
+                        .as_str()
+                        .map(str::to_string);
+                if found.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                found
+            })
+            .expect("a page target");
+        let (socket, _) = tungstenite::connect(page).unwrap();
+        Self {
+            child,
+            socket,
+            next: 0,
+            _profile: profile,
+        }
+    }
+
+    /// The value of `expression` in the page (promises awaited).
+    fn eval(&mut self, expression: &str) -> serde_json::Value {
+        self.next += 1;
+        let id = self.next;
+        let call = serde_json::json!({
+            "id": id,
+            "method": "Runtime.evaluate",
+            "params": {"expression": expression, "awaitPromise": true, "returnByValue": true},
+        });
+        self.socket
+            .send(tungstenite::Message::Text(call.to_string().into()))
+            .unwrap();
+        loop {
+            let message = self.socket.read().unwrap();
+            let tungstenite::Message::Text(text) = message else {
+                continue;
+            };
+            let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if answer["id"] == id {
+                return answer["result"]["result"]["value"].clone();
+            }
+        }
+    }
+
+    /// Loads the page again and waits until it shows the library.
+    fn reload(&mut self) {
+        self.eval("window.beforeReload = true; location.reload()");
+        self.wait_for(
+            "!window.beforeReload && document.readyState === 'complete' && \
+             document.querySelectorAll('section.identity').length >= 1",
+        );
+    }
+
+    /// Waits (up to 30 s) until `condition` is true in the page.
+    fn wait_for(&mut self, condition: &str) {
+        for _ in 0..300 {
+            if self.eval(&format!("Boolean({condition})")) == serde_json::json!(true) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the page never showed: {condition}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `[name, label, faces]` of every identity the page shows.
+fn shown(browser: &mut Browser) -> Vec<(String, String, u64)> {
+    let value = browser.eval(
+        "[...document.querySelectorAll('section.identity')].map(s => \
+         [s.dataset.name, s.querySelector('h2').textContent, s.querySelectorAll('figure').length])",
+    );
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v[0].as_str().unwrap().to_string(),
+                v[1].as_str().unwrap().to_string(),
+                v[2].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn section(name: &str) -> String {
+    format!("document.querySelector('section[data-name=\"{name}\"]')")
+}
+
+#[test]
+fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (photos, out) = library_of_fixtures(tmp.path());
+    let dir = out.join("facesets_swap_ready");
+    let library = Library::open(&dir).unwrap();
+    let obama = entry_with(&library, OBAMA);
+    let biden = entry_with(&library, BIDEN);
+    drop(library);
+    let (child, url) = serve(&out);
+    let _stop = Stop(child);
+    let mut browser = Browser::open(&url);
+    browser.wait_for("document.querySelectorAll('section.identity').length >= 2");
+    let faces_of = |shown: &[(String, String, u64)], name: &str| {
+        shown.iter().find(|s| s.0 == name).map(|s| s.2).unwrap()
+    };
+    let start = shown(&mut browser);
+    let (obama_faces, biden_faces) = (faces_of(&start, &obama), faces_of(&start, &biden));
+
+    // Rename: the button, a name typed into the prompt.
+    browser.eval(&format!(
+        "window.prompt = () => 'Barack Obama'; {}.querySelector('button.rename').click()",
+        section(&obama)
+    ));
+    browser.wait_for(&format!(
+        "{}.querySelector('h2').textContent === 'Barack Obama'",
+        section(&obama)
+    ));
+
+    // Reject: select Obama's last face, then the button.
+    browser.eval(&format!(
+        "{s}.querySelector('figure:last-child').click(); {s}.querySelector('button.reject').click()",
+        s = section(&obama)
+    ));
+    browser.wait_for(&format!(
+        "{}.querySelectorAll('figure').length === {}",
+        section(&obama),
+        obama_faces - 1
+    ));
+
+    // Split one of Biden's faces off, then undo it with the keyboard.
+    browser.eval(&format!(
+        "window.prompt = () => 'Young Joe'; {s}.querySelector('figure').click(); \
+         {s}.querySelector('button.split').click()",
+        s = section(&biden)
+    ));
+    browser
+        .wait_for("[...document.querySelectorAll('h2')].some(h => h.textContent === 'Young Joe')");
+    browser.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'u'}))");
+    browser
+        .wait_for("![...document.querySelectorAll('h2')].some(h => h.textContent === 'Young Joe')");
+    browser.wait_for(&format!(
+        "{}.querySelectorAll('figure').length === {biden_faces}",
+        section(&biden)
+    ));
+
+    // Merge Biden into Obama with the chooser.
+    browser.eval(&format!(
+        "const m = {}.querySelector('.head select'); m.value = '{obama}'; \
+         m.dispatchEvent(new Event('change'))",
+        section(&biden)
+    ));
+    browser.wait_for(&format!("{} === null", section(&biden)));
+    let merged_faces = obama_faces - 1 + biden_faces;
+
+    // The library on disk says the same, and so does the page loaded again.
+    let manifest = || -> serde_json::Value {
+        serde_json::from_slice(&fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+    };
+    let entry = |m: &serde_json::Value, name: &str| {
+        m["facesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let m = manifest();
+    assert_eq!(entry(&m, &obama)["review"]["label"], "Barack Obama");
+    assert_eq!(entry(&m, &biden)["review"]["merged_into"], obama.as_str());
+    assert_eq!(
+        entry(&m, &obama)["faces"].as_array().unwrap().len() as u64,
+        merged_faces,
+        "{:#}",
+        entry(&m, &obama)
+    );
+    browser.reload();
+    let again = shown(&mut browser);
+    assert_eq!(
+        again.iter().find(|s| s.0 == obama).unwrap(),
+        &(obama.clone(), "Barack Obama".to_string(), merged_faces)
+    );
+    assert!(again.iter().all(|s| s.0 != biden), "{again:?}");
+
+    // The next run on the same photos keeps every decision (the merged identity may
+    // grow: clustering's faces for either side now go to it); the open page shows it.
+    let keys = |e: &serde_json::Value| -> Vec<String> {
+        e["faces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["face"]["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let kept = keys(&entry(&m, &obama));
+    let rejected: Vec<String> = entry(&m, &obama)["review"]["excluded"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(rejected.len(), 1);
+    run_pipeline(&photos, &out);
+    let m = manifest();
+    let after = keys(&entry(&m, &obama));
+    assert_eq!(entry(&m, &obama)["review"]["label"], "Barack Obama");
+    assert!(
+        kept.iter().all(|k| after.contains(k)),
+        "{kept:?} ⊄ {after:?}"
+    );
+    assert!(!after.contains(&rejected[0]), "the rejected face stays out");
+    assert_eq!(entry(&m, &biden)["review"]["merged_into"], obama.as_str());
+    browser.reload();
+    let shown_after = shown(&mut browser);
+    assert_eq!(
+        shown_after.iter().find(|s| s.0 == obama).unwrap(),
+        &(
+            obama.clone(),
+            "Barack Obama".to_string(),
+            after.len() as u64
+        )
+    );
+    assert!(shown_after.iter().all(|s| s.0 != biden));
 }

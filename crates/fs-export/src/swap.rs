@@ -157,6 +157,9 @@ pub struct ExportRequest<'a> {
     pub bundle_stem: String,
     /// Provenance label, recorded in the manifest.
     pub label: Option<String>,
+    /// Keys of faces the outlier gate leaves alone (a person's choice; the other gates
+    /// still apply).
+    pub chosen: &'a std::collections::BTreeSet<String>,
 }
 
 /// What exporting one faceset did.
@@ -309,7 +312,8 @@ pub fn export_faceset(
     let mut kept: Vec<(usize, Quality)> = Vec::new();
     for (i, (row, k)) in present.iter().enumerate() {
         let d = cosine_distance(embeddings.row(i).as_slice().expect("contiguous"), &centre);
-        if present.len() >= 2 && d > options.outlier_threshold {
+        if present.len() >= 2 && d > options.outlier_threshold && !request.chosen.contains(&row.key)
+        {
             dropped.push(SkippedFace {
                 face: (*row).clone(),
                 reason: format!(

@@ -166,7 +166,10 @@ fn stages_big_faces_dedups_and_writes_queue_and_state() {
     let queue: Vec<String> =
         serde_json::from_slice(&fs::read(user.join("queue.json")).unwrap()).unwrap();
     assert_eq!(queue.len(), 3);
-    assert!(queue.iter().any(|p| p.ends_with("clip.mp4.immich.jpg")), "{queue:?}");
+    assert!(
+        queue.iter().any(|p| p.ends_with("clip.mp4.immich.jpg")),
+        "{queue:?}"
+    );
     assert!(queue.iter().all(|p| Path::new(p).is_file()));
     let st = state(tmp.path());
     assert_eq!(st.done.len(), 7);
@@ -177,7 +180,10 @@ fn stages_big_faces_dedups_and_writes_queue_and_state() {
     // Downloads only for what passed the face filter.
     let originals = mock.originals();
     assert!(!originals.contains_key("cat") && !originals.contains_key("tiny"));
-    assert!(!originals.contains_key("v1"), "a video's original is never downloaded");
+    assert!(
+        !originals.contains_key("v1"),
+        "a video's original is never downloaded"
+    );
 
     // A second run finds everything done and fetches nothing.
     let before = mock.originals();

@@ -194,7 +194,10 @@ impl Library {
                 let source_dir = source.dir().to_string();
                 let folder = self.dir.join(source_dir);
                 let target = self.entry_mut(into).expect("checked above");
-                for row in rows {
+                // Both sides' faces are the person's choice now: the merged centroid
+                // must not push either side out.
+                let own = target.review.members(&target.face_rows());
+                for row in own.into_iter().chain(rows) {
                     target.review.excluded.remove(&row.key);
                     if !target.review.included.iter().any(|f| f.key == row.key) {
                         target.review.included.push(row);
@@ -326,6 +329,7 @@ impl Library {
             faces: members,
             dropped: Vec::new(),
         };
+        let chosen = entry.review.exempt_from_outlier_gate();
         let request = ExportRequest {
             faceset: &faceset,
             dir: entry.dir().to_string(),
@@ -335,6 +339,7 @@ impl Library {
                 .as_deref()
                 .map_or_else(|| bundle_stem(entry), safe_label),
             label: entry.export.label.clone(),
+            chosen: &chosen,
         };
         let old_bundles = [
             entry.export.top_bundle.clone(),

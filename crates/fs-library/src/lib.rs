@@ -453,6 +453,7 @@ impl Library {
                     name.clone()
                 },
                 label: Some(n.label.clone()),
+                chosen: &std::collections::BTreeSet::new(),
             };
             let outcome =
                 export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
@@ -576,6 +577,7 @@ impl Library {
                 .collect();
             proposed.extend(merged_in.remove(&name).unwrap_or_default());
             let members = review.members(&proposed);
+            let chosen = review.exempt_from_outlier_gate();
             let renamed = Faceset {
                 name: name.clone(),
                 images: fs_export::faces::distinct_images(&members),
@@ -590,6 +592,7 @@ impl Library {
                     .as_deref()
                     .map_or_else(|| name.clone(), safe_label),
                 label: None,
+                chosen: &chosen,
             };
             let outcome =
                 export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;

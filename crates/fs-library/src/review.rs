@@ -53,6 +53,12 @@ impl Review {
         *self == Review::default()
     }
 
+    /// The faces the outlier gate must leave alone: those a person put in by hand (a
+    /// person's choice is not second-guessed by a centroid it moved).
+    pub fn exempt_from_outlier_gate(&self) -> BTreeSet<String> {
+        self.included.iter().map(|f| f.key.clone()).collect()
+    }
+
     /// The members of an entry whose automatic step proposes `proposed`: those plus the
     /// faces put in by hand, less the faces taken out, each face once, in that order.
     pub fn members(&self, proposed: &[FaceRow]) -> Vec<FaceRow> {

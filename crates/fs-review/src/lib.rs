@@ -108,6 +108,9 @@ impl Server {
             token: token.clone(),
             origin: format!("http://{address}"),
             inner: Mutex::new(Inner {
+                stamps: Inner::stamps(&config.library, &config.cache),
+                library_dir: config.library,
+                cache_path: config.cache,
                 library,
                 cache,
                 options: config.options,
@@ -204,6 +207,36 @@ struct Inner {
     library: Library,
     cache: Cache,
     options: SwapOptions,
+    library_dir: PathBuf,
+    cache_path: PathBuf,
+    /// When the manifest and the cache were last changed, as loaded.
+    stamps: [Option<std::time::SystemTime>; 2],
+}
+
+impl Inner {
+    fn stamps(
+        library: &std::path::Path,
+        cache: &std::path::Path,
+    ) -> [Option<std::time::SystemTime>; 2] {
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        [
+            modified(&library.join(fs_export::swap::SWAP_MANIFEST)),
+            modified(cache),
+        ]
+    }
+
+    /// Reads the library and cache again when a command (`run`, `export-swap`, a
+    /// workflow) changed them while the page was open.
+    fn refresh(&mut self) -> Result<(), String> {
+        let now = Self::stamps(&self.library_dir, &self.cache_path);
+        if now == self.stamps {
+            return Ok(());
+        }
+        self.library = Library::open(&self.library_dir).map_err(|e| e.to_string())?;
+        self.cache = Cache::open_read_only(&self.cache_path).map_err(|e| e.to_string())?;
+        self.stamps = now;
+        Ok(())
+    }
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -258,7 +291,10 @@ async fn page() -> impl IntoResponse {
 
 /// Every identity with its faces, the candidates, and the revision.
 async fn library_view(State(app): State<Arc<App>>) -> Response {
-    let inner = app.inner.lock().expect("not poisoned");
+    let mut inner = app.inner.lock().expect("not poisoned");
+    if let Err(e) = inner.refresh() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
     let library = &inner.library;
     let revision = match library.decisions() {
         Ok(log) => log.revision(),
@@ -321,12 +357,21 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
     let worker = app.clone();
     let result = tokio::task::spawn_blocking(move || {
         let mut inner = worker.inner.lock().expect("not poisoned");
+        inner.refresh().map_err(|why| fs_library::Error::Decision {
+            decision: body.decision.describe(),
+            why: format!("the library could not be read again: {why}"),
+        })?;
         let Inner {
             library,
             cache,
             options,
+            ..
         } = &mut *inner;
-        library.decide(cache, body.decision, Some(body.revision), options)
+        let applied = library.decide(cache, body.decision, Some(body.revision), options)?;
+        // What was just written is what is loaded.
+        let stamps = Inner::stamps(&inner.library_dir, &inner.cache_path);
+        inner.stamps = stamps;
+        Ok(applied)
     })
     .await;
     let (status, answer) = match result {

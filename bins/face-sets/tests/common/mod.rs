@@ -61,7 +61,7 @@ pub(crate) fn chromium() -> &'static str {
 }
 
 /// Chromium's flags for a headless run that reaches nothing but the page, with its
-/// profile in `profile`.
+/// profile in `profile` (add `--virtual-time-budget` to dump or shoot a page).
 pub(crate) fn headless(profile: &Path) -> Vec<String> {
     [
         "--headless",
@@ -71,7 +71,6 @@ pub(crate) fn headless(profile: &Path) -> Vec<String> {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--virtual-time-budget=10000",
     ]
     .into_iter()
     .map(str::to_string)
