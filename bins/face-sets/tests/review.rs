@@ -297,6 +297,63 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     assert!(library.entry(&young).is_none());
     assert!(!dir.join(&young).exists());
     assert!(face_keys(&library, &biden).contains(&biden_faces[0]));
+
+    // Accept a candidate: one of Biden's faces offered for Obama (as `run` offers
+    // singletons that resemble an identity). It joins, past the outlier gate, stops
+    // being a candidate, and the next run keeps it there and gives it to no one else.
+    let offered = library
+        .entry(&biden)
+        .unwrap()
+        .export
+        .faces
+        .last()
+        .unwrap()
+        .face
+        .clone();
+    let key = offered.key.clone();
+    let row = serde_json::to_value(&offered).unwrap();
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["candidates"] = serde_json::json!([{
+        "faceset": obama, "png": "_candidates/x.png", "face": row, "distance": 0.45,
+        "quality": {"frontality": 0.9, "det_score": 0.9, "symmetry": 0.9, "size": 0.9,
+                    "sharpness": 0.9, "composite": 0.9},
+    }]);
+    fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let mut library = Library::open(&dir).unwrap();
+    library
+        .decide(
+            &cache,
+            Decision::Accept {
+                face: key.clone(),
+                entry: obama.clone(),
+            },
+            None,
+            &options,
+        )
+        .unwrap();
+    assert!(
+        face_keys(&library, &obama).contains(&key),
+        "{:?}",
+        library.entry(&obama).unwrap().export.dropped
+    );
+    assert!(library.manifest().candidates.is_empty());
+    run_pipeline(&photos, &out);
+    let library = Library::open(&dir).unwrap();
+    assert!(face_keys(&library, &obama).contains(&key), "accepted stays");
+    assert!(
+        !face_keys(&library, &biden).contains(&key),
+        "and is Obama's only"
+    );
+    assert!(
+        library
+            .manifest()
+            .candidates
+            .iter()
+            .all(|c| c.face.key != key),
+        "and is no candidate again"
+    );
 }
 
 /// `face-sets review OUT --no-open`, and the address it prints.

@@ -209,6 +209,25 @@ impl Library {
                 )?;
                 to_export.push(into.clone());
             }
+            Decision::Accept { face, entry } => {
+                let candidate = self
+                    .manifest
+                    .candidates
+                    .iter()
+                    .position(|c| c.face.key == *face)
+                    .ok_or_else(|| refuse(format!("{face} is not a candidate")))?;
+                let row = self.manifest.candidates[candidate].face.clone();
+                let e = self
+                    .entry_mut(entry)
+                    .ok_or_else(|| refuse(no_entry(entry)))?;
+                remember(&mut before, &mut rows_before, entry, e);
+                e.review.excluded.remove(face);
+                if !e.review.included.iter().any(|f| f.key == *face) {
+                    e.review.included.push(row);
+                }
+                self.manifest.candidates.remove(candidate);
+                to_export.push(entry.clone());
+            }
             Decision::Lock { entry, locked } => {
                 let e = self
                     .entry_mut(entry)

@@ -649,14 +649,17 @@ impl Library {
                     .filter(|e| e.provenance.kind == Kind::Refined && !e.centroid.is_empty())
                     .map(|e| (e.export.name.clone(), e.centroid.clone()))
                     .collect();
-                rescue_candidates(
+                let mut rescued = rescue_candidates(
                     &faces,
                     raw,
                     &centroids,
                     &self.dir,
                     options,
                     &mut changes.errors,
-                )?
+                )?;
+                // A face a person put in an identity is no candidate any more.
+                rescued.retain(|c| !pinned.contains_key(&c.face.key));
+                rescued
             }
             _ => Vec::new(),
         };

@@ -137,6 +137,13 @@ pub enum Decision {
         /// The entry that stays.
         into: String,
     },
+    /// Accept the candidate `face` (a singleton offered in `_candidates/`) into `entry`.
+    Accept {
+        /// The candidate's face key.
+        face: String,
+        /// The entry it joins (usually the one it resembles).
+        entry: String,
+    },
     /// Lock or unlock `entry`.
     Lock {
         /// The entry.
@@ -165,6 +172,7 @@ impl Decision {
                 label,
             } => format!("{} faces of {entry} split into {label:?}", faces.len()),
             Decision::Merge { from, into } => format!("{from} merged into {into}"),
+            Decision::Accept { face, entry } => format!("candidate {face} accepted into {entry}"),
             Decision::Lock { entry, locked } => {
                 format!("{entry} {}", if *locked { "locked" } else { "unlocked" })
             }
