@@ -453,6 +453,20 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     assert_eq!(status, 200);
     assert!(png.starts_with(b"\x89PNG"), "a PNG crop");
 
+    // A face the gates dropped has no crop file: one is made from its photo.
+    let with_dropped = view["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| !e["dropped"].as_array().unwrap().is_empty())
+        .expect("the fixtures' gates drop some faces");
+    let (status, png) = get(&format!(
+        "{base}/dropped/{}/0?token={token}",
+        with_dropped["name"].as_str().unwrap()
+    ));
+    assert_eq!(status, 200);
+    assert!(png.starts_with(b"\x89PNG"), "a PNG crop of a dropped face");
+
     // Image routes take names and ranks, never paths.
     for hostile in [
         "/crop/..%2F..%2F..%2Fetc%2Fpasswd/0",
@@ -462,6 +476,8 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
         "/crop/faceset_001/-1",
         "/crop/faceset_001/999",
         "/candidate/..%2Fmanifest.json",
+        "/dropped/..%2F..%2Fetc%2Fpasswd/0",
+        "/dropped/faceset_001/99",
         "/manifest.json",
         "/decisions.jsonl",
     ] {

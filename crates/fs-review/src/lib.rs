@@ -107,6 +107,7 @@ impl Server {
         let app = Arc::new(App {
             token: token.clone(),
             origin: format!("http://{address}"),
+            dropped_crops: Mutex::new(std::collections::HashMap::new()),
             inner: Mutex::new(Inner {
                 stamps: Inner::stamps(&config.library, &config.cache),
                 library_dir: config.library,
@@ -201,6 +202,8 @@ struct App {
     token: String,
     origin: String,
     inner: Mutex<Inner>,
+    /// Crops of dropped faces, made from their photos once, by face key.
+    dropped_crops: Mutex<std::collections::HashMap<String, Vec<u8>>>,
 }
 
 struct Inner {
@@ -246,6 +249,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/decide", post(decide))
         .route("/crop/{entry}/{rank}", get(crop))
         .route("/candidate/{index}", get(candidate))
+        .route("/dropped/{entry}/{index}", get(dropped))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -317,7 +321,11 @@ async fn library_view(State(app): State<Arc<App>>) -> Response {
                     "photo": f.face.path,
                     "quality": f.quality.composite,
                 })).collect::<Vec<_>>(),
-                "dropped": e.export.dropped.len(),
+                "dropped": e.export.dropped.iter().map(|d| json!({
+                    "key": d.face.key,
+                    "photo": d.face.path,
+                    "reason": d.reason,
+                })).collect::<Vec<_>>(),
                 "excluded": e.review.excluded.len(),
             })
         })
@@ -442,16 +450,84 @@ async fn candidate(State(app): State<Arc<App>>, Path(index): Path<String>) -> Re
     png(file).await
 }
 
+/// The crop of a face an identity's gates dropped (it has no file of its own): made
+/// from its photo the first time it is asked for, then kept. The photo is only read.
+async fn dropped(
+    State(app): State<Arc<App>>,
+    Path((entry, index)): Path<(String, String)>,
+) -> Response {
+    let found = {
+        let inner = app.inner.lock().expect("not poisoned");
+        let face = inner.library.entry(&entry).and_then(|e| {
+            index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| e.export.dropped.get(i))
+                .map(|d| d.face.clone())
+        });
+        face.map(|face| {
+            let others = face
+                .key
+                .parse::<fs_cache::FaceKey>()
+                .ok()
+                .and_then(|key| {
+                    let record = inner.cache.image(&key.hash)?;
+                    Some(fs_export::swap::other_faces(record, key.index as usize))
+                })
+                .unwrap_or_default();
+            (face, others)
+        })
+    };
+    let Some((face, others)) = found else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Some(bytes) = app
+        .dropped_crops
+        .lock()
+        .expect("not poisoned")
+        .get(&face.key)
+    {
+        return png_response(bytes.clone());
+    }
+    let key = face.key.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let photo = face.paths.iter().chain([&face.path]).find_map(|p| {
+            let bytes = std::fs::read(p).ok()?;
+            fs_detect::decode::decode_photo(Some(p), &bytes).ok()
+        })?;
+        let crop = fs_export::swap::crop_single_face(&photo, face.bbox, &others, 0.3, 128);
+        let mut png = Vec::new();
+        crop.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .ok()?;
+        Some(png)
+    })
+    .await;
+    match made {
+        Ok(Some(bytes)) => {
+            app.dropped_crops
+                .lock()
+                .expect("not poisoned")
+                .insert(key, bytes.clone());
+            png_response(bytes)
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn png_response(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 async fn png(file: PathBuf) -> Response {
     match tokio::task::spawn_blocking(move || std::fs::read(file)).await {
-        Ok(Ok(bytes)) => (
-            [
-                (header::CONTENT_TYPE, "image/png"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(Ok(bytes)) => png_response(bytes),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
