@@ -663,7 +663,7 @@ impl Drop for Browser {
 fn shown(browser: &mut Browser) -> Vec<(String, String, u64)> {
     let value = browser.eval(
         "[...document.querySelectorAll('section.identity')].map(s => \
-         [s.dataset.name, s.querySelector('h2').textContent, s.querySelectorAll('figure').length])",
+         [s.dataset.name, s.querySelector('h2').textContent, s.querySelectorAll('.faces figure').length])",
     );
     value
         .as_array()
@@ -714,18 +714,18 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
 
     // Reject: select Obama's last face, then the button.
     browser.eval(&format!(
-        "{s}.querySelector('figure:last-child').click(); {s}.querySelector('button.reject').click()",
+        "{s}.querySelector('.faces figure:last-child').click(); {s}.querySelector('button.reject').click()",
         s = section(&obama)
     ));
     browser.wait_for(&format!(
-        "{}.querySelectorAll('figure').length === {}",
+        "{}.querySelectorAll('.faces figure').length === {}",
         section(&obama),
         obama_faces - 1
     ));
 
     // Split one of Biden's faces off, then undo it with the keyboard.
     browser.eval(&format!(
-        "window.prompt = () => 'Young Joe'; {s}.querySelector('figure').click(); \
+        "window.prompt = () => 'Young Joe'; {s}.querySelector('.faces figure').click(); \
          {s}.querySelector('button.split').click()",
         s = section(&biden)
     ));
@@ -735,7 +735,7 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
     browser
         .wait_for("![...document.querySelectorAll('h2')].some(h => h.textContent === 'Young Joe')");
     browser.wait_for(&format!(
-        "{}.querySelectorAll('figure').length === {biden_faces}",
+        "{}.querySelectorAll('.faces figure').length === {biden_faces}",
         section(&biden)
     ));
 
