@@ -130,6 +130,20 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
         "{files:?}"
     );
     assert!(files.contains(&"Joe_Biden.txt".to_string()), "{files:?}");
+    assert_eq!(
+        library.entry(&biden).unwrap().export.dropped.len(),
+        Library::open(&dir)
+            .unwrap()
+            .entry(&biden)
+            .unwrap()
+            .export
+            .dropped
+            .len(),
+    );
+    assert!(
+        !library.entry(&biden).unwrap().export.dropped.is_empty(),
+        "the faces its gates dropped stay listed after a rename"
+    );
     assert!(!files.contains(&format!("{biden}_all.fsz")), "{files:?}");
 
     // A page that saw revision 1 cannot overwrite revision 2.

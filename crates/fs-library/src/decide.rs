@@ -389,6 +389,24 @@ impl Library {
         }
         let entry = self.entry_mut(name).expect("named by the decision");
         let (keep_dir, keep_label) = (entry.export.dir.take(), entry.export.label.take());
+        // Faces the gates dropped before stay listed (this export saw only the members),
+        // unless they are members now or a person took them out.
+        let mut outcome = outcome;
+        let listed: std::collections::BTreeSet<String> = outcome
+            .export
+            .faces
+            .iter()
+            .map(|f| f.face.key.clone())
+            .chain(outcome.export.dropped.iter().map(|d| d.face.key.clone()))
+            .collect();
+        outcome.export.dropped.extend(
+            std::mem::take(&mut entry.export.dropped)
+                .into_iter()
+                .filter(|d| {
+                    !listed.contains(&d.face.key)
+                        && !entry.review.excluded.contains_key(&d.face.key)
+                }),
+        );
         entry.export = outcome.export;
         entry.export.dir = keep_dir;
         entry.export.label = keep_label;
