@@ -113,7 +113,7 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
         let fixtures = root.join("fixtures/images");
         let small = make_bench_set(&fixtures, &scratch.path().join("small"))?;
         eprintln!("making the camera-size set (12-MP JPEGs)…");
-        let labelled = fixture_labels(&root.join("fixtures/labels.csv"))?;
+        let labelled = fs_fixtures::labels(&root.join("fixtures"))?;
         let camera = scratch.path().join("camera");
         fs_fixtures::write_camera_set(&fixtures, &camera, CAMERA_COPIES, |p| {
             p.file_name()
@@ -146,19 +146,6 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
 
 /// Copies of each fixture in the camera set, in each framing.
 const CAMERA_COPIES: u64 = 2;
-
-/// `labels.csv`: file name → identity (empty for no face).
-fn fixture_labels(path: &Path) -> anyhow::Result<std::collections::HashMap<String, String>> {
-    Ok(fs::read_to_string(path)?
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let (file, identity) = line.split_once(',')?;
-            let name = Path::new(file).file_name()?.to_string_lossy().into_owned();
-            Some((name, identity.to_string()))
-        })
-        .collect())
-}
 
 /// `face-sets embed` with each pack beside the Python reference of that pack.
 fn embed_contenders(

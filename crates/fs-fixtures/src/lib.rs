@@ -8,6 +8,7 @@
 //! adds sensor-like noise: a smooth upscale would compress to a fifth of a real photo's
 //! bytes and decode far faster than one.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,25 @@ pub fn camera_photo(source: &RgbImage, framing: Framing, seed: u64) -> RgbImage 
         }
     }
     frame
+}
+
+/// `file name → identity` from `labels.csv` in the `fixtures` folder: an empty identity
+/// for a photo with no face, `multi` for a group photo.
+pub fn labels(fixtures: &Path) -> std::io::Result<BTreeMap<String, String>> {
+    let path = fixtures.join("labels.csv");
+    std::fs::read_to_string(&path)?
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (file, identity) = line.split_once(',').ok_or_else(|| {
+                std::io::Error::other(format!("{}: no comma in {line:?}", path.display()))
+            })?;
+            Ok((
+                file.trim_start_matches("images/").to_string(),
+                identity.to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// `image` as a JPEG of the quality phones use.

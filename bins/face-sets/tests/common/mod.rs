@@ -19,15 +19,7 @@ pub(crate) fn fixtures() -> PathBuf {
 
 /// `file name → identity` from `fixtures/labels.csv` ("" no face, "multi" group photo).
 pub(crate) fn labels() -> BTreeMap<String, String> {
-    std::fs::read_to_string(fixtures().join("labels.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (p, id) = l.split_once(',').unwrap();
-            (p.trim_start_matches("images/").to_string(), id.to_string())
-        })
-        .collect()
+    fs_fixtures::labels(&fixtures()).unwrap()
 }
 
 /// Runs `cmd`, failing the test if it panicked.

@@ -46,14 +46,9 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// `(file, identity)` from labels.csv; identity is empty for no-face, `multi` for groups.
 pub fn labels() -> Vec<(String, String)> {
-    std::fs::read_to_string(fixtures().join("labels.csv"))
+    fs_fixtures::labels(&fixtures())
         .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (p, id) = l.split_once(',').unwrap();
-            (p.trim_start_matches("images/").to_string(), id.to_string())
-        })
+        .into_iter()
         .collect()
 }
 
