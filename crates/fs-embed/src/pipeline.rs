@@ -624,10 +624,17 @@ fn alignment_long_side(detections: &[Detection], long_side: u32) -> Option<u32> 
 fn rescale(detection: &Detection, from: (u32, u32), to: (u32, u32)) -> Detection {
     let sx = to.0 as f32 / from.0 as f32;
     let sy = to.1 as f32 / from.1 as f32;
+    mapped(detection, |[x, y]| [x * sx, y * sy])
+}
+
+/// `detection` with `f` applied to its box corners and keypoints (a scale or a shift,
+/// which keep a box a box); the score is kept.
+fn mapped(detection: &Detection, f: impl Fn([f32; 2]) -> [f32; 2]) -> Detection {
     let [x1, y1, x2, y2] = detection.bbox;
+    let ([x1, y1], [x2, y2]) = (f([x1, y1]), f([x2, y2]));
     Detection {
-        bbox: [x1 * sx, y1 * sy, x2 * sx, y2 * sy],
-        kps: detection.kps.map(|[x, y]| [x * sx, y * sy]),
+        bbox: [x1, y1, x2, y2],
+        kps: detection.kps.map(&f),
         score: detection.score,
     }
 }
@@ -746,6 +753,7 @@ fn detect_and_align(
     let mut detections = Vec::with_capacity(found.len());
     let mut crops = Vec::with_capacity(found.len());
     let mut sharpness = Vec::with_capacity(found.len());
+    let full = (photo.decoded.full_width, photo.decoded.full_height);
     for d in &found {
         let seen = box_side(d) * photo.prepared.scale();
         let d = rescale(d, image.dimensions(), here);
@@ -757,7 +765,6 @@ fn detect_and_align(
         )]
         sharpness.push(fs_quality::face_sharpness(&source, d.bbox) as f32);
         crops.push(align_face_smooth(&source, &d.kps));
-        let full = (photo.decoded.full_width, photo.decoded.full_height);
         detections.push(rescale(&d, here, full));
     }
     Ok((detections, sharpness, crops))
@@ -830,16 +837,7 @@ fn refine_small_face(
     let letterbox = detector.letterbox_fitting((fit(x1 - x0), fit(y1 - y0)));
     #[expect(clippy::cast_precision_loss, reason = "pixel coordinates")]
     let (ox, oy) = (x0 as f32, y0 as f32);
-    let here = Detection {
-        bbox: [
-            d.bbox[0] - ox,
-            d.bbox[1] - oy,
-            d.bbox[2] - ox,
-            d.bbox[3] - oy,
-        ],
-        kps: d.kps.map(|[x, y]| [x - ox, y - oy]),
-        score: d.score,
-    };
+    let here = mapped(&d, |[x, y]| [x - ox, y - oy]);
     let best = detector
         .run(&letterbox.prepare(&region))?
         .into_iter()
@@ -847,14 +845,8 @@ fn refine_small_face(
         .max_by(|a, b| a.0.total_cmp(&b.0));
     Ok(match best {
         Some((overlap, r)) if overlap >= 0.5 => Detection {
-            bbox: [
-                r.bbox[0] + ox,
-                r.bbox[1] + oy,
-                r.bbox[2] + ox,
-                r.bbox[3] + oy,
-            ],
-            kps: r.kps.map(|[x, y]| [x + ox, y + oy]),
             score: d.score,
+            ..mapped(&r, |[x, y]| [x + ox, y + oy])
         },
         _ => d,
     })
