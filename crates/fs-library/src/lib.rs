@@ -522,17 +522,23 @@ impl Library {
         let now = now();
         let faces = CacheFaces::of(cache);
         let params = serde_json::json!({ "refine": refine.params, "export": options });
-        let existing_of = |manifest: &LibraryManifest, faceset: &Faceset| {
-            manifest.facesets.iter().position(|e| {
-                e.provenance.kind == Kind::Refined && e.provenance.label == faceset.name
+        // Each faceset's entry, found once: entries added below go to the end, so these
+        // indices stay valid.
+        let existing: Vec<Option<usize>> = refine
+            .facesets
+            .iter()
+            .map(|faceset| {
+                self.manifest.facesets.iter().position(|e| {
+                    e.provenance.kind == Kind::Refined && e.provenance.label == faceset.name
+                })
             })
-        };
+            .collect();
         // Decisions made by hand: the faces of an entry merged into another go to that
         // one, and a face pinned to one entry is proposed to no other.
         let mut merged_in: std::collections::HashMap<String, Vec<FaceRow>> =
             std::collections::HashMap::new();
-        for faceset in &refine.facesets {
-            if let Some(i) = existing_of(&self.manifest, faceset)
+        for (faceset, existing) in refine.facesets.iter().zip(&existing) {
+            if let Some(i) = *existing
                 && let Some(into) = &self.manifest.facesets[i].review.merged_into
             {
                 merged_in
@@ -550,8 +556,7 @@ impl Library {
                     .map(|f| (f.key.clone(), e.export.name.clone()))
             })
             .collect();
-        for faceset in &refine.facesets {
-            let existing = existing_of(&self.manifest, faceset);
+        for (faceset, &existing) in refine.facesets.iter().zip(&existing) {
             let review = existing
                 .map(|i| self.manifest.facesets[i].review.clone())
                 .unwrap_or_default();
