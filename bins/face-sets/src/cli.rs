@@ -399,6 +399,16 @@ pub(crate) struct ReviewArgs {
     /// Only print the address; do not open a browser.
     #[arg(long)]
     pub(crate) no_open: bool,
+    /// Where thumbnails are kept between runs (they are named by what they show, so
+    /// libraries can share them). Default: face-sets/thumbnails in the user's cache
+    /// folder (~/.cache on Linux).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) thumbnails: Option<PathBuf>,
+    /// Do not re-detect crops the way roop-unleashed does when a decision exports an
+    /// identity again, even for identities first exported with that check (it needs the
+    /// detector model; `run` checks by default).
+    #[arg(long)]
+    pub(crate) no_crop_check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,21 @@ fn library_of_fixtures(root: &Path) -> (PathBuf, PathBuf) {
     (photos, out)
 }
 
+fn count_files(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    count_files(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
 fn pngs(folder: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(folder)
         .unwrap()
@@ -370,10 +385,12 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     );
 }
 
-/// `face-sets review OUT --no-open`, and the address it prints.
+/// `face-sets review OUT --no-open`, and the address it prints; thumbnails are kept
+/// in OUT/thumbnails.
 fn serve(out: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_face-sets"))
-        .args(["review", "--no-open", "--port", "0"])
+        .args(["review", "--no-open", "--port", "0", "--thumbnails"])
+        .arg(out.join("thumbnails"))
         .arg(out)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -444,7 +461,13 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     let (base, token) = (base.to_string(), token.to_string());
 
     // The token, on every route.
-    for path in ["/", "/api/library", "/crop/faceset_001/0"] {
+    for path in [
+        "/",
+        "/api/library",
+        "/api/singletons",
+        "/crop/faceset_001/0",
+        "/face/00:0",
+    ] {
         assert_eq!(
             get(&format!("{base}{path}")).0,
             403,
@@ -467,21 +490,51 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     assert_eq!(status, 200);
     assert!(png.starts_with(b"\x89PNG"), "a PNG crop");
 
-    // A face the gates dropped has no crop file: one is made from its photo.
+    // Thumbnails: made once from the crop, kept on disk, and a page that has one is
+    // told it is still good.
+    let key = view["entries"][0]["faces"][0]["key"].as_str().unwrap();
+    let face_url = format!("{base}/face/{}?token={token}", key.replace(':', "%3A"));
+    let mut response = agent().get(&face_url).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_string();
+    let jpeg = response.body_mut().read_to_vec().unwrap();
+    let thumbnail = image::load_from_memory(&jpeg).unwrap();
+    assert_eq!((thumbnail.width(), thumbnail.height()), (128, 128));
+    let kept = count_files(&out.join("thumbnails"));
+    assert_eq!(kept, 1, "one thumbnail kept");
+    let again = agent()
+        .get(&face_url)
+        .header("if-none-match", &etag)
+        .call()
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+
+    // A face the gates dropped has no crop file: its thumbnail is made from its photo.
     let with_dropped = view["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| !e["dropped"].as_array().unwrap().is_empty())
+        .find(|e| e["dropped"].as_u64().unwrap() > 0)
         .expect("the fixtures' gates drop some faces");
-    let (status, png) = get(&format!(
-        "{base}/dropped/{}/0?token={token}",
+    let (status, detail) = get(&format!(
+        "{base}/api/entry/{}?token={token}",
         with_dropped["name"].as_str().unwrap()
     ));
     assert_eq!(status, 200);
-    assert!(png.starts_with(b"\x89PNG"), "a PNG crop of a dropped face");
+    let detail: serde_json::Value = serde_json::from_slice(&detail).unwrap();
+    assert_eq!(
+        detail["faces"].as_array().unwrap().len() as u64,
+        with_dropped["count"].as_u64().unwrap()
+    );
+    let dropped_key = detail["dropped"][0]["key"].as_str().unwrap();
+    let (status, jpeg) = get(&format!(
+        "{base}/face/{}?token={token}",
+        dropped_key.replace(':', "%3A")
+    ));
+    assert_eq!(status, 200);
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG thumbnail");
 
-    // Image routes take names and ranks, never paths.
+    // Image routes take keys, names and ranks, never paths.
     for hostile in [
         "/crop/..%2F..%2F..%2Fetc%2Fpasswd/0",
         "/crop/%2Fetc%2Fpasswd/0",
@@ -489,9 +542,11 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
         "/crop/faceset_001/..%2Fmanifest.json",
         "/crop/faceset_001/-1",
         "/crop/faceset_001/999",
-        "/candidate/..%2Fmanifest.json",
-        "/dropped/..%2F..%2Fetc%2Fpasswd/0",
-        "/dropped/faceset_001/99",
+        "/face/..%2Fmanifest.json",
+        "/face/%2Fetc%2Fpasswd",
+        "/face/..%2F..%2Fthumbnails",
+        "/face/0000000000000000000000000000000000000000000000000000000000000000:0",
+        "/api/entry/..%2Fmanifest.json",
         "/manifest.json",
         "/decisions.jsonl",
     ] {
@@ -525,6 +580,59 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     assert!(answers[1].1.contains("reload"), "{}", answers[1].1);
     let winner: serde_json::Value = serde_json::from_str(&answers[0].1).unwrap();
     assert_eq!(winner["revision"], 1);
+
+    // Singletons (faces that joined no identity) come a page at a time; one can be
+    // added to an identity, and then it is no singleton. The fixtures' run leaves
+    // none, so cluster them again as tightly as can be: Eileen Collins, in no identity
+    // of the library, is then two singletons.
+    fs::remove_dir_all(out.join("raw")).unwrap();
+    let clustered = run(face_sets()
+        .args(["cluster", "--threshold", "0.05"])
+        .arg(out.join("cache.fsc"))
+        .arg(out.join("raw")));
+    assert!(clustered.status.success(), "{}", stderr(&clustered));
+    let singletons = |offset: usize, limit: usize| -> serde_json::Value {
+        let (status, body) = get(&format!(
+            "{base}/api/singletons?offset={offset}&limit={limit}&token={token}"
+        ));
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    };
+    let first = singletons(0, 1);
+    let total = first["total"].as_u64().unwrap();
+    assert!(total >= 2, "{first}");
+    assert_eq!(first["faces"].as_array().unwrap().len(), 1);
+    let rest = singletons(1, 1000);
+    assert_eq!(
+        rest["faces"].as_array().unwrap().len() as u64,
+        total - 1,
+        "the rest, in one page"
+    );
+    assert_ne!(rest["faces"][0]["key"], first["faces"][0]["key"]);
+    let stranger = first["faces"][0]["key"].as_str().unwrap().to_string();
+    let (status, jpeg) = get(&format!(
+        "{base}/face/{}?token={token}",
+        stranger.replace(':', "%3A")
+    ));
+    assert_eq!(status, 200);
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG thumbnail");
+    let accept = serde_json::json!({"revision": 1, "decision": {"op": "accept", "face": stranger, "entry": name}});
+    let (status, body) = decide(&base, &token, Some(&base), &accept);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(singletons(0, 1000)["total"].as_u64().unwrap(), total - 1);
+    let library = Library::open(out.join("facesets_swap_ready")).unwrap();
+    assert!(
+        library
+            .entry(&name)
+            .unwrap()
+            .review
+            .included
+            .iter()
+            .any(|f| f.key == stranger)
+    );
+    // Accepting it again, or into another identity, is refused and changes nothing.
+    let again = serde_json::json!({"revision": 2, "decision": {"op": "accept", "face": stranger, "entry": name}});
+    assert_eq!(decide(&base, &token, Some(&base), &again).0, 422);
 
     // The page, loaded again in a real browser, shows the decision.
     let label = if fs::read_to_string(&manifest)

@@ -26,6 +26,26 @@ pub struct FaceRow {
 }
 
 impl FaceRow {
+    /// The row of face `key` of `image` (which must hold it).
+    fn of(image: &fs_cache::ImageRecord, key: &FaceKey) -> Self {
+        let face = &image.faces()[key.index as usize];
+        Self {
+            key: key.to_string(),
+            path: image.path.clone(),
+            paths: image.all_paths().cloned().collect(),
+            bbox: face.bbox,
+            det_score: face.det_score,
+            sharpness: face.sharpness,
+        }
+    }
+
+    /// The row of the face `key` names in `cache`, if it holds that face.
+    pub fn from_cache(cache: &Cache, key: &str) -> Option<Self> {
+        let key: FaceKey = key.parse().ok()?;
+        let image = cache.image(&key.hash)?;
+        (image.faces().len() > key.index as usize).then(|| Self::of(image, &key))
+    }
+
     /// Shorter side of the box in pixels.
     pub fn short_side(&self) -> f32 {
         (self.bbox[2] - self.bbox[0])
@@ -61,17 +81,7 @@ pub fn collect(cache: &Cache, keep: impl Fn(&FaceKey) -> bool) -> (Vec<FaceRow>,
             if !keep(&key) {
                 continue;
             }
-            rows.push((
-                FaceRow {
-                    key: key.to_string(),
-                    path: image.path.clone(),
-                    paths: image.all_paths().cloned().collect(),
-                    bbox: face.bbox,
-                    det_score: face.det_score,
-                    sharpness: face.sharpness,
-                },
-                face.embedding.unit(),
-            ));
+            rows.push((FaceRow::of(image, &key), face.embedding.unit()));
         }
     }
     rows.sort_by(|a, b| a.0.path.cmp(&b.0.path).then(a.0.key.cmp(&b.0.key)));

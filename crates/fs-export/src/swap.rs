@@ -160,6 +160,11 @@ pub struct ExportRequest<'a> {
     /// Keys of faces the outlier gate leaves alone (a person's choice; the other gates
     /// still apply).
     pub chosen: &'a std::collections::BTreeSet<String>,
+    /// Folders (relative to OUT) whose crops were made with these same options and
+    /// check: a face's crop found in one is read instead of decoding its photo again
+    /// (a crop depends only on its face, the options and the check). Faces without one
+    /// are rendered as usual.
+    pub reuse_crops: Vec<String>,
 }
 
 /// What exporting one faceset did.
@@ -361,20 +366,32 @@ pub fn export_faceset(
         }
     });
 
-    let crops: Vec<Rendered> = kept
+    let dir = out.join(&request.dir);
+    // (the crop, whether it is new and must be written)
+    let crops: Vec<(Rendered, bool)> = kept
         .par_iter()
         .map(|(i, _)| {
-            let (_, k) = present[*i];
-            render_crop(k.image, k.index, options, check)
+            let (row, k) = present[*i];
+            let file = png_name(&row.key);
+            let existing = request.reuse_crops.iter().find_map(|folder| {
+                fs::read(out.join(folder).join(&file))
+                    .ok()
+                    .map(|bytes| (bytes, *folder == request.dir))
+            });
+            match existing {
+                // Written again only when it came from another folder.
+                Some((bytes, here)) => (Rendered::Png(bytes), !here),
+                None => (render_crop(k.image, k.index, options, check), true),
+            }
         })
         .collect();
     let mut errors = Vec::new();
     let mut rendered = Vec::new();
     for (rank, result) in crops.into_iter().enumerate() {
         match result {
-            Rendered::Png(png) => rendered.push((rank, png)),
-            Rendered::Unreadable(path, e) => errors.push((path, e)),
-            Rendered::Rejected(reason) => dropped.push(SkippedFace {
+            (Rendered::Png(png), new) => rendered.push((rank, png, new)),
+            (Rendered::Unreadable(path, e), _) => errors.push((path, e)),
+            (Rendered::Rejected(reason), _) => dropped.push(SkippedFace {
                 face: present[kept[rank].0].0.clone(),
                 reason,
             }),
@@ -401,16 +418,17 @@ pub fn export_faceset(
         });
     }
 
-    let dir = out.join(&request.dir);
     fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
     let mut pngs = Vec::new();
     let mut exported = Vec::new();
-    for (rank, bytes) in rendered {
+    for (rank, bytes, new) in rendered {
         let (i, quality) = kept[rank];
         exported.push(i);
         let row = present[i].0;
         let name = png_name(&row.key);
-        manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
+        if new {
+            manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
+        }
         export.faces.push(ExportedFace {
             rank: export.faces.len(),
             png: name,

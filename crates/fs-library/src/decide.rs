@@ -142,6 +142,7 @@ impl Library {
                     source.review.included.retain(|f| f.key != *face);
                 }
                 let model = source.model.clone();
+                let exported_with = source.exported_with.clone();
                 let now = now();
                 self.manifest.facesets.push(Entry {
                     export: fs_export::swap::FacesetExport {
@@ -160,6 +161,7 @@ impl Library {
                         sources: Vec::new(),
                         params: serde_json::json!({ "split_from": entry }),
                         distances: None,
+                        bundles: None,
                         created: now,
                         updated: now,
                     },
@@ -171,6 +173,7 @@ impl Library {
                         included: rows,
                         ..Review::default()
                     },
+                    exported_with,
                 });
                 created = Some(name.clone());
                 to_export.extend([entry.clone(), name]);
@@ -210,22 +213,38 @@ impl Library {
                 to_export.push(into.clone());
             }
             Decision::Accept { face, entry } => {
+                // A candidate, or any face of the cache no identity holds (a singleton).
                 let candidate = self
                     .manifest
                     .candidates
                     .iter()
-                    .position(|c| c.face.key == *face)
-                    .ok_or_else(|| refuse(format!("{face} is not a candidate")))?;
-                let row = self.manifest.candidates[candidate].face.clone();
+                    .position(|c| c.face.key == *face);
+                let row = match candidate {
+                    Some(i) => self.manifest.candidates[i].face.clone(),
+                    None => FaceRow::from_cache(cache, face)
+                        .ok_or_else(|| refuse(format!("the cache holds no face {face}")))?,
+                };
+                if let Some(holder) = self
+                    .entries()
+                    .find(|e| e.export.name != *entry && member(e, face).is_some())
+                {
+                    return Err(refuse(format!(
+                        "{face} is in {}: move it from there instead",
+                        holder.export.name
+                    )));
+                }
                 let e = self
                     .entry_mut(entry)
                     .ok_or_else(|| refuse(no_entry(entry)))?;
+                if member(e, face).is_some() {
+                    return Err(refuse(format!("{face} is in {entry} already")));
+                }
                 remember(&mut before, &mut rows_before, entry, e);
                 e.review.excluded.remove(face);
-                if !e.review.included.iter().any(|f| f.key == *face) {
-                    e.review.included.push(row);
+                e.review.included.push(row);
+                if let Some(i) = candidate {
+                    self.manifest.candidates.remove(i);
                 }
-                self.manifest.candidates.remove(candidate);
                 to_export.push(entry.clone());
             }
             Decision::Lock { entry, locked } => {
@@ -285,15 +304,43 @@ impl Library {
         let saved = self.manifest.clone();
         let faces = CacheFaces::of(cache);
         let mut exported = Vec::new();
-        for name in dedup(to_export) {
-            if let Err(e) = self.export_entry(&name, proposed.remove(&name), &faces, options) {
+        let mut touched = dedup(to_export);
+        // Entries that gain faces first, while the crops of those faces are still in
+        // the folders they leave.
+        touched.sort_by_key(|name| {
+            let entry = self.entry(name).expect("named by the decision");
+            let had: std::collections::HashSet<&str> = entry
+                .export
+                .faces
+                .iter()
+                .map(|f| f.face.key.as_str())
+                .collect();
+            let members = entry.review.members(
+                &proposed
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| entry.face_rows()),
+            );
+            !members.iter().any(|f| !had.contains(f.key.as_str()))
+        });
+        for name in &touched {
+            let previous_label = before.get(name).and_then(|r| r.label.clone());
+            let neighbours: Vec<String> = touched.iter().filter(|n| *n != name).cloned().collect();
+            if let Err(e) = self.export_entry(
+                name,
+                proposed.remove(name),
+                &faces,
+                options,
+                &neighbours,
+                previous_label.as_deref(),
+            ) {
                 self.manifest = saved;
                 return Err(match e {
                     Error::Decision { why, .. } => refuse(why),
                     other => other,
                 });
             }
-            exported.push(name);
+            exported.push(name.clone());
         }
         let revision = log.revision() + 1;
         log.append(Record {
@@ -323,14 +370,20 @@ impl Library {
     }
 
     /// Exports entry `name` with the members its review gives: its faces as they
-    /// stand (or `proposed`), plus those put in by hand, less those taken out. Its bundles are named
-    /// after its label when a person gave one (the old bundles are removed).
+    /// stand (or `proposed`), plus those put in by hand, less those taken out. It is
+    /// exported with the settings it was last exported with (`fallback` when none were
+    /// recorded), reusing crops made with them, here or in `neighbours` (the other
+    /// entries the decision touches). Its bundles are named after its label when a
+    /// person gave one (the old bundles are removed), and the marker of a label it
+    /// no longer has (`previous_label`) goes.
     fn export_entry(
         &mut self,
         name: &str,
         proposed: Option<Vec<FaceRow>>,
         faces: &CacheFaces<'_>,
-        options: &SwapOptions,
+        fallback: &SwapOptions,
+        neighbours: &[String],
+        previous_label: Option<&str>,
     ) -> Result<()> {
         let entry = self.entry(name).expect("named by the decision");
         let members = entry
@@ -342,6 +395,18 @@ impl Library {
                 why: format!("{name} would be left with no face (merge it into another instead)"),
             });
         }
+        let options = entry
+            .exported_with
+            .as_ref()
+            .map_or(fallback, |s| &s.options)
+            .clone();
+        let settings = self.settings(&options);
+        let reuse_crops = std::iter::once(name)
+            .chain(neighbours.iter().map(String::as_str))
+            .filter_map(|n| self.entry(n))
+            .filter(|e| e.exported_with.as_ref() == Some(&settings))
+            .map(|e| e.dir().to_string())
+            .collect();
         let faceset = Faceset {
             name: name.to_string(),
             images: fs_export::faces::distinct_images(&members),
@@ -352,13 +417,10 @@ impl Library {
         let request = ExportRequest {
             faceset: &faceset,
             dir: entry.dir().to_string(),
-            bundle_stem: entry
-                .review
-                .label
-                .as_deref()
-                .map_or_else(|| bundle_stem(entry), safe_label),
+            bundle_stem: entry.bundle_stem(),
             label: entry.export.label.clone(),
             chosen: &chosen,
+            reuse_crops,
         };
         let old_bundles = [
             entry.export.top_bundle.clone(),
@@ -366,7 +428,7 @@ impl Library {
         ];
         let label = entry.review.label.clone();
         let folder = self.dir.join(entry.dir());
-        let outcome = export_faceset(faces, &request, &self.dir, options, self.check.as_ref())?;
+        let outcome = export_faceset(faces, &request, &self.dir, &options, self.check.as_ref())?;
         if outcome.is_empty() {
             return Err(Error::Decision {
                 decision: String::new(),
@@ -381,10 +443,13 @@ impl Library {
                 let _ = fs::remove_file(folder.join(old));
             }
         }
+        if let Some(previous) = previous_label.filter(|p| Some(*p) != label.as_deref()) {
+            remove_label_marker(&folder, name, previous);
+        }
         if let Some(label) = &label {
             write_file(
                 &folder.join(format!("{}.txt", safe_label(label))),
-                format!("{name}: {label} (named by hand)\n").as_bytes(),
+                label_marker(name, label).as_bytes(),
             )?;
         }
         let entry = self.entry_mut(name).expect("named by the decision");
@@ -412,6 +477,7 @@ impl Library {
         entry.export.label = keep_label;
         entry.centroid = outcome.centroid;
         entry.errors = outcome.errors;
+        entry.exported_with = Some(settings);
         entry.provenance.updated = now();
         Ok(())
     }
@@ -432,13 +498,18 @@ fn remember(
         .or_insert_with(|| entry.face_rows());
 }
 
-/// The stem an entry's bundles have now (`faceset_001` of `faceset_001_all.fsz`).
-fn bundle_stem(entry: &Entry) -> String {
-    entry
-        .export
-        .all_bundle
-        .strip_suffix("_all.fsz")
-        .map_or_else(|| entry.export.name.clone(), str::to_string)
+/// What the marker file of a label given by hand says.
+fn label_marker(name: &str, label: &str) -> String {
+    format!("{name}: {label} (named by hand)\n")
+}
+
+/// Removes the marker of `label` from `folder`, if it is the one a rename wrote (a
+/// workflow's own marker of the same name is left alone).
+fn remove_label_marker(folder: &std::path::Path, name: &str, label: &str) {
+    let marker = folder.join(format!("{}.txt", safe_label(label)));
+    if fs::read_to_string(&marker).is_ok_and(|text| text == label_marker(name, label)) {
+        let _ = fs::remove_file(marker);
+    }
 }
 
 /// The face `key` among `entry`'s members, if it is one.

@@ -49,6 +49,7 @@ pub(crate) fn upgrade(v1: ManifestV1) -> LibraryManifest {
                 sources: Vec::new(),
                 params: params.clone(),
                 distances: None,
+                bundles: None,
                 created: 0,
                 updated: 0,
             },
@@ -56,6 +57,7 @@ pub(crate) fn upgrade(v1: ManifestV1) -> LibraryManifest {
             model: None,
             errors: Vec::new(),
             review: crate::Review::default(),
+            exported_with: None,
             export,
         }
     };

@@ -97,6 +97,10 @@ pub struct Provenance {
     /// defaults came from; `None` for entries made before distances were recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distances: Option<Distances>,
+    /// The stem the workflow named its bundles with (`<stem>_all.fsz`) when not the
+    /// entry's name; a label given by hand takes its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundles: Option<String>,
     /// When it was added (seconds since the Unix epoch; 0 when unknown).
     pub created: u64,
     /// When its content last changed.
@@ -153,11 +157,30 @@ pub struct Entry {
     /// What a person decided about it; every later step keeps to it.
     #[serde(default, skip_serializing_if = "Review::is_empty")]
     pub review: Review,
+    /// The settings its crops were made with; `None` for entries exported before they
+    /// were recorded. A decision exports it again with these, and an export with the
+    /// same ones reuses its crops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_with: Option<ExportSettings>,
+}
+
+/// The settings an entry's crops were made with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportSettings {
+    /// The export options.
+    pub options: SwapOptions,
+    /// Whether each crop passed the roop re-detection ([`CropCheck`]).
+    pub crop_check: bool,
 }
 
 impl Entry {
     /// The entry of an export, in the embedding space of `cache`'s model.
-    fn exported(outcome: ExportOutcome, provenance: Provenance, cache: &Cache) -> Self {
+    fn exported(
+        outcome: ExportOutcome,
+        provenance: Provenance,
+        cache: &Cache,
+        settings: ExportSettings,
+    ) -> Self {
         Self {
             export: outcome.export,
             provenance,
@@ -165,6 +188,7 @@ impl Entry {
             model: cache.model().cloned(),
             errors: outcome.errors,
             review: Review::default(),
+            exported_with: Some(settings),
         }
     }
 
@@ -186,6 +210,18 @@ impl Entry {
             .as_deref()
             .or(self.export.label.as_deref())
             .unwrap_or(&self.export.name)
+    }
+
+    /// The stem its bundles are named with: its hand-given label, else its workflow's
+    /// choice ([`Provenance::bundles`]), else its name.
+    pub fn bundle_stem(&self) -> String {
+        bundle_stem(
+            &self.review,
+            self.provenance
+                .bundles
+                .as_deref()
+                .unwrap_or(&self.export.name),
+        )
     }
 
     /// Its faces as exported, as rows.
@@ -428,16 +464,24 @@ impl Library {
         let mut changes = Changes::default();
         let now = now();
         let faces = CacheFaces::of(cache);
+        let not_faces = self.not_faces();
         for n in new {
             let name = format!(
                 "{}{}",
                 manifest::numbered("faceset", self.next_number()),
                 n.suffix
             );
+            // What a person said is no face is no face for any identity.
+            let members: Vec<FaceRow> = n
+                .faces
+                .iter()
+                .filter(|f| !not_faces.contains(f.key.as_str()))
+                .cloned()
+                .collect();
             let faceset = Faceset {
                 name: name.clone(),
-                images: fs_export::faces::distinct_images(&n.faces),
-                faces: n.faces.clone(),
+                images: fs_export::faces::distinct_images(&members),
+                faces: members,
                 dropped: Vec::new(),
             };
             let request = ExportRequest {
@@ -454,6 +498,7 @@ impl Library {
                 },
                 label: Some(n.label.clone()),
                 chosen: &std::collections::BTreeSet::new(),
+                reuse_crops: Vec::new(),
             };
             let outcome =
                 export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
@@ -486,10 +531,12 @@ impl Library {
                     sources: n.sources.clone(),
                     params: n.params.clone(),
                     distances: self.distances.clone(),
+                    bundles: n.label_bundles.then(|| n.label.clone()),
                     created: now,
                     updated: now,
                 },
                 cache,
+                self.settings(options),
             );
             if n.thin {
                 self.manifest.thin_eras.push(entry);
@@ -547,6 +594,7 @@ impl Library {
                     .extend(faceset.faces.iter().cloned());
             }
         }
+        let not_faces = self.not_faces();
         let pinned: std::collections::HashMap<String, String> = self
             .entries()
             .flat_map(|e| {
@@ -577,7 +625,10 @@ impl Library {
             let mut proposed: Vec<FaceRow> = faceset
                 .faces
                 .iter()
-                .filter(|f| pinned.get(&f.key).is_none_or(|owner| *owner == name))
+                .filter(|f| {
+                    pinned.get(&f.key).is_none_or(|owner| *owner == name)
+                        && !not_faces.contains(&f.key)
+                })
                 .cloned()
                 .collect();
             proposed.extend(merged_in.remove(&name).unwrap_or_default());
@@ -589,15 +640,19 @@ impl Library {
                 faces: members,
                 ..faceset.clone()
             };
+            let settings = self.settings(options);
             let request = ExportRequest {
                 faceset: &renamed,
                 dir: name.clone(),
-                bundle_stem: review
-                    .label
-                    .as_deref()
-                    .map_or_else(|| name.clone(), safe_label),
+                bundle_stem: bundle_stem(&review, &name),
                 label: None,
                 chosen: &chosen,
+                reuse_crops: existing
+                    .filter(|&i| {
+                        self.manifest.facesets[i].exported_with.as_ref() == Some(&settings)
+                    })
+                    .map(|_| vec![name.clone()])
+                    .unwrap_or_default(),
             };
             let outcome =
                 export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
@@ -622,10 +677,12 @@ impl Library {
                     sources: Vec::new(),
                     params: params.clone(),
                     distances: self.distances.clone(),
+                    bundles: None,
                     created: now,
                     updated: now,
                 },
                 cache,
+                settings,
             );
             fresh.review = review;
             if let Some(i) = existing {
@@ -663,7 +720,9 @@ impl Library {
                     &mut changes.errors,
                 )?;
                 // A face a person put in an identity is no candidate any more.
-                rescued.retain(|c| !pinned.contains_key(&c.face.key));
+                rescued.retain(|c| {
+                    !pinned.contains_key(&c.face.key) && !not_faces.contains(&c.face.key)
+                });
                 rescued
             }
             _ => Vec::new(),
@@ -688,6 +747,36 @@ impl Library {
         })?;
         manifest::write_bytes_atomically(&path, &json)?;
         Ok(())
+    }
+
+    /// Reads the manifest again (after another command changed it), keeping the crop
+    /// check and distances this value was given.
+    pub fn reload(&mut self) -> Result<()> {
+        let path = self.dir.join(SWAP_MANIFEST);
+        self.manifest = if path.is_file() {
+            read_manifest(&path)?
+        } else {
+            LibraryManifest::default()
+        };
+        Ok(())
+    }
+
+    /// The settings an export with `options` runs with here.
+    fn settings(&self, options: &SwapOptions) -> ExportSettings {
+        ExportSettings {
+            options: options.clone(),
+            crop_check: self.check.is_some(),
+        }
+    }
+
+    /// Faces a person rejected as no face at all, in any entry.
+    fn not_faces(&self) -> std::collections::HashSet<String> {
+        let not_a_face = review::RejectReason::NotAFace.describe();
+        self.entries()
+            .flat_map(|e| &e.review.excluded)
+            .filter(|(_, why)| why.as_str() == not_a_face)
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// Whether `name` is neither an entry's name nor a folder in the library.
@@ -736,14 +825,28 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
         source,
     };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(2 | 3) => serde_json::from_value(value).map_err(bad),
-        Some(1) => Ok(legacy::upgrade(serde_json::from_value(value).map_err(bad)?)),
-        found => Err(Error::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found: found.map_or_else(|| "none".into(), |v| v.to_string()),
-        }),
+    let mut manifest: LibraryManifest =
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(2 | 3) => serde_json::from_value(value).map_err(bad)?,
+            Some(1) => legacy::upgrade(serde_json::from_value(value).map_err(bad)?),
+            found => {
+                return Err(Error::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    found: found.map_or_else(|| "none".into(), |v| v.to_string()),
+                });
+            }
+        };
+    // Hand-sorted imports always named their bundles after their label; entries made
+    // before that was recorded say so now, so a later export keeps those names.
+    for entry in manifest
+        .facesets
+        .iter_mut()
+        .chain(&mut manifest.thin_eras)
+        .filter(|e| e.provenance.kind == Kind::HandSorted && e.provenance.bundles.is_none())
+    {
+        entry.provenance.bundles = Some(entry.provenance.label.clone());
     }
+    Ok(manifest)
 }
 
 /// Why an export kept nothing, from the gates' reasons.
@@ -805,6 +908,14 @@ fn leading_number(name: &str) -> Option<usize> {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().ok()
+}
+
+/// The stem of bundles named after `review`'s label, else `workflow`.
+fn bundle_stem(review: &Review, workflow: &str) -> String {
+    review
+        .label
+        .as_deref()
+        .map_or_else(|| workflow.to_string(), safe_label)
 }
 
 /// A label usable as a file name.

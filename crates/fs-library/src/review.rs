@@ -137,9 +137,10 @@ pub enum Decision {
         /// The entry that stays.
         into: String,
     },
-    /// Accept the candidate `face` (a singleton offered in `_candidates/`) into `entry`.
+    /// Accept `face` into `entry`: a candidate (a singleton offered in `_candidates/`),
+    /// or any face of the cache that no identity holds.
     Accept {
-        /// The candidate's face key.
+        /// The face's key.
         face: String,
         /// The entry it joins (usually the one it resembles).
         entry: String,
@@ -172,7 +173,7 @@ impl Decision {
                 label,
             } => format!("{} faces of {entry} split into {label:?}", faces.len()),
             Decision::Merge { from, into } => format!("{from} merged into {into}"),
-            Decision::Accept { face, entry } => format!("candidate {face} accepted into {entry}"),
+            Decision::Accept { face, entry } => format!("{face} accepted into {entry}"),
             Decision::Lock { entry, locked } => {
                 format!("{entry} {}", if *locked { "locked" } else { "unlocked" })
             }

@@ -17,22 +17,29 @@
 //!
 //! The page is plain HTML, CSS and JavaScript inside this crate: it works offline.
 
+mod thumbs;
+mod view;
+
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use fs_cache::Cache;
-use fs_export::swap::SwapOptions;
+use fs_export::manifest::RawManifest;
+use fs_export::swap::{CropCheck, SwapOptions};
 use fs_library::{Decision, Library};
 use serde::Deserialize;
 use serde_json::json;
+
+use thumbs::Thumbnails;
+use view::View;
 
 /// The page, served as is.
 const PAGE: &str = include_str!("page.html");
@@ -58,6 +65,9 @@ pub enum Error {
     /// The cache could not be opened.
     #[error(transparent)]
     Cache(#[from] fs_cache::Error),
+    /// The clusters manifest (for the singletons) could not be read.
+    #[error(transparent)]
+    Raw(#[from] fs_export::Error),
     /// No randomness for the token, or no thread for the server.
     #[error("cannot start the server: {0}")]
     Start(String),
@@ -70,10 +80,18 @@ pub struct Config {
     pub library: PathBuf,
     /// The cache its faces come from.
     pub cache: PathBuf,
+    /// The clusters manifest of the run that made it (`raw/manifest.json`), whose
+    /// singletons the page shows; `None` to show none.
+    pub raw: Option<PathBuf>,
+    /// Where thumbnails are kept between runs.
+    pub thumbnails: PathBuf,
     /// Port on 127.0.0.1; 0 for any free one.
     pub port: u16,
-    /// Export settings for the folders decisions change.
+    /// Export settings for entries that recorded none (each entry is exported again
+    /// with the settings it was exported with).
     pub options: SwapOptions,
+    /// The roop re-detection, for entries exported with it.
+    pub crop_check: Option<CropCheck>,
 }
 
 /// A running review server; stopped when dropped.
@@ -89,8 +107,12 @@ pub struct Server {
 impl Server {
     /// Opens the library and its cache and starts serving on 127.0.0.1.
     pub fn start(config: Config) -> Result<Self, Error> {
-        let library = Library::open(&config.library)?;
+        let mut library = Library::open(&config.library)?;
+        if let Some(check) = config.crop_check {
+            library = library.with_crop_check(check);
+        }
         let cache = Cache::open_read_only(&config.cache)?;
+        let raw = read_raw(config.raw.as_deref())?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).map_err(|source| {
             Error::Bind {
                 port: config.port,
@@ -104,16 +126,22 @@ impl Server {
             .set_nonblocking(true)
             .map_err(|e| Error::Start(e.to_string()))?;
         let token = new_token()?;
+        let view = View::of(&library, &cache, raw.as_ref());
+        let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let app = Arc::new(App {
             token: token.clone(),
             origin: format!("http://{address}"),
-            dropped_crops: Mutex::new(std::collections::HashMap::new()),
+            thumbnails: Thumbnails::new(config.thumbnails),
+            makers: tokio::sync::Semaphore::new(workers),
             inner: Mutex::new(Inner {
-                stamps: Inner::stamps(&config.library, &config.cache),
+                stamps: Inner::stamps(&config.library, &config.cache, config.raw.as_deref()),
                 library_dir: config.library,
                 cache_path: config.cache,
+                raw_path: config.raw,
                 library,
                 cache,
+                raw,
+                view,
                 options: config.options,
             }),
         });
@@ -202,54 +230,79 @@ struct App {
     token: String,
     origin: String,
     inner: Mutex<Inner>,
-    /// Crops of dropped faces, made from their photos once, by face key.
-    dropped_crops: Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    thumbnails: Thumbnails,
+    /// At most one thumbnail being made per core: a page scrolled fast asks for
+    /// hundreds at once, and each may decode a photo.
+    makers: tokio::sync::Semaphore,
 }
 
 struct Inner {
     library: Library,
     cache: Cache,
+    raw: Option<RawManifest>,
+    /// What the page shows, indexed.
+    view: View,
     options: SwapOptions,
     library_dir: PathBuf,
     cache_path: PathBuf,
-    /// When the manifest and the cache were last changed, as loaded.
-    stamps: [Option<std::time::SystemTime>; 2],
+    raw_path: Option<PathBuf>,
+    /// When the manifest, the cache and the clusters were last changed, as loaded.
+    stamps: [Option<std::time::SystemTime>; 3],
 }
 
 impl Inner {
     fn stamps(
         library: &std::path::Path,
         cache: &std::path::Path,
-    ) -> [Option<std::time::SystemTime>; 2] {
+        raw: Option<&std::path::Path>,
+    ) -> [Option<std::time::SystemTime>; 3] {
         let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         [
             modified(&library.join(fs_export::swap::SWAP_MANIFEST)),
             modified(cache),
+            raw.and_then(modified),
         ]
     }
 
-    /// Reads the library and cache again when a command (`run`, `export-swap`, a
-    /// workflow) changed them while the page was open.
+    /// Reads the library, cache and clusters again when a command (`run`,
+    /// `export-swap`, a workflow) changed them while the page was open.
     fn refresh(&mut self) -> Result<(), String> {
-        let now = Self::stamps(&self.library_dir, &self.cache_path);
+        let now = Self::stamps(
+            &self.library_dir,
+            &self.cache_path,
+            self.raw_path.as_deref(),
+        );
         if now == self.stamps {
             return Ok(());
         }
-        self.library = Library::open(&self.library_dir).map_err(|e| e.to_string())?;
+        self.library.reload().map_err(|e| e.to_string())?;
         self.cache = Cache::open_read_only(&self.cache_path).map_err(|e| e.to_string())?;
+        self.raw = read_raw(self.raw_path.as_deref()).map_err(|e| e.to_string())?;
         self.stamps = now;
+        self.reindex();
         Ok(())
     }
+
+    fn reindex(&mut self) {
+        self.view = View::of(&self.library, &self.cache, self.raw.as_ref());
+    }
+}
+
+fn read_raw(path: Option<&std::path::Path>) -> Result<Option<RawManifest>, fs_export::Error> {
+    path.filter(|p| p.is_file())
+        .map(fs_export::manifest::read)
+        .transpose()
 }
 
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/library", get(library_view))
+        .route("/api/entry/{name}", get(entry_view))
+        .route("/api/singletons", get(singletons_view))
         .route("/api/decide", post(decide))
+        .route("/face/{key}", get(face))
         .route("/crop/{entry}/{rank}", get(crop))
-        .route("/candidate/{index}", get(candidate))
-        .route("/dropped/{entry}/{index}", get(dropped))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -293,65 +346,59 @@ async fn page() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], Html(PAGE))
 }
 
-/// Every identity with its faces, the candidates, and the revision.
-async fn library_view(State(app): State<Arc<App>>) -> Response {
+/// Runs `f` on the state, read again first if a command changed it.
+fn with_inner<T>(app: &App, f: impl FnOnce(&Inner) -> T) -> Result<T, Response> {
     let mut inner = app.inner.lock().expect("not poisoned");
-    if let Err(e) = inner.refresh() {
-        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    inner
+        .refresh()
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e).into_response())?;
+    Ok(f(&inner))
+}
+
+/// Every identity in brief (its best faces, its counts), the candidates, how many
+/// singletons there are, and the revision: what the page first shows, small however
+/// large the library.
+async fn library_view(State(app): State<Arc<App>>) -> Response {
+    match with_inner(&app, |inner| inner.view.summary(&inner.library)) {
+        Ok(Ok(body)) => axum::Json(body).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(response) => response,
     }
-    let library = &inner.library;
-    let revision = match library.decisions() {
-        Ok(log) => log.revision(),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
-    let entries: Vec<serde_json::Value> = library
-        .entries()
-        .map(|e| {
-            json!({
-                "name": e.export.name,
-                "label": e.display_label(),
-                "named": e.review.label.is_some(),
-                "kind": e.provenance.kind,
-                "locked": e.review.locked,
-                "merged_into": e.review.merged_into,
-                "mean_quality": e.export.mean_quality,
-                "faces": e.export.faces.iter().map(|f| json!({
-                    "key": f.face.key,
-                    "rank": f.rank,
-                    "photo": f.face.path,
-                    "quality": f.quality.composite,
-                })).collect::<Vec<_>>(),
-                "dropped": e.export.dropped.iter().map(|d| json!({
-                    "key": d.face.key,
-                    "photo": d.face.path,
-                    "reason": d.reason,
-                })).collect::<Vec<_>>(),
-                "excluded": e.review.excluded.len(),
-            })
-        })
-        .collect();
-    let candidates: Vec<serde_json::Value> = library
-        .manifest()
-        .candidates
-        .iter()
-        .enumerate()
-        .map(|(index, c)| {
-            json!({
-                "index": index,
-                "faceset": c.faceset,
-                "key": c.face.key,
-                "photo": c.face.path,
-                "distance": c.distance,
-            })
-        })
-        .collect();
-    axum::Json(json!({
-        "revision": revision,
-        "library": library.dir(),
-        "entries": entries,
-        "candidates": candidates,
-    }))
-    .into_response()
+}
+
+/// One identity whole: every face, and the faces its gates dropped.
+async fn entry_view(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    match with_inner(&app, |inner| {
+        inner.library.entry(&name).map(view::entry_detail)
+    }) {
+        Ok(Some(body)) => axum::Json(body).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize)]
+struct Slice {
+    #[serde(default)]
+    offset: usize,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    view::SINGLETONS_PAGE
+}
+
+/// A page of the singletons (faces that joined no identity), largest faces first.
+async fn singletons_view(State(app): State<Arc<App>>, Query(slice): Query<Slice>) -> Response {
+    match with_inner(&app, |inner| {
+        inner
+            .view
+            .singletons(slice.offset, slice.limit.min(view::SINGLETONS_PAGE))
+    }) {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(response) => response,
+    }
 }
 
 #[derive(Deserialize)]
@@ -377,8 +424,13 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
         } = &mut *inner;
         let applied = library.decide(cache, body.decision, Some(body.revision), options)?;
         // What was just written is what is loaded.
-        let stamps = Inner::stamps(&inner.library_dir, &inner.cache_path);
+        let stamps = Inner::stamps(
+            &inner.library_dir,
+            &inner.cache_path,
+            inner.raw_path.as_deref(),
+        );
         inner.stamps = stamps;
+        inner.reindex();
         Ok(applied)
     })
     .await;
@@ -410,124 +462,68 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
     (status, axum::Json(answer)).into_response()
 }
 
-/// The crop of an identity's face of that rank, from the file the manifest names.
-async fn crop(
+/// The thumbnail of a face the page shows, by its key: looked up among the library's
+/// faces, candidates and singletons, never used as a path.
+async fn face(
     State(app): State<Arc<App>>,
-    Path((entry, rank)): Path<(String, String)>,
+    Path(key): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
-    let file = {
-        let inner = app.inner.lock().expect("not poisoned");
-        let library = &inner.library;
-        let Some(e) = library.entry(&entry) else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        let Some(face) = rank
-            .parse::<usize>()
-            .ok()
-            .and_then(|r| e.export.faces.get(r))
-        else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        library.dir().join(e.dir()).join(&face.png)
-    };
-    png(file).await
-}
-
-/// The crop of a candidate (a singleton resembling an identity), by its index.
-async fn candidate(State(app): State<Arc<App>>, Path(index): Path<String>) -> Response {
-    let file = {
-        let inner = app.inner.lock().expect("not poisoned");
-        let library = &inner.library;
-        let Some(c) = index
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| library.manifest().candidates.get(i))
-        else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        library.dir().join(&c.png)
-    };
-    png(file).await
-}
-
-/// The crop of a face an identity's gates dropped (it has no file of its own): made
-/// from its photo the first time it is asked for, then kept. The photo is only read.
-async fn dropped(
-    State(app): State<Arc<App>>,
-    Path((entry, index)): Path<(String, String)>,
-) -> Response {
-    let found = {
-        let inner = app.inner.lock().expect("not poisoned");
-        let face = inner.library.entry(&entry).and_then(|e| {
-            index
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| e.export.dropped.get(i))
-                .map(|d| d.face.clone())
-        });
-        face.map(|face| {
-            let others = face
-                .key
-                .parse::<fs_cache::FaceKey>()
-                .ok()
-                .and_then(|key| {
-                    let record = inner.cache.image(&key.hash)?;
-                    Some(fs_export::swap::other_faces(record, key.index as usize))
-                })
-                .unwrap_or_default();
-            (face, others)
-        })
-    };
-    let Some((face, others)) = found else {
+    let Ok(Some(source)) = with_inner(&app, |inner| inner.view.source(&key, &inner.cache)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if let Some(bytes) = app
-        .dropped_crops
-        .lock()
-        .expect("not poisoned")
-        .get(&face.key)
+    let etag = format!("\"{}\"", app.thumbnails.name(&source));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|seen| seen.as_bytes() == etag.as_bytes())
     {
-        return png_response(bytes.clone());
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    let key = face.key.clone();
-    let made = tokio::task::spawn_blocking(move || {
-        let photo = face.paths.iter().chain([&face.path]).find_map(|p| {
-            let bytes = std::fs::read(p).ok()?;
-            fs_detect::decode::decode_photo(Some(p), &bytes).ok()
-        })?;
-        let crop = fs_export::swap::crop_single_face(&photo, face.bbox, &others, 0.3, 128);
-        let mut png = Vec::new();
-        crop.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .ok()?;
-        Some(png)
-    })
-    .await;
-    match made {
-        Ok(Some(bytes)) => {
-            app.dropped_crops
-                .lock()
-                .expect("not poisoned")
-                .insert(key, bytes.clone());
-            png_response(bytes)
-        }
+    let Ok(_permit) = app.makers.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let thumbnails = app.thumbnails.clone();
+    match tokio::task::spawn_blocking(move || thumbnails.get(&source)).await {
+        Ok(Some(jpeg)) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg".to_string()),
+                (header::CACHE_CONTROL, "no-cache".to_string()),
+                (header::ETAG, etag),
+            ],
+            jpeg,
+        )
+            .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-fn png_response(bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-async fn png(file: PathBuf) -> Response {
+/// The full-size crop of an identity's face of that rank, from the file the manifest
+/// names.
+async fn crop(
+    State(app): State<Arc<App>>,
+    Path((entry, rank)): Path<(String, String)>,
+) -> Response {
+    let file = with_inner(&app, |inner| {
+        let library = &inner.library;
+        let e = library.entry(&entry)?;
+        let face = rank
+            .parse::<usize>()
+            .ok()
+            .and_then(|r| e.export.faces.get(r))?;
+        Some(library.dir().join(e.dir()).join(&face.png))
+    });
+    let Ok(Some(file)) = file else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     match tokio::task::spawn_blocking(move || std::fs::read(file)).await {
-        Ok(Ok(bytes)) => png_response(bytes),
+        Ok(Ok(bytes)) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -1,0 +1,272 @@
+//! Thumbnails of faces for the contact sheets: made once, kept on disk, shared by every
+//! library (their names are hashes of what they show, so one never goes stale).
+
+use std::path::{Path, PathBuf};
+
+use fs_detect::decode::decode_photo_scaled;
+use fs_export::faces::FaceRow;
+use image::RgbImage;
+
+/// Side of a thumbnail, in pixels (the page shows them at 96 CSS px; this is sharp on
+/// a screen of 1.33 device pixels per CSS pixel and still small).
+pub(crate) const SIDE: u32 = 128;
+
+/// Padding around a face cropped from its photo, as in the dropped-faces view.
+const PHOTO_PAD: f32 = 0.3;
+
+/// Bumped when thumbnails are made differently, so old ones are not shown.
+const RECIPE: &str = "thumb-v1";
+
+/// Where a face's pixels come from.
+#[derive(Clone, Debug)]
+pub(crate) enum Source {
+    /// A crop the library exported (a PNG in an identity's folder or `_candidates/`).
+    Crop(PathBuf),
+    /// A face with no crop of its own (dropped by the gates, a singleton): cropped from
+    /// its photo, which is only read.
+    Photo {
+        /// The face.
+        face: FaceRow,
+        /// The boxes of the photo's other faces, masked out of the crop.
+        others: Vec<[f32; 4]>,
+        /// The photo's size, upright, as the cache recorded it (0 when unknown).
+        size: (u32, u32),
+    },
+}
+
+impl Source {
+    /// The thumbnail's file name: a hash of what it shows. A crop is named by its
+    /// path, length and modification time (an export that changes it changes them); a
+    /// face from a photo by its key, which holds the photo's content hash.
+    fn file_name(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(RECIPE.as_bytes());
+        match self {
+            Source::Crop(path) => {
+                hasher.update(b"crop\0");
+                hasher.update(path.as_os_str().as_encoded_bytes());
+                if let Ok(meta) = std::fs::metadata(path) {
+                    hasher.update(&meta.len().to_le_bytes());
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
+                    hasher.update(&modified.to_le_bytes());
+                }
+            }
+            Source::Photo { face, .. } => {
+                hasher.update(b"photo\0");
+                hasher.update(face.key.as_bytes());
+            }
+        }
+        format!("{}.jpg", hasher.finalize().to_hex())
+    }
+}
+
+/// The thumbnails folder.
+#[derive(Clone, Debug)]
+pub(crate) struct Thumbnails {
+    dir: PathBuf,
+}
+
+impl Thumbnails {
+    /// Thumbnails kept under `dir` (created when the first is made).
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The name its thumbnail is kept under: what the page's cached copy is checked
+    /// against.
+    pub(crate) fn name(&self, source: &Source) -> String {
+        source.file_name()
+    }
+
+    /// The JPEG thumbnail of `source`: read from disk when it was made before, else
+    /// made and kept. `None` when its pixels cannot be read.
+    pub(crate) fn get(&self, source: &Source) -> Option<Vec<u8>> {
+        let name = source.file_name();
+        let path = self.dir.join(&name[..2]).join(&name);
+        if let Ok(bytes) = std::fs::read(&path) {
+            return Some(bytes);
+        }
+        let pixels = match source {
+            Source::Crop(png) => {
+                let bytes = std::fs::read(png).ok()?;
+                image::load_from_memory(&bytes).ok()?.to_rgb8()
+            }
+            Source::Photo { face, others, size } => from_photo(face, others, *size)?,
+        };
+        let jpeg = encode(&image::imageops::thumbnail(&pixels, SIDE, SIDE))?;
+        // A thumbnail that cannot be kept is still shown.
+        if let Err(e) = keep(&path, &jpeg) {
+            tracing::debug!("thumbnail not kept at {}: {e}", path.display());
+        }
+        Some(jpeg)
+    }
+}
+
+/// The face of `face` cropped from its photo, decoded only as finely as the thumbnail
+/// needs (a 12-MP JPEG is decoded at 1/8 for a face of 400 px).
+fn from_photo(face: &FaceRow, others: &[[f32; 4]], size: (u32, u32)) -> Option<RgbImage> {
+    let crop_side =
+        (face.bbox[2] - face.bbox[0]).max(face.bbox[3] - face.bbox[1]) * (1.0 + 2.0 * PHOTO_PAD);
+    let full_long = size.0.max(size.1);
+    let long_side = if full_long == 0 || crop_side <= 0.0 {
+        u32::MAX
+    } else {
+        let wanted = (f64::from(full_long) * f64::from(SIDE) / f64::from(crop_side)).ceil();
+        // Truncation is fine: the value is at most a few times the photo's side.
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let wanted = wanted as u32;
+        wanted.min(full_long)
+    };
+    let decoded = face.paths.iter().chain([&face.path]).find_map(|p| {
+        let bytes = std::fs::read(p).ok()?;
+        decode_photo_scaled(Some(p), &bytes, long_side).ok()
+    })?;
+    #[expect(clippy::cast_precision_loss, reason = "photo sides are far below 2^24")]
+    let scale = decoded.image.width() as f32 / decoded.full_width.max(1) as f32;
+    let scaled = |b: [f32; 4]| b.map(|v| v * scale);
+    let others: Vec<[f32; 4]> = others.iter().copied().map(scaled).collect();
+    Some(fs_export::swap::crop_single_face(
+        &decoded.image,
+        scaled(face.bbox),
+        &others,
+        PHOTO_PAD,
+        SIDE,
+    ))
+}
+
+fn encode(pixels: &RgbImage) -> Option<Vec<u8>> {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(pixels)
+        .ok()?;
+    Some(jpeg)
+}
+
+/// Writes `bytes` at `path` through a temporary file, so a reader never sees half.
+fn keep(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("a thumbnail lies in a folder");
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(dir: &Path) -> FaceRow {
+        // A gradient stands in for a photo: only the geometry matters here.
+        let image = RgbImage::from_fn(1600, 1200, |x, y| {
+            image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x + y) / 11) as u8])
+        });
+        let path = dir.join("photo.jpg");
+        image.save(&path).unwrap();
+        FaceRow {
+            key: "00ff:0".into(),
+            path: path.clone(),
+            paths: vec![path],
+            bbox: [600.0, 400.0, 1000.0, 900.0],
+            det_score: 0.9,
+            sharpness: None,
+        }
+    }
+
+    #[test]
+    fn a_thumbnail_is_made_once_and_then_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let face = photo(tmp.path());
+        let thumbs = Thumbnails::new(tmp.path().join("thumbs"));
+        let source = Source::Photo {
+            face,
+            others: Vec::new(),
+            size: (1600, 1200),
+        };
+        let first = thumbs.get(&source).expect("made");
+        let made = image::load_from_memory(&first).unwrap();
+        assert_eq!((made.width(), made.height()), (SIDE, SIDE));
+        let kept: Vec<_> = walk(&tmp.path().join("thumbs"));
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        // Read back, not made again: change the kept file and see the change.
+        std::fs::write(&kept[0], b"kept").unwrap();
+        assert_eq!(thumbs.get(&source).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn a_changed_crop_gets_a_new_thumbnail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let png = tmp.path().join("crop.png");
+        RgbImage::from_pixel(512, 512, image::Rgb([200, 10, 10]))
+            .save(&png)
+            .unwrap();
+        let thumbs = Thumbnails::new(tmp.path().join("thumbs"));
+        let red = thumbs.get(&Source::Crop(png.clone())).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        RgbImage::from_pixel(256, 256, image::Rgb([10, 10, 200]))
+            .save(&png)
+            .unwrap();
+        let blue = thumbs.get(&Source::Crop(png)).unwrap();
+        let pixel = |jpeg: &[u8]| image::load_from_memory(jpeg).unwrap().to_rgb8()[(64, 64)];
+        assert!(pixel(&red)[0] > 150, "{:?}", pixel(&red));
+        assert!(pixel(&blue)[2] > 150, "{:?}", pixel(&blue));
+        assert_eq!(walk(&tmp.path().join("thumbs")).len(), 2);
+    }
+
+    #[test]
+    fn a_face_from_a_photo_is_cropped_where_its_box_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut face = photo(tmp.path());
+        // A white square where the face is, on black.
+        let mut image = RgbImage::new(1600, 1200);
+        for y in 400..900 {
+            for x in 600..1000 {
+                image.put_pixel(x, y, image::Rgb([255, 255, 255]));
+            }
+        }
+        image.save(&face.path).unwrap();
+        face.key = "00fe:0".into();
+        let crop = from_photo(&face, &[], (1600, 1200)).unwrap();
+        assert_eq!(crop.width(), SIDE);
+        let centre = crop[(SIDE / 2, SIDE / 2)];
+        let corner = crop[(2, 2)];
+        assert!(centre[0] > 200, "{centre:?}");
+        assert!(corner[0] < 60, "{corner:?}");
+    }
+
+    #[test]
+    fn an_unreadable_photo_gives_no_thumbnail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut face = photo(tmp.path());
+        std::fs::write(&face.path, b"not a photo").unwrap();
+        face.paths = vec![face.path.clone()];
+        let thumbs = Thumbnails::new(tmp.path().join("thumbs"));
+        let source = Source::Photo {
+            face,
+            others: Vec::new(),
+            size: (1600, 1200),
+        };
+        assert!(thumbs.get(&source).is_none());
+        assert!(walk(&tmp.path().join("thumbs")).is_empty());
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .flat_map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    vec![e.path()]
+                }
+            })
+            .collect()
+    }
+}
