@@ -327,18 +327,10 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     assert!(!dir.join(&young).exists());
     assert!(face_keys(&library, &biden).contains(&biden_faces[0]));
 
-    // Accept a candidate: one of Biden's faces offered for Obama (as `run` offers
-    // singletons that resemble an identity). It joins, past the outlier gate, stops
-    // being a candidate, and the next run keeps it there and gives it to no one else.
-    let offered = library
-        .entry(&biden)
-        .unwrap()
-        .export
-        .faces
-        .last()
-        .unwrap()
-        .face
-        .clone();
+    // Accept a candidate: the face rejected from Obama first, offered for him again
+    // (as `run` offers singletons that resemble an identity). It joins, stops being a
+    // candidate, and the next run keeps it there and gives it to no one else.
+    let offered = fs_export::faces::FaceRow::from_cache(&cache, &rejected).unwrap();
     let key = offered.key.clone();
     let row = serde_json::to_value(&offered).unwrap();
     let manifest_path = dir.join("manifest.json");
@@ -833,8 +825,19 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
         "{}.querySelector('h2').textContent === 'Barack Obama'",
         section(&obama)
     ));
+    // The folder follows at once: bundles and marker named after the label.
+    let files = pngs(&dir.join(&obama));
+    for expected in ["Barack_Obama_all.fsz", "Barack_Obama.txt"] {
+        assert!(files.contains(&expected.to_string()), "{files:?}");
+    }
+    assert!(!files.contains(&format!("{obama}_all.fsz")), "{files:?}");
 
     // Reject: select Obama's last face, then the button.
+    let last = browser.eval(&format!(
+        "{}.querySelector('.faces figure:last-child').dataset.key",
+        section(&obama)
+    ));
+    let last = last.as_str().unwrap().to_string();
     browser.eval(&format!(
         "{s}.querySelector('.faces figure:last-child').click(); {s}.querySelector('button.reject').click()",
         s = section(&obama)
@@ -844,6 +847,23 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
         section(&obama),
         obama_faces - 1
     ));
+    let library = Library::open(&dir).unwrap();
+    assert!(!face_keys(&library, &obama).contains(&last));
+    assert!(
+        library
+            .entry(&obama)
+            .unwrap()
+            .review
+            .excluded
+            .contains_key(&last)
+    );
+    let crops = |name: &str| {
+        pngs(&dir.join(name))
+            .into_iter()
+            .filter(|f| f.ends_with(".png"))
+            .count() as u64
+    };
+    assert_eq!(crops(&obama), obama_faces - 1, "its crop left the folder");
 
     // Split one of Biden's faces off, then undo it with the keyboard.
     browser.eval(&format!(
@@ -853,6 +873,17 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
     ));
     browser
         .wait_for("[...document.querySelectorAll('h2')].some(h => h.textContent === 'Young Joe')");
+    let young = Library::open(&dir)
+        .unwrap()
+        .entries()
+        .find(|e| e.display_label() == "Young Joe")
+        .unwrap()
+        .export
+        .name
+        .clone();
+    assert_eq!(crops(&young), 1);
+    assert!(dir.join(&young).join("Young_Joe_all.fsz").is_file());
+    assert_eq!(crops(&biden), biden_faces - 1);
     browser.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'u'}))");
     browser
         .wait_for("![...document.querySelectorAll('h2')].some(h => h.textContent === 'Young Joe')");
@@ -860,15 +891,26 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
         "{}.querySelectorAll('.faces figure').length === {biden_faces}",
         section(&biden)
     ));
+    assert!(
+        !dir.join(&young).exists(),
+        "the undone split's folder is gone"
+    );
+    assert_eq!(crops(&biden), biden_faces);
 
     // Merge Biden into Obama with the chooser.
     browser.eval(&format!(
-        "const m = {}.querySelector('.head select'); m.value = '{obama}'; \
-         m.dispatchEvent(new Event('change'))",
+        "const m = {}.querySelector('.head select'); m.dispatchEvent(new Event('focus')); \
+         m.value = '{obama}'; m.dispatchEvent(new Event('change'))",
         section(&biden)
     ));
     browser.wait_for(&format!("{} === null", section(&biden)));
     let merged_faces = obama_faces - 1 + biden_faces;
+    assert_eq!(crops(&obama), merged_faces);
+    assert!(
+        dir.join(&biden)
+            .join(format!("MERGED_INTO_{obama}.txt"))
+            .is_file()
+    );
 
     // The library on disk says the same, and so does the page loaded again.
     let manifest = || -> serde_json::Value {
@@ -939,4 +981,212 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
         )
     );
     assert!(shown_after.iter().all(|s| s.0 != biden));
+}
+
+fn crop_times(folder: &Path) -> Vec<(String, std::time::SystemTime)> {
+    pngs(folder)
+        .into_iter()
+        .filter(|n| n.ends_with(".png"))
+        .map(|n| {
+            let modified = fs::metadata(folder.join(&n)).unwrap().modified().unwrap();
+            (n, modified)
+        })
+        .collect()
+}
+
+#[test]
+fn a_decision_reuses_the_crops_keeps_the_recorded_settings_and_tidies_its_markers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (photos, out) = library_of_fixtures(tmp.path());
+    let dir = out.join("facesets_swap_ready");
+    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
+    let mut library = Library::open(&dir).unwrap();
+    let obama = entry_with(&library, OBAMA);
+    let folder = dir.join(&obama);
+    let recorded = library
+        .entry(&obama)
+        .unwrap()
+        .exported_with
+        .clone()
+        .expect("run records the settings it exported with");
+    assert!(!recorded.crop_check, "the run was told --no-crop-check");
+    let top = recorded.options.top_n;
+    // Settings for entries that recorded none; this one did, so they must not apply.
+    let fallback = SwapOptions {
+        top_n: 7,
+        ..SwapOptions::default()
+    };
+    let faces = face_keys(&library, &obama);
+    let crops = crop_times(&folder);
+
+    // The photos are gone for now: a decision reads the crops it made, not the photos.
+    let away = tmp.path().join("photos-elsewhere");
+    fs::rename(&photos, &away).unwrap();
+    let rename = |library: &mut Library, label: &str| {
+        library
+            .decide(
+                &cache,
+                Decision::Rename {
+                    entry: obama.clone(),
+                    label: label.into(),
+                },
+                None,
+                &fallback,
+            )
+            .unwrap();
+    };
+    rename(&mut library, "Barack");
+    assert_eq!(face_keys(&library, &obama), faces, "every crop kept");
+    assert!(library.entry(&obama).unwrap().errors.is_empty());
+    assert_eq!(crop_times(&folder), crops, "and none written again");
+    let files = pngs(&folder);
+    assert!(files.contains(&format!("Barack_top{top}.fsz")), "{files:?}");
+    assert!(!files.iter().any(|f| f.contains("_top7")), "{files:?}");
+    assert!(files.contains(&"Barack.txt".to_string()), "{files:?}");
+
+    // A second name replaces the first one's marker; undo brings it back, and undoing
+    // the first name leaves the bundles as the run named them, and no marker.
+    rename(&mut library, "Barack Obama");
+    let files = pngs(&folder);
+    assert!(files.contains(&"Barack_Obama.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"Barack.txt".to_string()), "{files:?}");
+    assert!(
+        !files.iter().any(|f| f.starts_with("Barack_top")),
+        "{files:?}"
+    );
+    let undo = |library: &mut Library| {
+        library
+            .decide(&cache, Decision::Undo, None, &fallback)
+            .unwrap();
+    };
+    undo(&mut library);
+    let files = pngs(&folder);
+    assert!(files.contains(&"Barack.txt".to_string()), "{files:?}");
+    assert!(
+        !files.contains(&"Barack_Obama.txt".to_string()),
+        "{files:?}"
+    );
+    undo(&mut library);
+    let files = pngs(&folder);
+    assert!(!files.iter().any(|f| f.starts_with("Barack")), "{files:?}");
+    assert!(
+        files.contains(&format!("{obama}_top{top}.fsz")),
+        "{files:?}"
+    );
+    assert!(files.contains(&format!("{obama}_all.fsz")), "{files:?}");
+    assert_eq!(crop_times(&folder), crops);
+    fs::rename(&away, &photos).unwrap();
+
+    // What a person said is no face joins no identity a workflow adds later.
+    let not_a_face = faces.last().unwrap().clone();
+    library
+        .decide(
+            &cache,
+            Decision::Reject {
+                entry: obama.clone(),
+                face: not_a_face.clone(),
+                reason: RejectReason::NotAFace,
+            },
+            None,
+            &fallback,
+        )
+        .unwrap();
+    let rows = library.entry(&obama).unwrap().face_rows();
+    let mut with_it = rows.clone();
+    with_it.push(fs_export::faces::FaceRow::from_cache(&cache, &not_a_face).unwrap());
+    let changes = library
+        .add(
+            &cache,
+            &[fs_library::NewFaceset {
+                faces: with_it,
+                kind: fs_library::Kind::HandSorted,
+                label: "obama-folder".into(),
+                sources: Vec::new(),
+                params: serde_json::Value::Null,
+                marker: "obama-folder".into(),
+                label_bundles: true,
+                thin: false,
+                suffix: String::new(),
+            }],
+            &SwapOptions::default(),
+        )
+        .unwrap();
+    let added = library.entry(&changes.added[0]).unwrap();
+    assert!(!face_keys(&library, &added.export.name).contains(&not_a_face));
+    assert_eq!(added.export.faces.len(), rows.len());
+}
+
+#[test]
+fn a_library_of_50000_faces_opens_with_a_first_view_of_each_identitys_best() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let large =
+        fs_fixtures::library::write_large(&out.join("facesets_swap_ready"), 300, 50_000).unwrap();
+    assert_eq!(large.faces(), 50_000);
+    let opened = Library::open(out.join("facesets_swap_ready")).unwrap();
+    assert_eq!(opened.entries().count(), 300, "the current format");
+    drop(opened);
+    drop(Cache::open(out.join("cache.fsc")).unwrap());
+    let (child, url) = serve(&out);
+    let _stop = Stop(child);
+    let (base, token) = url.split_once("/?token=").unwrap();
+
+    // The first view: every identity, its twelve best faces and its count.
+    let (status, body) = get(&format!("{base}/api/library?token={token}"));
+    assert_eq!(status, 200);
+    let view: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let entries = view["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 300);
+    for (entry, (name, size)) in entries.iter().zip(&large.identities) {
+        assert_eq!(entry["name"], name.as_str());
+        assert_eq!(entry["count"].as_u64().unwrap() as usize, *size);
+        let faces = entry["faces"].as_array().unwrap();
+        assert_eq!(faces.len(), (*size).min(12));
+        assert_eq!(faces[0]["rank"], 0, "best first");
+    }
+    assert!(
+        body.len() < 1_000_000,
+        "the first view is {} bytes",
+        body.len()
+    );
+
+    // The largest identity whole, on demand; one of its thumbnails.
+    let (name, size) = &large.identities[0];
+    assert!(*size > 1000, "{size}");
+    let (status, body) = get(&format!("{base}/api/entry/{name}?token={token}"));
+    assert_eq!(status, 200);
+    let whole: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let faces = whole["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), *size);
+    let key = faces[size - 1]["key"].as_str().unwrap();
+    let (status, jpeg) = get(&format!(
+        "{base}/face/{}?token={token}",
+        key.replace(':', "%3A")
+    ));
+    assert_eq!(status, 200);
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]));
+
+    // The page renders each identity's first row, and offers the rest. (Headless
+    // Chromium loads every lazy image of a dumped page; thumbnails are not what is
+    // looked at here.)
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(chromium())
+        .args(headless(profile.path()))
+        .args([
+            "--virtual-time-budget=30000",
+            "--blink-settings=imagesEnabled=false",
+            "--dump-dom",
+        ])
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(dom.matches("<section class=\"identity").count(), 300);
+    let figures = dom.matches("<figure").count();
+    let expected: usize = large.identities.iter().map(|(_, n)| (*n).min(12)).sum();
+    assert_eq!(figures, expected);
+    assert!(
+        dom.contains(&format!("Show all {size}")),
+        "the largest offers the rest"
+    );
 }

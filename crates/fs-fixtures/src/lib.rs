@@ -1,4 +1,5 @@
-//! Camera-size photos made from small real ones, for tests and benchmarks.
+//! Inputs shaped like real ones, for tests and benchmarks: camera-size photos made from
+//! small real ones, and a library of 50,000 faces ([`library`]).
 //!
 //! Phones write 12-megapixel JPEGs (4032×3024). The fixture photos are web-sized, and a
 //! 250-pixel photo hides what a real library costs: decoding a 12-MP JPEG takes longer
@@ -7,6 +8,8 @@
 //! own size in the middle of the frame (faces of 60–200 pixels, as in a group shot), and
 //! adds sensor-like noise: a smooth upscale would compress to a fifth of a real photo's
 //! bytes and decode far faster than one.
+
+pub mod library;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;

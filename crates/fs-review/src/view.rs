@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::thumbs::Source;
 
-/// Faces of each identity in the first view (its best, by rank).
-pub(crate) const PREVIEW: usize = 24;
+/// Faces of each identity in the first view (its best, by rank): one row of the sheet.
+pub(crate) const PREVIEW: usize = 12;
 
 /// Most singletons in one page.
 pub(crate) const SINGLETONS_PAGE: usize = 200;
