@@ -62,8 +62,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         Some("cluster") => cluster(&args[1..]),
         Some("export") => export(),
         Some("immich") => immich(),
+        Some("review") => review(),
         _ => bail!(
-            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich"
+            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review"
         ),
     }
 }
@@ -486,6 +487,170 @@ fn immich() -> anyhow::Result<()> {
             rate / base
         );
     }
+    Ok(())
+}
+
+/// `cargo xtask bench review`: the review page over a library of 300 identities and
+/// 50,000 faces: opening it, its first view beside a view of every face, thumbnails
+/// made and then read back, and the page in headless Chromium beside a small library.
+fn review() -> anyhow::Result<()> {
+    const IDENTITIES: usize = 300;
+    const FACES: usize = 50_000;
+    const THUMBNAILS: usize = 300;
+    let dir = tempfile::tempdir()?;
+    let library = dir.path().join("facesets_swap_ready");
+    let large = fs_fixtures::library::write_large(&library, IDENTITIES, FACES)?;
+    let cache = dir.path().join("cache.fsc");
+    drop(fs_cache::Cache::open(&cache)?);
+    println!(
+        "bench review: {IDENTITIES} identities, {} faces",
+        large.faces()
+    );
+
+    let start = Instant::now();
+    let opened = fs_library::Library::open(&library)?;
+    let parse = start.elapsed().as_secs_f64();
+    drop(opened);
+    let start = Instant::now();
+    let server = fs_review::Server::start(fs_review::Config {
+        library: library.clone(),
+        cache: cache.clone(),
+        raw: None,
+        thumbnails: dir.path().join("thumbnails"),
+        port: 0,
+        options: fs_export::swap::SwapOptions::default(),
+        crop_check: None,
+    })?;
+    let serve = start.elapsed().as_secs_f64();
+    println!(
+        "  open:        {:>8.1} ms to serve ({:.2}x reading the manifest alone, {:.1} ms)",
+        serve * 1e3,
+        serve / parse,
+        parse * 1e3
+    );
+
+    let base = format!("http://{}", server.address());
+    let token = server.token().to_string();
+    let agent = ureq::Agent::new_with_defaults();
+    let get = |path: &str| -> anyhow::Result<Vec<u8>> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        Ok(agent
+            .get(format!("{base}{path}{separator}token={token}"))
+            .call()?
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()?)
+    };
+    let start = Instant::now();
+    let mut first = Vec::new();
+    for _ in 0..10 {
+        first = get("/api/library")?;
+    }
+    let first_view = start.elapsed().as_secs_f64() / 10.0;
+    let start = Instant::now();
+    let mut every = 0;
+    for (name, _) in &large.identities {
+        every += get(&format!("/api/entry/{name}"))?.len();
+    }
+    let every_view = start.elapsed().as_secs_f64();
+    println!(
+        "  first view:  {:>8.1} ms, {:>6} KB; every face: {:.1} ms, {} KB ({:.1}x the bytes, {:.1}x the time)",
+        first_view * 1e3,
+        first.len() / 1024,
+        every_view * 1e3,
+        every / 1024,
+        every as f64 / first.len() as f64,
+        every_view / first_view
+    );
+
+    let view: serde_json::Value = serde_json::from_slice(&first)?;
+    let keys: Vec<String> = view["entries"]
+        .as_array()
+        .context("entries")?
+        .iter()
+        .flat_map(|e| e["faces"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f["key"].as_str().map(|k| k.replace(':', "%3A")))
+        .take(THUMBNAILS)
+        .collect();
+    let per_thumbnail = || -> anyhow::Result<f64> {
+        let start = Instant::now();
+        for key in &keys {
+            get(&format!("/face/{key}"))?;
+        }
+        Ok(start.elapsed().as_secs_f64() / keys.len() as f64)
+    };
+    let cold = per_thumbnail()?;
+    let warm = per_thumbnail()?;
+    println!(
+        "  thumbnails:  {:>8.2} ms each made from a 512-px crop, {:.2} ms read back ({:.1}x faster), {} of them",
+        cold * 1e3,
+        warm * 1e3,
+        cold / warm,
+        keys.len()
+    );
+    drop(server);
+
+    // The page itself, against a library of two identities as the baseline.
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        println!("  page:        skipped (no Chromium)");
+        return Ok(());
+    };
+    let small = tempfile::tempdir()?;
+    fs_fixtures::library::write_large(&small.path().join("facesets_swap_ready"), 2, 40)?;
+    let small_cache = small.path().join("cache.fsc");
+    drop(fs_cache::Cache::open(&small_cache)?);
+    let render = |library: PathBuf, cache: PathBuf| -> anyhow::Result<f64> {
+        let server = fs_review::Server::start(fs_review::Config {
+            library,
+            cache,
+            raw: None,
+            thumbnails: dir.path().join("thumbnails"),
+            port: 0,
+            options: fs_export::swap::SwapOptions::default(),
+            crop_check: None,
+        })?;
+        let profile = tempfile::tempdir()?;
+        let start = Instant::now();
+        let out = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args([
+                "--virtual-time-budget=30000",
+                "--blink-settings=imagesEnabled=false",
+                "--dump-dom",
+            ])
+            .arg(server.url())
+            .output()?;
+        ensure!(out.status.success(), "chromium failed");
+        let dom = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            dom.contains("section class=\"identity"),
+            "the page rendered no identity"
+        );
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let baseline = render(small.path().join("facesets_swap_ready"), small_cache)?;
+    let page = render(library, cache)?;
+    println!(
+        "  page:        {:>8.0} ms to load and render ({:.2}x a library of 2 identities, {:.0} ms)",
+        page * 1e3,
+        page / baseline,
+        baseline * 1e3
+    );
     Ok(())
 }
 
