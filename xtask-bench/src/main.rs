@@ -493,6 +493,10 @@ fn immich() -> anyhow::Result<()> {
 /// `cargo xtask bench review`: the review page over a library of 300 identities and
 /// 50,000 faces: opening it, its first view beside a view of every face, thumbnails
 /// made and then read back, and the page in headless Chromium beside a small library.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "byte and face counts far below 2^52"
+)]
 fn review() -> anyhow::Result<()> {
     const IDENTITIES: usize = 300;
     const FACES: usize = 50_000;

@@ -133,7 +133,8 @@ pub(crate) enum Command {
     /// Serves a page over OUT/facesets_swap_ready/ on 127.0.0.1 and opens it. Every
     /// identity is a contact sheet of its crops; select faces to reject them ("not this
     /// person", "not a face"), move them to another identity or split them into a new
-    /// one; rename, lock or merge identities; undo the last decisions. Each decision is
+    /// one; rename, lock or merge identities; accept candidates and add singletons to
+    /// an identity; undo the last decisions. Each decision is
     /// applied to the manifest and the folders at once and logged in
     /// decisions.jsonl; later runs keep it (a rejected face never rejoins, merged
     /// identities stay merged, a locked identity changes only by hand, a name stays).

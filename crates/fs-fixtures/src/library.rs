@@ -26,6 +26,10 @@ impl Large {
 /// `dir` (a `facesets_swap_ready/`): its `manifest.json` (the current format) and one
 /// crop file per face. Sizes fall off as in real libraries (identity `i` holds about
 /// `1 / (i + 1)^0.8` of the faces), with at least two faces each.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts are far below 2^52; the weights are approximate by nature"
+)]
 pub fn write_large(dir: &Path, identities: usize, faces: usize) -> std::io::Result<Large> {
     assert!(
         identities > 0 && faces >= 2 * identities,
@@ -46,8 +50,9 @@ pub fn write_large(dir: &Path, identities: usize, faces: usize) -> std::io::Resu
     sizes[0] += faces - sizes.iter().sum::<usize>();
 
     let template = dir.join(".template.png");
+    let byte = |v: u32| u8::try_from(v & 0xff).expect("masked to a byte");
     RgbImage::from_fn(512, 512, |x, y| {
-        image::Rgb([(x / 2) as u8, (y / 2) as u8, ((x ^ y) & 0xff) as u8])
+        image::Rgb([byte(x / 2), byte(y / 2), byte(x ^ y)])
     })
     .save(&template)
     .map_err(std::io::Error::other)?;
@@ -70,7 +75,6 @@ pub fn write_large(dir: &Path, identities: usize, faces: usize) -> std::io::Resu
             let png = format!("{}_0.png", &hash[..16]);
             std::fs::hard_link(&template, folder.join(&png))
                 .or_else(|_| std::fs::copy(&template, folder.join(&png)).map(|_| ()))?;
-            #[expect(clippy::cast_precision_loss)]
             let quality = 0.9 - 0.5 * rank as f64 / size as f64;
             let photo = format!(
                 "/photos/{}/{:04}/IMG_{serial:06}.HEIC",

@@ -37,8 +37,9 @@ pub(crate) enum Source {
 impl Source {
     /// The thumbnail's file name: a hash of what it shows. A crop is named by its
     /// path, length and modification time (an export that changes it changes them); a
-    /// face from a photo by its key, which holds the photo's content hash.
-    fn file_name(&self) -> String {
+    /// face from a photo by its key, which holds the photo's content hash. Also what a
+    /// browser's copy is checked against.
+    pub(crate) fn file_name(&self) -> String {
         let mut hasher = blake3::Hasher::new();
         hasher.update(RECIPE.as_bytes());
         match self {
@@ -74,12 +75,6 @@ impl Thumbnails {
     /// Thumbnails kept under `dir` (created when the first is made).
     pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
-    }
-
-    /// The name its thumbnail is kept under: what the page's cached copy is checked
-    /// against.
-    pub(crate) fn name(&self, source: &Source) -> String {
-        source.file_name()
     }
 
     /// The JPEG thumbnail of `source`: read from disk when it was made before, else
@@ -162,8 +157,9 @@ mod tests {
 
     fn photo(dir: &Path) -> FaceRow {
         // A gradient stands in for a photo: only the geometry matters here.
+        let byte = |v: u32| u8::try_from(v % 256).expect("below 256");
         let image = RgbImage::from_fn(1600, 1200, |x, y| {
-            image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x + y) / 11) as u8])
+            image::Rgb([byte(x / 7), byte(y / 5), byte((x + y) / 11)])
         });
         let path = dir.join("photo.jpg");
         image.save(&path).unwrap();
