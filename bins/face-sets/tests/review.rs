@@ -1083,8 +1083,14 @@ fn a_decision_reuses_the_crops_keeps_the_recorded_settings_and_tidies_its_marker
     assert_eq!(crop_times(&folder), crops);
     fs::rename(&away, &photos).unwrap();
 
-    // What a person said is no face joins no identity a workflow adds later.
-    let not_a_face = faces.last().unwrap().clone();
+    // What a person said is no face joins no identity a workflow adds later, and
+    // neither does a face a person moved into an identity: a hand-sorted folder of
+    // Biden's photos, with one of Obama's in it by mistake, brings only Biden's face
+    // that was not moved.
+    let biden = entry_with(&library, BIDEN);
+    let biden_rows = library.entry(&biden).unwrap().face_rows();
+    assert_eq!(biden_rows.len(), 2, "{biden_rows:?}");
+    let (not_a_face, moved) = (faces[faces.len() - 1].clone(), biden_rows[0].key.clone());
     library
         .decide(
             &cache,
@@ -1097,19 +1103,30 @@ fn a_decision_reuses_the_crops_keeps_the_recorded_settings_and_tidies_its_marker
             &fallback,
         )
         .unwrap();
-    let rows = library.entry(&obama).unwrap().face_rows();
-    let mut with_it = rows.clone();
-    with_it.push(fs_export::faces::FaceRow::from_cache(&cache, &not_a_face).unwrap());
+    library
+        .decide(
+            &cache,
+            Decision::Move {
+                face: moved,
+                from: biden,
+                to: obama.clone(),
+            },
+            None,
+            &fallback,
+        )
+        .unwrap();
+    let mut folder_faces = biden_rows.clone();
+    folder_faces.push(fs_export::faces::FaceRow::from_cache(&cache, &not_a_face).unwrap());
     let changes = library
         .add(
             &cache,
             &[fs_library::NewFaceset {
-                faces: with_it,
+                faces: folder_faces,
                 kind: fs_library::Kind::HandSorted,
-                label: "obama-folder".into(),
+                label: "biden-folder".into(),
                 sources: Vec::new(),
                 params: serde_json::Value::Null,
-                marker: "obama-folder".into(),
+                marker: "biden-folder".into(),
                 label_bundles: true,
                 thin: false,
                 suffix: String::new(),
@@ -1117,9 +1134,10 @@ fn a_decision_reuses_the_crops_keeps_the_recorded_settings_and_tidies_its_marker
             &SwapOptions::default(),
         )
         .unwrap();
-    let added = library.entry(&changes.added[0]).unwrap();
-    assert!(!face_keys(&library, &added.export.name).contains(&not_a_face));
-    assert_eq!(added.export.faces.len(), rows.len());
+    assert_eq!(
+        face_keys(&library, &changes.added[0]),
+        [biden_rows[1].key.clone()]
+    );
 }
 
 #[test]

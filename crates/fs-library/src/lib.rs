@@ -452,7 +452,8 @@ impl Library {
     }
 
     /// Adds new identities: each is exported into a new folder numbered past the
-    /// highest existing `faceset_NNN`, with its marker file. One whose export keeps no
+    /// highest existing `faceset_NNN`, with its marker file. Faces a person rejected as
+    /// no face, and (except in eras) faces a person put in an identity, are left out. One whose export keeps no
     /// crop is left out (listed in [`Changes::left_out`]) and uses no number. Existing
     /// entries are never touched. Call [`Library::save`] to write the manifest.
     pub fn add(
@@ -465,17 +466,24 @@ impl Library {
         let now = now();
         let faces = CacheFaces::of(cache);
         let not_faces = self.not_faces();
+        let placed: std::collections::HashSet<String> = self
+            .entries()
+            .flat_map(|e| e.review.included.iter().map(|f| f.key.clone()))
+            .collect();
         for n in new {
             let name = format!(
                 "{}{}",
                 manifest::numbered("faceset", self.next_number()),
                 n.suffix
             );
-            // What a person said is no face is no face for any identity.
+            // What a person said is no face is no face for any identity, and a face a
+            // person put in an identity stays there (an era, a view of one identity,
+            // keeps the faces put in that identity).
             let members: Vec<FaceRow> = n
                 .faces
                 .iter()
                 .filter(|f| !not_faces.contains(f.key.as_str()))
+                .filter(|f| n.kind == Kind::Era || !placed.contains(&f.key))
                 .cloned()
                 .collect();
             let faceset = Faceset {
