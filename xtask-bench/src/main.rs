@@ -515,16 +515,19 @@ fn review() -> anyhow::Result<()> {
     let opened = fs_library::Library::open(&library)?;
     let parse = start.elapsed().as_secs_f64();
     drop(opened);
+    let serve_library = |library: PathBuf, cache: PathBuf| {
+        fs_review::Server::start(fs_review::Config {
+            library,
+            cache,
+            raw: None,
+            thumbnails: dir.path().join("thumbnails"),
+            port: 0,
+            options: fs_export::swap::SwapOptions::default(),
+            crop_check: None,
+        })
+    };
     let start = Instant::now();
-    let server = fs_review::Server::start(fs_review::Config {
-        library: library.clone(),
-        cache: cache.clone(),
-        raw: None,
-        thumbnails: dir.path().join("thumbnails"),
-        port: 0,
-        options: fs_export::swap::SwapOptions::default(),
-        crop_check: None,
-    })?;
+    let server = serve_library(library.clone(), cache.clone())?;
     let serve = start.elapsed().as_secs_f64();
     println!(
         "  open:        {:>8.1} ms to serve ({:.2}x reading the manifest alone, {:.1} ms)",
@@ -596,15 +599,7 @@ fn review() -> anyhow::Result<()> {
     drop(server);
 
     // The page itself, against a library of two identities as the baseline.
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
+    let Some(chromium) = fs_fixtures::chromium() else {
         println!("  page:        skipped (no Chromium)");
         return Ok(());
     };
@@ -613,15 +608,7 @@ fn review() -> anyhow::Result<()> {
     let small_cache = small.path().join("cache.fsc");
     drop(fs_cache::Cache::open(&small_cache)?);
     let render = |library: PathBuf, cache: PathBuf| -> anyhow::Result<f64> {
-        let server = fs_review::Server::start(fs_review::Config {
-            library,
-            cache,
-            raw: None,
-            thumbnails: dir.path().join("thumbnails"),
-            port: 0,
-            options: fs_export::swap::SwapOptions::default(),
-            crop_check: None,
-        })?;
+        let server = serve_library(library, cache)?;
         let profile = tempfile::tempdir()?;
         let start = Instant::now();
         let out = Command::new(chromium)

@@ -17,6 +17,20 @@ use std::path::{Path, PathBuf};
 
 use image::{RgbImage, codecs::jpeg::JpegEncoder};
 
+/// The headless Chromium on this machine (`chromium`, `chromium-browser` or
+/// `google-chrome`, the first that answers `--version`), for tests and benchmarks that
+/// load a page.
+pub fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
 /// A phone's main camera: 12 megapixels, 4:3.
 pub const CAMERA_SIZE: (u32, u32) = (4032, 3024);
 

@@ -41,14 +41,7 @@ pub(crate) fn stderr(out: &Output) -> String {
 /// A headless Chromium on this machine (`.ci/run` installs Debian's), failing the test
 /// when there is none.
 pub(crate) fn chromium() -> &'static str {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+    fs_fixtures::chromium()
         .expect("a headless Chromium is needed for this test: apt-get install chromium")
 }
 
