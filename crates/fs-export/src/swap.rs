@@ -376,6 +376,8 @@ pub fn export_faceset(
             let existing = request.reuse_crops.iter().find_map(|folder| {
                 fs::read(out.join(folder).join(&file))
                     .ok()
+                    // A damaged file is made again, not passed on into the bundles.
+                    .filter(|bytes| bytes.starts_with(b"\x89PNG\r\n\x1a\n"))
                     .map(|bytes| (bytes, *folder == request.dir))
             });
             match existing {

@@ -63,6 +63,7 @@ impl Library {
         // Undo re-exports from the faces as they were, not as they are.
         let mut proposed: BTreeMap<String, Vec<FaceRow>> = BTreeMap::new();
         let mut created = None;
+        let mut accepted = None;
         let mut undoes = None;
         let mut to_export: Vec<String> = Vec::new();
         let mut description = decision.describe();
@@ -243,7 +244,7 @@ impl Library {
                 e.review.excluded.remove(face);
                 e.review.included.push(row);
                 if let Some(i) = candidate {
-                    self.manifest.candidates.remove(i);
+                    accepted = Some(self.manifest.candidates.remove(i));
                 }
                 to_export.push(entry.clone());
             }
@@ -280,6 +281,15 @@ impl Library {
                     if !matches!(last.decision, Decision::Lock { .. }) {
                         to_export.push(name.clone());
                     }
+                }
+                if let Some(candidate) = &last.accepted
+                    && !self
+                        .manifest
+                        .candidates
+                        .iter()
+                        .any(|c| c.face.key == candidate.face.key)
+                {
+                    self.manifest.candidates.push(candidate.clone());
                 }
                 if let Some(made) = &last.created
                     && let Some(i) = self
@@ -351,6 +361,7 @@ impl Library {
             before,
             rows_before,
             created: created.clone(),
+            accepted,
         })?;
         self.save()?;
         Ok(Applied {

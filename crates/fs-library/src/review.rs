@@ -203,6 +203,9 @@ pub struct Record {
     /// The entry it created (a split's new identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// The candidate it accepted, as it was offered (an undo offers it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<fs_export::swap::Candidate>,
 }
 
 /// The decisions log of a library.
@@ -352,6 +355,7 @@ mod tests {
             before: BTreeMap::new(),
             rows_before: BTreeMap::new(),
             created: None,
+            accepted: None,
         }
     }
 

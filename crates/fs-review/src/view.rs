@@ -137,6 +137,8 @@ impl View {
                     "label": e.display_label(),
                     "named": e.review.label.is_some(),
                     "kind": e.provenance.kind,
+                    "sources": e.provenance.sources,
+                    "created": e.provenance.created,
                     "locked": e.review.locked,
                     "merged_into": e.review.merged_into,
                     "mean_quality": e.export.mean_quality,
