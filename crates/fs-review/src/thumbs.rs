@@ -104,29 +104,16 @@ impl Thumbnails {
 /// The face of `face` cropped from its photo, decoded only as finely as the thumbnail
 /// needs (a 12-MP JPEG is decoded at 1/8 for a face of 400 px).
 fn from_photo(face: &FaceRow, others: &[[f32; 4]], size: (u32, u32)) -> Option<RgbImage> {
-    let crop_side =
-        (face.bbox[2] - face.bbox[0]).max(face.bbox[3] - face.bbox[1]) * (1.0 + 2.0 * PHOTO_PAD);
-    let full_long = size.0.max(size.1);
-    let long_side = if full_long == 0 || crop_side <= 0.0 {
-        u32::MAX
-    } else {
-        let wanted = (f64::from(full_long) * f64::from(SIDE) / f64::from(crop_side)).ceil();
-        // Truncation is fine: the value is at most a few times the photo's side.
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let wanted = wanted as u32;
-        wanted.min(full_long)
-    };
+    let long_side = fs_export::swap::crop_decode_side(size, face.bbox, SIDE);
     let decoded = face.paths.iter().chain([&face.path]).find_map(|p| {
         let bytes = std::fs::read(p).ok()?;
         decode_photo_scaled(Some(p), &bytes, long_side).ok()
     })?;
-    #[expect(clippy::cast_precision_loss, reason = "photo sides are far below 2^24")]
-    let scale = decoded.image.width() as f32 / decoded.full_width.max(1) as f32;
-    let scaled = |b: [f32; 4]| b.map(|v| v * scale);
-    let others: Vec<[f32; 4]> = others.iter().copied().map(scaled).collect();
+    let to_decoded = fs_export::swap::scale_to(&decoded);
+    let others: Vec<[f32; 4]> = others.iter().copied().map(&to_decoded).collect();
     Some(fs_export::swap::crop_single_face(
         &decoded.image,
-        scaled(face.bbox),
+        to_decoded(face.bbox),
         &others,
         PHOTO_PAD,
         SIDE,
