@@ -343,17 +343,14 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     }]);
     fs::write(&manifest_path, manifest.to_string()).unwrap();
     let mut library = Library::open(&dir).unwrap();
-    library
-        .decide(
-            &cache,
-            Decision::Accept {
-                face: key.clone(),
-                entry: obama.clone(),
-            },
-            None,
-            &options,
-        )
-        .unwrap();
+    let accept = |library: &mut Library| {
+        let decision = Decision::Accept {
+            face: key.clone(),
+            entry: obama.clone(),
+        };
+        library.decide(&cache, decision, None, &options).unwrap();
+    };
+    accept(&mut library);
     assert!(
         face_keys(&library, &obama).contains(&key),
         "{:?}",
@@ -367,17 +364,7 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     assert_eq!(library.manifest().candidates.len(), 1);
     assert_eq!(library.manifest().candidates[0].face.key, key);
     assert!(!face_keys(&library, &obama).contains(&key));
-    library
-        .decide(
-            &cache,
-            Decision::Accept {
-                face: key.clone(),
-                entry: obama.clone(),
-            },
-            None,
-            &options,
-        )
-        .unwrap();
+    accept(&mut library);
     assert!(library.manifest().candidates.is_empty());
     run_pipeline(&photos, &out);
     let library = Library::open(&dir).unwrap();
