@@ -186,13 +186,12 @@ impl Decoded {
         }
     }
 
-    /// Full-size pixels per decoded pixel, along x and y (1 at full size).
+    /// The `[x1, y1, x2, y2]` box `b`, in full-size coordinates, on these pixels.
     #[expect(clippy::cast_precision_loss, reason = "sides are below 2^24")]
-    pub fn scale(&self) -> [f32; 2] {
-        [
-            self.full_width as f32 / self.image.width() as f32,
-            self.full_height as f32 / self.image.height() as f32,
-        ]
+    pub fn map_box(&self, b: [f32; 4]) -> [f32; 4] {
+        let sx = self.image.width() as f32 / self.full_width.max(1) as f32;
+        let sy = self.image.height() as f32 / self.full_height.max(1) as f32;
+        [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]
     }
 
     /// Whether this is the photo at its full size.
@@ -518,7 +517,10 @@ mod tests {
         let quarter = decode_photo_scaled(None, &jpeg, 500).unwrap();
         assert_eq!(quarter.image.dimensions(), (500, 375));
         assert_eq!((quarter.full_width, quarter.full_height), (2000, 1500));
-        assert_eq!(quarter.scale(), [4.0, 4.0]);
+        assert_eq!(
+            quarter.map_box([0.0, 0.0, 2000.0, 1500.0]),
+            [0.0, 0.0, 500.0, 375.0]
+        );
         assert!(!quarter.is_full());
         let half = decode_photo_scaled(None, &jpeg, 501).unwrap();
         assert_eq!(half.image.dimensions(), (1000, 750));

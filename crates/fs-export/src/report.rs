@@ -15,7 +15,7 @@ use crate::dedup::DuplicateReport;
 use crate::error::{Result, io_err};
 use crate::faces::FaceRow;
 use crate::manifest::{self, RawManifest};
-use crate::swap::{FacesetExport, crop_single_face, other_faces};
+use crate::swap::{CropSource, FacesetExport, other_faces};
 
 /// Where `run` puts each part, relative to its OUT.
 #[derive(Clone, Debug)]
@@ -177,14 +177,22 @@ fn face_thumb(cache: &Cache, row: &FaceRow, assets: &Path) -> Result<String> {
     let target = assets.join(&name);
     if !target.exists() {
         let key: Option<FaceKey> = row.key.parse().ok();
-        let image = key.and_then(|k| cache.image(&k.hash).map(|i| (i, k.index as usize)));
-        let pixels = image.and_then(|(i, _)| decode_any(i, u32::MAX));
-        let thumb = match (image, pixels) {
-            (Some((img, index)), Some(pixels)) => {
-                crop_single_face(&pixels, row.bbox, &other_faces(img, index), 0.3, THUMB)
-            }
-            _ => image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
-        };
+        let source = key
+            .and_then(|k| cache.image(&k.hash).map(|i| (i, k.index as usize)))
+            .and_then(|(image, index)| {
+                CropSource::decode(
+                    image.all_paths(),
+                    (image.width, image.height),
+                    row.bbox,
+                    &other_faces(image, index),
+                    THUMB,
+                )
+                .ok()
+            });
+        let thumb = source.map_or_else(
+            || image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
+            |source| source.crop(0.3, THUMB),
+        );
         save_png(&thumb, &target)?;
     }
     Ok(format!("report_assets/{name}"))

@@ -622,61 +622,97 @@ fn render_crop(
     check: Option<&CropCheck>,
 ) -> Rendered {
     let face = &image.faces()[index];
-    let long_side = crop_decode_side((image.width, image.height), face.bbox, options.out_size);
-    let mut last_error = String::from("no readable path");
-    for path in image.all_paths() {
-        match fs::read(path).map_err(|e| e.to_string()).and_then(|b| {
-            fs_detect::decode::decode_photo_scaled(Some(path), &b, long_side)
-                .map_err(|e| e.to_string())
-        }) {
-            Ok(decoded) => {
-                let to_decoded = scale_to(&decoded);
-                let bbox = to_decoded(face.bbox);
-                let others: Vec<[f32; 4]> = other_faces(image, index)
-                    .into_iter()
-                    .map(to_decoded)
-                    .collect();
-                let pixels = decoded.image;
-                let crop_with =
-                    |pad: f32| crop_single_face(&pixels, bbox, &others, pad, options.out_size);
-                let crop = match check {
-                    None => crop_with(options.pad_ratio),
-                    Some(check) => {
-                        let mut why = String::new();
-                        let passing = paddings(options.pad_ratio).into_iter().find_map(|pad| {
-                            let crop = crop_with(pad);
-                            match check.problem(&crop) {
-                                None => Some(crop),
-                                Some(problem) => {
-                                    if why.is_empty() {
-                                        why = problem;
-                                    }
-                                    None
-                                }
-                            }
-                        });
-                        match passing {
-                            Some(crop) => crop,
-                            None => {
-                                return Rendered::Rejected(format!(
-                                    "roop check: {why} when the crop is re-detected at 640"
-                                ));
-                            }
+    let source = match CropSource::decode(
+        image.all_paths(),
+        (image.width, image.height),
+        face.bbox,
+        &other_faces(image, index),
+        options.out_size,
+    ) {
+        Ok(source) => source,
+        Err(why) => return Rendered::Unreadable(image.path.clone(), why),
+    };
+    let crop_with = |pad: f32| source.crop(pad, options.out_size);
+    let crop = match check {
+        None => crop_with(options.pad_ratio),
+        Some(check) => {
+            let mut why = String::new();
+            let passing = paddings(options.pad_ratio).into_iter().find_map(|pad| {
+                let crop = crop_with(pad);
+                match check.problem(&crop) {
+                    None => Some(crop),
+                    Some(problem) => {
+                        if why.is_empty() {
+                            why = problem;
                         }
+                        None
                     }
-                };
-                let mut png = Vec::new();
-                return match crop
-                    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-                {
-                    Ok(()) => Rendered::Png(png),
-                    Err(e) => Rendered::Unreadable(path.clone(), e.to_string()),
-                };
+                }
+            });
+            match passing {
+                Some(crop) => crop,
+                None => {
+                    return Rendered::Rejected(format!(
+                        "roop check: {why} when the crop is re-detected at 640"
+                    ));
+                }
             }
-            Err(e) => last_error = format!("{}: {e}", path.display()),
         }
+    };
+    let mut png = Vec::new();
+    match crop.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png) {
+        Ok(()) => Rendered::Png(png),
+        Err(e) => Rendered::Unreadable(image.path.clone(), e.to_string()),
     }
-    Rendered::Unreadable(image.path.clone(), last_error)
+}
+
+/// A photo decoded for cropping one of its faces: only as finely as the crop needs
+/// ([`crop_decode_side`]), with the face's box and the other faces' boxes on its pixels.
+/// Export crops, the report's thumbnails and the review page's thumbnails are all cut
+/// from one.
+pub struct CropSource {
+    pixels: RgbImage,
+    bbox: [f32; 4],
+    others: Vec<[f32; 4]>,
+}
+
+impl CropSource {
+    /// Decodes the first of `paths` that reads and decodes, for a crop of `out_size`²
+    /// around `bbox`; `full` is the photo's upright size (`(0, 0)` when unknown: then it
+    /// is decoded at full size), and boxes are in full-size coordinates. The error is
+    /// the last path's, naming it.
+    pub fn decode<'a>(
+        paths: impl IntoIterator<Item = &'a PathBuf>,
+        full: (u32, u32),
+        bbox: [f32; 4],
+        others: &[[f32; 4]],
+        out_size: u32,
+    ) -> std::result::Result<Self, String> {
+        let long_side = crop_decode_side(full, bbox, out_size);
+        let mut last_error = String::from("no readable path");
+        for path in paths {
+            let decoded = fs::read(path).map_err(|e| e.to_string()).and_then(|b| {
+                fs_detect::decode::decode_photo_scaled(Some(path), &b, long_side)
+                    .map_err(|e| e.to_string())
+            });
+            match decoded {
+                Ok(decoded) => {
+                    return Ok(Self {
+                        bbox: decoded.map_box(bbox),
+                        others: others.iter().map(|o| decoded.map_box(*o)).collect(),
+                        pixels: decoded.image,
+                    });
+                }
+                Err(e) => last_error = format!("{}: {e}", path.display()),
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The face, cropped as [`crop_single_face`] crops it.
+    pub fn crop(&self, pad_ratio: f32, out_size: u32) -> RgbImage {
+        crop_single_face(&self.pixels, self.bbox, &self.others, pad_ratio, out_size)
+    }
 }
 
 fn intersects(a: [f32; 4], b: [f32; 4]) -> bool {
@@ -690,7 +726,7 @@ fn intersects(a: [f32; 4], b: [f32; 4]) -> bool {
 /// is unknown.
 pub fn crop_decode_side(full: (u32, u32), bbox: [f32; 4], out_size: u32) -> u32 {
     let full_long = full.0.max(full.1);
-    let region = (bbox[2] - bbox[0]).max(bbox[3] - bbox[1]) * 1.2;
+    let region = (bbox[2] - bbox[0]).max(bbox[3] - bbox[1]) * (1.0 + 2.0 * MIN_PAD);
     if full_long == 0 || region <= 0.0 {
         return u32::MAX;
     }
@@ -704,12 +740,9 @@ pub fn crop_decode_side(full: (u32, u32), bbox: [f32; 4], out_size: u32) -> u32 
     wanted
 }
 
-/// Maps boxes in full-size coordinates onto the pixels of `decoded`.
-pub fn scale_to(decoded: &fs_detect::decode::Decoded) -> impl Fn([f32; 4]) -> [f32; 4] + use<> {
-    #[expect(clippy::cast_precision_loss, reason = "photo sides are far below 2^24")]
-    let scale = decoded.image.width() as f32 / decoded.full_width.max(1) as f32;
-    move |b: [f32; 4]| b.map(|v| v * scale)
-}
+/// The least padding [`crop_single_face`] shrinks to, as a fraction of the box's longer
+/// side, to keep other faces out.
+const MIN_PAD: f32 = 0.1;
 
 /// A square crop around `bbox`, padded by `pad_ratio` of the box's longer side on each
 /// side, with no other face in it: the padding shrinks (down to a tenth) until `others`
@@ -733,8 +766,8 @@ pub fn crop_single_face(
     };
     let mut pad = pad_ratio.max(0.0);
     let mut area = square(pad);
-    while pad > 0.1 && others.iter().any(|o| intersects(*o, area)) {
-        pad = (pad - 0.05).max(0.1);
+    while pad > MIN_PAD && others.iter().any(|o| intersects(*o, area)) {
+        pad = (pad - 0.05).max(MIN_PAD);
         area = square(pad);
     }
     #[expect(

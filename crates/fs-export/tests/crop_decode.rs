@@ -2,7 +2,7 @@
 //! made from the full-size photo, and the decode really is smaller.
 
 use fs_detect::decode::{decode_photo, decode_photo_scaled};
-use fs_export::swap::{crop_decode_side, crop_single_face, scale_to};
+use fs_export::swap::{crop_decode_side, crop_single_face};
 use fs_fixtures::Framing;
 
 fn camera_jpeg() -> Vec<u8> {
@@ -50,11 +50,10 @@ fn a_large_face_is_cropped_from_a_scaled_decode_as_from_the_full_photo() {
         scaled.image.height()
     );
     assert_eq!((scaled.full_width, scaled.full_height), size);
-    let to_decoded = scale_to(&scaled);
     let from_scaled = crop_single_face(
         &scaled.image,
-        to_decoded(bbox),
-        &others.map(&to_decoded),
+        scaled.map_box(bbox),
+        &others.map(|o| scaled.map_box(o)),
         0.5,
         512,
     );

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_detect::decode::decode_photo_scaled;
 use fs_export::faces::FaceRow;
 use image::RgbImage;
 
@@ -104,20 +103,9 @@ impl Thumbnails {
 /// The face of `face` cropped from its photo, decoded only as finely as the thumbnail
 /// needs (a 12-MP JPEG is decoded at 1/8 for a face of 400 px).
 fn from_photo(face: &FaceRow, others: &[[f32; 4]], size: (u32, u32)) -> Option<RgbImage> {
-    let long_side = fs_export::swap::crop_decode_side(size, face.bbox, SIDE);
-    let decoded = face.paths.iter().chain([&face.path]).find_map(|p| {
-        let bytes = std::fs::read(p).ok()?;
-        decode_photo_scaled(Some(p), &bytes, long_side).ok()
-    })?;
-    let to_decoded = fs_export::swap::scale_to(&decoded);
-    let others: Vec<[f32; 4]> = others.iter().copied().map(&to_decoded).collect();
-    Some(fs_export::swap::crop_single_face(
-        &decoded.image,
-        to_decoded(face.bbox),
-        &others,
-        PHOTO_PAD,
-        SIDE,
-    ))
+    let paths = face.paths.iter().chain([&face.path]);
+    let source = fs_export::swap::CropSource::decode(paths, size, face.bbox, others, SIDE).ok()?;
+    Some(source.crop(PHOTO_PAD, SIDE))
 }
 
 fn encode(pixels: &RgbImage) -> Option<Vec<u8>> {
