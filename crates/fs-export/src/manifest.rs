@@ -76,6 +76,18 @@ pub struct Faceset {
     pub dropped: Vec<DroppedFace>,
 }
 
+impl Faceset {
+    /// A faceset of `faces`, none dropped.
+    pub fn of(name: String, faces: Vec<FaceRow>) -> Self {
+        Self {
+            name,
+            images: crate::faces::distinct_images(&faces),
+            faces,
+            dropped: Vec::new(),
+        }
+    }
+}
+
 /// What `refine` writes: `OUT/refine_manifest.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefineManifest {

@@ -418,12 +418,7 @@ impl Library {
             .filter(|e| e.exported_with.as_ref() == Some(&settings))
             .map(|e| e.dir().to_string())
             .collect();
-        let faceset = Faceset {
-            name: name.to_string(),
-            images: fs_export::faces::distinct_images(&members),
-            faces: members,
-            dropped: Vec::new(),
-        };
+        let faceset = Faceset::of(name.to_string(), members);
         let chosen = entry.review.exempt_from_outlier_gate();
         let request = ExportRequest {
             faceset: &faceset,

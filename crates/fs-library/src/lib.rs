@@ -316,15 +316,9 @@ impl Library {
     /// memory; an unknown or newer version is refused.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        let path = dir.join(SWAP_MANIFEST);
-        let manifest = if path.is_file() {
-            read_manifest(&path)?
-        } else {
-            LibraryManifest::default()
-        };
         Ok(Self {
+            manifest: load_manifest(&dir)?,
             dir,
-            manifest,
             check: None,
             distances: None,
         })
@@ -453,9 +447,9 @@ impl Library {
 
     /// Adds new identities: each is exported into a new folder numbered past the
     /// highest existing `faceset_NNN`, with its marker file. Faces a person rejected as
-    /// no face, and (except in eras) faces a person put in an identity, are left out. One whose export keeps no
-    /// crop is left out (listed in [`Changes::left_out`]) and uses no number. Existing
-    /// entries are never touched. Call [`Library::save`] to write the manifest.
+    /// no face, and (except in eras) faces a person put in an identity, are left out.
+    /// One whose export keeps no crop is left out (listed in [`Changes::left_out`]) and
+    /// uses no number. Existing entries are never touched. Call [`Library::save`] to write the manifest.
     pub fn add(
         &mut self,
         cache: &Cache,
@@ -466,10 +460,7 @@ impl Library {
         let now = now();
         let faces = CacheFaces::of(cache);
         let not_faces = self.not_faces();
-        let placed: std::collections::HashSet<String> = self
-            .entries()
-            .flat_map(|e| e.review.included.iter().map(|f| f.key.clone()))
-            .collect();
+        let placed = self.placed();
         for n in new {
             let name = format!(
                 "{}{}",
@@ -483,15 +474,10 @@ impl Library {
                 .faces
                 .iter()
                 .filter(|f| !not_faces.contains(f.key.as_str()))
-                .filter(|f| n.kind == Kind::Era || !placed.contains(&f.key))
+                .filter(|f| n.kind == Kind::Era || !placed.contains_key(&f.key))
                 .cloned()
                 .collect();
-            let faceset = Faceset {
-                name: name.clone(),
-                images: fs_export::faces::distinct_images(&members),
-                faces: members,
-                dropped: Vec::new(),
-            };
+            let faceset = Faceset::of(name.clone(), members);
             let request = ExportRequest {
                 faceset: &faceset,
                 dir: if n.thin {
@@ -577,6 +563,7 @@ impl Library {
         let now = now();
         let faces = CacheFaces::of(cache);
         let params = serde_json::json!({ "refine": refine.params, "export": options });
+        let settings = self.settings(options);
         // Each faceset's entry, found once: entries added below go to the end, so these
         // indices stay valid.
         let existing: Vec<Option<usize>> = refine
@@ -603,15 +590,7 @@ impl Library {
             }
         }
         let not_faces = self.not_faces();
-        let pinned: std::collections::HashMap<String, String> = self
-            .entries()
-            .flat_map(|e| {
-                e.review
-                    .included
-                    .iter()
-                    .map(|f| (f.key.clone(), e.export.name.clone()))
-            })
-            .collect();
+        let pinned = self.placed();
         for (faceset, &existing) in refine.facesets.iter().zip(&existing) {
             let review = existing
                 .map(|i| self.manifest.facesets[i].review.clone())
@@ -648,7 +627,6 @@ impl Library {
                 faces: members,
                 ..faceset.clone()
             };
-            let settings = self.settings(options);
             let request = ExportRequest {
                 faceset: &renamed,
                 dir: name.clone(),
@@ -690,7 +668,7 @@ impl Library {
                     updated: now,
                 },
                 cache,
-                settings,
+                settings.clone(),
             );
             fresh.review = review;
             if let Some(i) = existing {
@@ -727,7 +705,8 @@ impl Library {
                     options,
                     &mut changes.errors,
                 )?;
-                // A face a person put in an identity is no candidate any more.
+                // A face a person put in an identity, or said is no face, is no
+                // candidate.
                 rescued.retain(|c| {
                     !pinned.contains_key(&c.face.key) && !not_faces.contains(&c.face.key)
                 });
@@ -760,12 +739,7 @@ impl Library {
     /// Reads the manifest again (after another command changed it), keeping the crop
     /// check and distances this value was given.
     pub fn reload(&mut self) -> Result<()> {
-        let path = self.dir.join(SWAP_MANIFEST);
-        self.manifest = if path.is_file() {
-            read_manifest(&path)?
-        } else {
-            LibraryManifest::default()
-        };
+        self.manifest = load_manifest(&self.dir)?;
         Ok(())
     }
 
@@ -777,8 +751,21 @@ impl Library {
         }
     }
 
+    /// Faces a person put in an identity by hand (moved, split, merged, accepted), each
+    /// with the entry it was put in.
+    pub fn placed(&self) -> std::collections::HashMap<String, String> {
+        self.entries()
+            .flat_map(|e| {
+                e.review
+                    .included
+                    .iter()
+                    .map(|f| (f.key.clone(), e.export.name.clone()))
+            })
+            .collect()
+    }
+
     /// Faces a person rejected as no face at all, in any entry.
-    fn not_faces(&self) -> std::collections::HashSet<String> {
+    pub fn not_faces(&self) -> std::collections::HashSet<String> {
         let not_a_face = review::RejectReason::NotAFace.describe();
         self.entries()
             .flat_map(|e| &e.review.excluded)
@@ -819,6 +806,16 @@ pub fn crop_check_for(
     )
     .map_err(|e| setup(e.to_string()))?;
     CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
+}
+
+/// The manifest of the library in `dir`; an empty one when it has none yet.
+fn load_manifest(dir: &Path) -> Result<LibraryManifest> {
+    let path = dir.join(SWAP_MANIFEST);
+    if path.is_file() {
+        read_manifest(&path)
+    } else {
+        Ok(LibraryManifest::default())
+    }
 }
 
 /// Reads a library manifest of any version this build knows.

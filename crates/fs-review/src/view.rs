@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use fs_cache::Cache;
 use fs_export::faces::FaceRow;
 use fs_export::manifest::RawManifest;
-use fs_library::{Entry, Library, RejectReason};
+use fs_library::{Entry, Library};
 use serde_json::{Value, json};
 
 use crate::thumbs::Source;
@@ -40,32 +40,27 @@ impl View {
     /// Indexes `library` (with its candidates) and the singletons of `raw`.
     pub(crate) fn of(library: &Library, cache: &Cache, raw: Option<&RawManifest>) -> Self {
         let mut faces = HashMap::new();
-        let mut held: HashSet<&str> = HashSet::new();
-        let not_a_face = RejectReason::NotAFace.describe();
+        // Faces placed by hand or said to be no face are no singletons.
+        let mut held: HashSet<String> = library.not_faces();
+        held.extend(library.placed().into_keys());
         for entry in library.entries() {
             for dropped in &entry.export.dropped {
-                held.insert(&dropped.face.key);
+                held.insert(dropped.face.key.clone());
                 faces.insert(
                     dropped.face.key.clone(),
                     Origin::Photo(dropped.face.clone()),
                 );
             }
-            for (key, why) in &entry.review.excluded {
-                if why == not_a_face {
-                    held.insert(key);
-                }
-            }
-            held.extend(entry.review.included.iter().map(|f| f.key.as_str()));
         }
         for entry in library.entries() {
             let folder = library.dir().join(entry.dir());
             for face in &entry.export.faces {
-                held.insert(&face.face.key);
+                held.insert(face.face.key.clone());
                 faces.insert(face.face.key.clone(), Origin::Crop(folder.join(&face.png)));
             }
         }
         for candidate in &library.manifest().candidates {
-            held.insert(&candidate.face.key);
+            held.insert(candidate.face.key.clone());
             faces.insert(
                 candidate.face.key.clone(),
                 Origin::Crop(library.dir().join(&candidate.png)),
