@@ -515,16 +515,16 @@ fn review() -> anyhow::Result<()> {
     let opened = fs_library::Library::open(&library)?;
     let parse = start.elapsed().as_secs_f64();
     drop(opened);
-    let serve_library = |library: PathBuf, cache: PathBuf| {
-        fs_review::Server::start(fs_review::Config {
-            library,
-            cache,
+    // Opening the library and cache is part of serving them.
+    let serve_library = |library: PathBuf, cache: PathBuf| -> anyhow::Result<fs_review::Server> {
+        Ok(fs_review::Server::start(fs_review::Config {
+            library: fs_library::Library::open(library)?,
+            cache: fs_cache::Cache::open_read_only(cache)?,
             raw: None,
             thumbnails: dir.path().join("thumbnails"),
             port: 0,
             options: fs_export::swap::SwapOptions::default(),
-            crop_check: None,
-        })
+        })?)
     };
     let start = Instant::now();
     let server = serve_library(library.clone(), cache.clone())?;

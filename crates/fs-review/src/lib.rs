@@ -38,7 +38,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use fs_cache::Cache;
 use fs_export::manifest::RawManifest;
-use fs_export::swap::{CropCheck, SwapOptions};
+use fs_export::swap::SwapOptions;
 use fs_library::{Decision, Library};
 use serde::Deserialize;
 use serde_json::json;
@@ -64,12 +64,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The library could not be opened.
-    #[error(transparent)]
-    Library(#[from] fs_library::Error),
-    /// The cache could not be opened.
-    #[error(transparent)]
-    Cache(#[from] fs_cache::Error),
     /// The clusters manifest (for the singletons) could not be read.
     #[error(transparent)]
     Raw(#[from] fs_export::Error),
@@ -81,10 +75,11 @@ pub enum Error {
 /// What to serve.
 #[derive(Debug)]
 pub struct Config {
-    /// The library folder (`facesets_swap_ready/`).
-    pub library: PathBuf,
-    /// The cache its faces come from.
-    pub cache: PathBuf,
+    /// The library (`facesets_swap_ready/`), opened, with the roop re-detection
+    /// ([`Library::with_crop_check`]) when its entries were exported with it.
+    pub library: Library,
+    /// The cache its faces come from, opened read-only.
+    pub cache: Cache,
     /// The clusters manifest of the run that made it (`raw/manifest.json`), whose
     /// singletons the page shows; `None` to show none.
     pub raw: Option<PathBuf>,
@@ -95,8 +90,6 @@ pub struct Config {
     /// Export settings for entries that recorded none (each entry is exported again
     /// with the settings it was exported with).
     pub options: SwapOptions,
-    /// The roop re-detection, for entries exported with it.
-    pub crop_check: Option<CropCheck>,
 }
 
 /// A running review server; stopped when dropped.
@@ -110,20 +103,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the library and its cache and starts serving on 127.0.0.1.
+    /// Starts serving the library on 127.0.0.1.
     pub fn start(config: Config) -> Result<Self, Error> {
-        let mut library = Library::open(&config.library)?;
-        if let Some(check) = config.crop_check {
-            library = library.with_crop_check(check);
-        }
-        let cache = Cache::open_read_only(&config.cache)?;
-        let raw = read_raw(config.raw.as_deref())?;
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).map_err(|source| {
-            Error::Bind {
-                port: config.port,
-                source,
-            }
-        })?;
+        let Config {
+            library,
+            cache,
+            raw: raw_path,
+            thumbnails,
+            port,
+            options,
+        } = config;
+        let raw = read_raw(raw_path.as_deref())?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .map_err(|source| Error::Bind { port, source })?;
         let address = listener
             .local_addr()
             .map_err(|e| Error::Start(e.to_string()))?;
@@ -136,18 +128,16 @@ impl Server {
         let app = Arc::new(App {
             token: token.clone(),
             origin: format!("http://{address}"),
-            thumbnails: Thumbnails::new(config.thumbnails),
+            thumbnails: Thumbnails::new(thumbnails),
             makers: tokio::sync::Semaphore::new(workers),
             inner: Mutex::new(Inner {
-                stamps: Inner::stamps(&config.library, &config.cache, config.raw.as_deref()),
-                library_dir: config.library,
-                cache_path: config.cache,
-                raw_path: config.raw,
+                stamps: stamps(library.dir(), cache.path(), raw_path.as_deref()),
+                raw_path,
                 library,
                 cache,
                 raw,
                 view,
-                options: config.options,
+                options,
             }),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -248,40 +238,45 @@ struct Inner {
     /// What the page shows, indexed.
     view: View,
     options: SwapOptions,
-    library_dir: PathBuf,
-    cache_path: PathBuf,
     raw_path: Option<PathBuf>,
     /// When the manifest, the cache and the clusters were last changed, as loaded.
-    stamps: [Option<std::time::SystemTime>; 3],
+    stamps: Stamps,
+}
+
+type Stamps = [Option<std::time::SystemTime>; 3];
+
+/// When the library's manifest, the cache and the clusters manifest were last changed.
+fn stamps(
+    library: &std::path::Path,
+    cache: &std::path::Path,
+    raw: Option<&std::path::Path>,
+) -> Stamps {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    [
+        modified(&library.join(fs_export::swap::SWAP_MANIFEST)),
+        modified(cache),
+        raw.and_then(modified),
+    ]
 }
 
 impl Inner {
-    fn stamps(
-        library: &std::path::Path,
-        cache: &std::path::Path,
-        raw: Option<&std::path::Path>,
-    ) -> [Option<std::time::SystemTime>; 3] {
-        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        [
-            modified(&library.join(fs_export::swap::SWAP_MANIFEST)),
-            modified(cache),
-            raw.and_then(modified),
-        ]
+    fn stamps(&self) -> Stamps {
+        stamps(
+            self.library.dir(),
+            self.cache.path(),
+            self.raw_path.as_deref(),
+        )
     }
 
     /// Reads the library, cache and clusters again when a command (`run`,
     /// `export-swap`, a workflow) changed them while the page was open.
     fn refresh(&mut self) -> Result<(), String> {
-        let now = Self::stamps(
-            &self.library_dir,
-            &self.cache_path,
-            self.raw_path.as_deref(),
-        );
+        let now = self.stamps();
         if now == self.stamps {
             return Ok(());
         }
         self.library.reload().map_err(|e| e.to_string())?;
-        self.cache = Cache::open_read_only(&self.cache_path).map_err(|e| e.to_string())?;
+        self.cache = Cache::open_read_only(self.cache.path()).map_err(|e| e.to_string())?;
         self.raw = read_raw(self.raw_path.as_deref()).map_err(|e| e.to_string())?;
         self.stamps = now;
         self.reindex();
@@ -359,6 +354,12 @@ fn with_inner<T>(app: &App, f: impl FnOnce(&Inner) -> T) -> Result<T, String> {
     Ok(f(&inner))
 }
 
+/// Runs `f` on the state as loaded: for the image routes, whose keys and names come
+/// from a view the page fetched (and which read the state again) just before.
+fn as_loaded<T>(app: &App, f: impl FnOnce(&Inner) -> T) -> T {
+    f(&app.inner.lock().expect("not poisoned"))
+}
+
 fn unreadable(why: String) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, why).into_response()
 }
@@ -432,12 +433,7 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
         } = &mut *inner;
         let applied = library.decide(cache, body.decision, Some(body.revision), options)?;
         // What was just written is what is loaded.
-        let stamps = Inner::stamps(
-            &inner.library_dir,
-            &inner.cache_path,
-            inner.raw_path.as_deref(),
-        );
-        inner.stamps = stamps;
+        inner.stamps = inner.stamps();
         inner.reindex();
         Ok(applied)
     })
@@ -477,7 +473,7 @@ async fn face(
     Path(key): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let Ok(Some(source)) = with_inner(&app, |inner| inner.view.source(&key, &inner.cache)) else {
+    let Some(source) = as_loaded(&app, |inner| inner.view.source(&key, &inner.cache)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let etag = format!("\"{}\"", source.file_name());
@@ -511,7 +507,7 @@ async fn crop(
     State(app): State<Arc<App>>,
     Path((entry, rank)): Path<(String, String)>,
 ) -> Response {
-    let file = with_inner(&app, |inner| {
+    let file = as_loaded(&app, |inner| {
         let library = &inner.library;
         let e = library.entry(&entry)?;
         let face = rank
@@ -520,7 +516,7 @@ async fn crop(
             .and_then(|r| e.export.faces.get(r))?;
         Some(library.dir().join(e.dir()).join(&face.png))
     });
-    let Ok(Some(file)) = file else {
+    let Some(file) = file else {
         return StatusCode::NOT_FOUND.into_response();
     };
     match tokio::task::spawn_blocking(move || std::fs::read(file)).await {

@@ -31,27 +31,24 @@ pub(crate) fn run(args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
         );
         beside
     };
-    let opened = fs_cache::Cache::open_read_only(&cache)
+    let cache = fs_cache::Cache::open_read_only(&cache)
         .with_context(|| format!("cannot read the cache {}", cache.display()))?;
-    let manifest = fs_library::Library::open(&library)?;
+    let mut opened = fs_library::Library::open(&library)?;
     // Each identity is exported again with the settings it recorded; these are for
     // identities from before settings were recorded: the library's distances.
-    let (distances, _) = manifest.distances_for(opened.model());
+    let (distances, _) = opened.distances_for(cache.model());
     let options = fs_export::swap::SwapOptions::at(&distances);
-    let checked = manifest
+    let checked = opened
         .entries()
         .any(|e| e.exported_with.as_ref().is_some_and(|s| s.crop_check));
-    let crop_check = if checked && !args.no_crop_check {
-        Some(
-            fs_library::crop_check_for(&opened, &fs_library::Locations::from_env(), 0).context(
+    if checked && !args.no_crop_check {
+        opened = opened.with_crop_check(
+            fs_library::crop_check_for(&cache, &fs_library::Locations::from_env(), 0).context(
                 "identities here were exported with the roop crop check, which needs the \
                  detector: run `face-sets setup`, or pass --no-crop-check",
             )?,
-        )
-    } else {
-        None
-    };
-    drop((opened, manifest));
+        );
+    }
     let raw = args.out.join("raw").join(fs_export::manifest::RAW_MANIFEST);
     let thumbnails = match &args.thumbnails {
         Some(dir) => dir.clone(),
@@ -60,13 +57,12 @@ pub(crate) fn run(args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
             .context("no cache folder for thumbnails here: give one with --thumbnails")?,
     };
     let server = fs_review::Server::start(fs_review::Config {
-        library: library.clone(),
+        library: opened,
         cache,
         raw: raw.is_file().then_some(raw),
         thumbnails,
         port: args.port,
         options,
-        crop_check,
     })
     .with_context(|| format!("cannot serve {}", library.display()))?;
     #[expect(clippy::print_stdout, reason = "the address is the command's output")]
