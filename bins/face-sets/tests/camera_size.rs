@@ -94,18 +94,18 @@ fn scaled_decoding_finds_the_faces_and_embeddings_of_the_full_decode() {
                 .iter()
                 .max_by(|a, b| iou(&face.bbox, &a.bbox).total_cmp(&iou(&face.bbox, &b.bbox)))
                 .unwrap();
+            // The bounds the README states (measured lowest: IoU 0.962, cosine 0.991).
             let overlap = iou(&face.bbox, &twin.bbox);
             assert!(
-                overlap > 0.9,
-                "{name}: box {:?} vs {:?}",
+                overlap >= 0.96,
+                "{name}: box {:?} vs {:?}, IoU {overlap:.4}",
                 face.bbox,
                 twin.bbox
             );
             let cosine = face.embedding.cosine(&twin.embedding);
-            eprintln!("{name}: IoU {overlap:.4}, cosine {cosine:.4}");
             assert!(
-                cosine >= 0.0,
-                "{name}: cosine {cosine} to the full-size embedding"
+                cosine >= 0.99,
+                "{name}: cosine {cosine:.4} to the full-size embedding"
             );
             faces += 1;
         }
