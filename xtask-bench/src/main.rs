@@ -205,8 +205,9 @@ fn time_contenders(contenders: &[Contender], scratch: &Path) -> anyhow::Result<V
             command.args(&contender.args);
             if !contender.python {
                 // A fresh cache each round, so every round embeds every photo.
-                command.arg(scratch.join(format!("bench{round}-{i}.fsc")));
-                let _ = fs::remove_file(scratch.join(format!("bench{round}-{i}.fsc")));
+                let cache = scratch.join(format!("bench{round}-{i}.fsc"));
+                let _ = fs::remove_file(&cache);
+                command.arg(cache);
             }
             let start = Instant::now();
             let out = command.output()?;
