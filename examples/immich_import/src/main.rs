@@ -8,9 +8,10 @@
 //! ```
 //!
 //! 1. **Stage** every photo and video asset with a face of 90 px or more (Immich's own
-//!    boxes, scaled to the original; a video as Immich's still of it) into `STAGING/<user>/`, deduplicated by content against
-//!    `--dedup-against` caches and within the run; resumable; an outage stops it with
-//!    exit status 2 and the state saved (run the same command again).
+//!    boxes, scaled to the original; a video as Immich's still of it) into
+//!    `STAGING/<user>/`, deduplicated by content against `--dedup-against` caches and
+//!    within the run; resumable; an outage stops it with exit status 2 and the state
+//!    saved (run the same command again).
 //! 2. **Embed** the staged queue into `--cache` (the normal embedding pipeline).
 //! 3. **Discover**: faces matching an identity already in `--swap-out` (0.45) are set
 //!    aside, the rest clustered (0.55), gated, and clusters with `--min-faces` distinct
