@@ -9,57 +9,13 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{chromium, face_sets, fixtures, headless, run, stderr};
+use common::{
+    BIDEN, OBAMA, Stop, agent, chromium, decide, entry_with, face_sets, get, headless,
+    library_of_fixtures, run, run_pipeline, serve, stderr,
+};
 use fs_cache::Cache;
 use fs_export::swap::SwapOptions;
 use fs_library::{Decision, Error, Library, RejectReason};
-
-fn run_pipeline(photos: &Path, out: &Path) {
-    let out = run(face_sets()
-        .args(["run", "--min-faces", "2", "--no-crop-check"])
-        .arg(photos)
-        .arg(out));
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
-/// The entry holding a face of one of `photos`.
-fn entry_with(library: &Library, photos: &[&str]) -> String {
-    library
-        .entries()
-        .find(|e| {
-            e.review.merged_into.is_none()
-                && e.export
-                    .faces
-                    .iter()
-                    .any(|f| photos.iter().any(|p| f.face.path.ends_with(p)))
-        })
-        .unwrap_or_else(|| panic!("no entry holds {photos:?}"))
-        .export
-        .name
-        .clone()
-}
-
-const OBAMA: &[&str] = &[
-    "f0001.jpg",
-    "f0009.jpg",
-    "f0011.jpg",
-    "f0012.jpg",
-    "f0015.jpg",
-];
-const BIDEN: &[&str] = &["f0002.jpg", "f0007.jpg", "f0008.jpg"];
-
-/// The fixture photos and a `run` of them.
-fn library_of_fixtures(root: &Path) -> (PathBuf, PathBuf) {
-    let photos = root.join("photos");
-    fs::create_dir_all(&photos).unwrap();
-    for entry in fs::read_dir(fixtures().join("images")).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), photos.join(entry.file_name())).unwrap();
-    }
-    let out = root.join("out");
-    run_pipeline(&photos, &out);
-    (photos, out)
-}
 
 fn count_files(dir: &Path) -> usize {
     fs::read_dir(dir).map_or(0, |entries| {
@@ -107,6 +63,9 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     let obama = entry_with(&library, OBAMA);
     let biden = entry_with(&library, BIDEN);
     assert_ne!(obama, biden);
+    // The run committed the library; every decision after it moves the revision on.
+    let r0 = library.revision();
+    assert!(r0 >= 1, "{r0}");
 
     // Reject one of Obama's faces: its crop goes, the manifest follows.
     let rejected = face_keys(&library, &obama).last().unwrap().clone();
@@ -118,11 +77,11 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
                 face: rejected.clone(),
                 reason: RejectReason::NotThisPerson,
             },
-            Some(0),
+            Some(r0),
             &options,
         )
         .unwrap();
-    assert_eq!(applied.revision, 1);
+    assert_eq!(applied.revision, r0 + 1);
     assert!(!face_keys(&library, &obama).contains(&rejected));
     let on_disk = Library::open(&dir).unwrap();
     assert!(!face_keys(&on_disk, &obama).contains(&rejected), "saved");
@@ -135,7 +94,7 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
                 entry: biden.clone(),
                 label: "Joe Biden".into(),
             },
-            Some(1),
+            Some(r0 + 1),
             &options,
         )
         .unwrap();
@@ -161,23 +120,20 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     );
     assert!(!files.contains(&format!("{biden}_all.fsz")), "{files:?}");
 
-    // A page that saw revision 1 cannot overwrite revision 2.
+    // A page that saw the revision before cannot overwrite the one after.
     let stale = library.decide(
         &cache,
         Decision::Lock {
             entry: obama.clone(),
             locked: true,
         },
-        Some(1),
+        Some(r0 + 1),
         &options,
     );
     assert!(
         matches!(
             stale,
-            Err(Error::Conflict {
-                expected: 1,
-                found: 2
-            })
+            Err(Error::Conflict { expected, found }) if expected == r0 + 1 && found == r0 + 2
         ),
         "{stale:?}"
     );
@@ -213,6 +169,7 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     // run again: they stay merged. Undo splits them again.
     let mut library = library;
     let biden_faces = face_keys(&library, &biden);
+    let revision = library.revision();
     library
         .decide(
             &cache,
@@ -220,7 +177,7 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
                 from: biden.clone(),
                 into: obama.clone(),
             },
-            Some(2),
+            Some(revision),
             &options,
         )
         .unwrap();
@@ -233,23 +190,25 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     );
     assert!(!merged.contains(&rejected), "and the rejection still holds");
     assert!(!library.entry(&biden).unwrap().is_canonical());
+    assert!(dir.join(&biden).join(fs_library::MERGED_MARKER).is_file());
     assert!(
-        dir.join(&biden)
-            .join(format!("MERGED_INTO_{obama}.txt"))
-            .is_file()
+        !pngs(&dir.join(&biden)).iter().any(|f| f.ends_with(".fsz")),
+        "a merged-away identity has no bundles, so roop loads the person once: {:?}",
+        pngs(&dir.join(&biden))
     );
 
+    let revision = library.revision();
     let undo = library
-        .decide(&cache, Decision::Undo, Some(3), &options)
+        .decide(&cache, Decision::Undo, Some(revision), &options)
         .unwrap();
     assert!(undo.description.contains("merged"), "{}", undo.description);
     let unmerged = face_keys(&library, &obama);
     assert!(biden_faces.iter().all(|f| !unmerged.contains(f)), "undone");
     assert!(library.entry(&biden).unwrap().is_canonical());
+    assert!(!dir.join(&biden).join(fs_library::MERGED_MARKER).exists());
     assert!(
-        !dir.join(&biden)
-            .join(format!("MERGED_INTO_{obama}.txt"))
-            .exists()
+        pngs(&dir.join(&biden)).contains(&"Joe_Biden_all.fsz".to_string()),
+        "undo brings the bundles back"
     );
     assert_eq!(
         library.decisions().unwrap().records().len(),
@@ -342,6 +301,10 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
                     "sharpness": 0.9, "composite": 0.9},
     }]);
     fs::write(&manifest_path, manifest.to_string()).unwrap();
+    // A library whose database is gone is imported again from its views.
+    for file in ["library.sqlite", "library.sqlite-wal", "library.sqlite-shm"] {
+        let _ = fs::remove_file(dir.join(file));
+    }
     let mut library = Library::open(&dir).unwrap();
     let accept = |library: &mut Library| {
         let decision = Decision::Accept {
@@ -381,72 +344,6 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
             .all(|c| c.face.key != key),
         "and is no candidate again"
     );
-}
-
-/// `face-sets review OUT --no-open`, and the address it prints; thumbnails are kept
-/// in OUT/thumbnails.
-fn serve(out: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_face-sets"))
-        .args(["review", "--no-open", "--port", "0", "--thumbnails"])
-        .arg(out.join("thumbnails"))
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
-    (child, line.trim().to_string())
-}
-
-struct Stop(Child);
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn decide(
-    base: &str,
-    token: &str,
-    origin: Option<&str>,
-    body: &serde_json::Value,
-) -> (u16, String) {
-    let mut request = agent()
-        .post(format!("{base}/api/decide"))
-        .header("content-type", "application/json");
-    if !token.is_empty() {
-        request = request.header("x-review-token", token);
-    }
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    let mut response = request.send(body.to_string().as_bytes()).unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_to_string().unwrap_or_default(),
-    )
-}
-
-fn get(url: &str) -> (u16, Vec<u8>) {
-    let mut response = agent().get(url).call().unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_to_vec().unwrap_or_default(),
-    )
 }
 
 #[test]
@@ -556,6 +453,10 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     }
 
     // Changes: the token in the header, and this origin only.
+    let r0 = Library::open(out.join("facesets_swap_ready"))
+        .unwrap()
+        .revision();
+    assert_eq!(view["revision"], r0, "the page sees the library's revision");
     let rename = |label: &str, revision: u64| serde_json::json!({"revision": revision, "decision": {"op": "rename", "entry": name, "label": label}});
     assert_eq!(decide(&base, "", None, &rename("x", 0)).0, 403);
     let (status, _) = decide(&base, &token, Some("http://evil.example"), &rename("x", 0));
@@ -567,7 +468,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     let racers: Vec<_> = ["Barack", "Joe"]
         .into_iter()
         .map(|label| {
-            let (base, token, body) = (base.clone(), token.clone(), rename(label, 0));
+            let (base, token, body) = (base.clone(), token.clone(), rename(label, r0));
             std::thread::spawn(move || decide(&base, &token, Some(&base), &body))
         })
         .collect();
@@ -577,7 +478,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     assert_eq!(answers[1].0, 409, "{answers:?}");
     assert!(answers[1].1.contains("reload"), "{}", answers[1].1);
     let winner: serde_json::Value = serde_json::from_str(&answers[0].1).unwrap();
-    assert_eq!(winner["revision"], 1);
+    assert_eq!(winner["revision"], r0 + 1);
 
     // Singletons (faces that joined no identity) come a page at a time; one can be
     // added to an identity, and then it is no singleton. The fixtures' run leaves
@@ -614,7 +515,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     ));
     assert_eq!(status, 200);
     assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG thumbnail");
-    let accept = serde_json::json!({"revision": 1, "decision": {"op": "accept", "face": stranger, "entry": name}});
+    let accept = serde_json::json!({"revision": r0 + 1, "decision": {"op": "accept", "face": stranger, "entry": name}});
     let (status, body) = decide(&base, &token, Some(&base), &accept);
     assert_eq!(status, 200, "{body}");
     assert_eq!(singletons(0, 1000)["total"].as_u64().unwrap(), total - 1);
@@ -629,7 +530,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
             .any(|f| f.key == stranger)
     );
     // Accepting it again, or into another identity, is refused and changes nothing.
-    let again = serde_json::json!({"revision": 2, "decision": {"op": "accept", "face": stranger, "entry": name}});
+    let again = serde_json::json!({"revision": r0 + 2, "decision": {"op": "accept", "face": stranger, "entry": name}});
     assert_eq!(decide(&base, &token, Some(&base), &again).0, 422);
 
     // The race's winner named the identity after one of the racing tabs; name it
@@ -643,7 +544,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     } else {
         "Joe Biden"
     };
-    let (status, body) = decide(&base, &token, Some(&base), &rename(label, 2));
+    let (status, body) = decide(&base, &token, Some(&base), &rename(label, r0 + 2));
     assert_eq!(status, 200, "{body}");
     let profile = tempfile::tempdir().unwrap();
     let dom = Command::new(chromium())
@@ -911,11 +812,7 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
     browser.wait_for(&format!("{} === null", section(&biden)));
     let merged_faces = obama_faces - 1 + biden_faces;
     assert_eq!(crops(&obama), merged_faces);
-    assert!(
-        dir.join(&biden)
-            .join(format!("MERGED_INTO_{obama}.txt"))
-            .is_file()
-    );
+    assert!(dir.join(&biden).join(fs_library::MERGED_MARKER).is_file());
 
     // The library on disk says the same, and so does the page loaded again.
     let manifest = || -> serde_json::Value {

@@ -230,6 +230,21 @@ impl<'a> CacheFaces<'a> {
     pub fn of(cache: &'a Cache) -> Self {
         Self(key_index(cache))
     }
+
+    /// The unit embedding of the face `key`, if the cache holds it.
+    pub fn embedding(&self, key: &str) -> Option<&'a [f32]> {
+        self.0.get(key).map(|k| k.face.embedding.unit())
+    }
+
+    /// Whether faces `a` and `b` are at least `similarity` alike (cosine): copies of
+    /// one photo (a re-encode, a resize) score near 1, other photos of one person about
+    /// 0.6–0.75. False when the cache lacks either.
+    pub fn alike(&self, a: &str, b: &str, similarity: f32) -> bool {
+        match (self.embedding(a), self.embedding(b)) {
+            (Some(x), Some(y)) => 1.0 - cosine_distance(x, y) >= similarity,
+            _ => false,
+        }
+    }
 }
 
 fn key_index(cache: &Cache) -> HashMap<String, Known<'_>> {
@@ -275,8 +290,11 @@ fn png_name(key: &str) -> String {
     format!("{}_{index}.png", &hash[..hash.len().min(16)])
 }
 
-/// Exports one faceset into its folder under `out`, with its `manifest.json`. A faceset
-/// that keeps no crop writes nothing (see the module docs). With a `check`, each crop is
+/// Exports one faceset into its folder under `out`: decides its crops and writes the
+/// ones not there yet. Nothing already in the folder is removed or replaced, so an
+/// export that is never committed leaves only extra crops behind; [`write_views`]
+/// writes the bundles and `manifest.json` once it is. A faceset that keeps no crop
+/// writes nothing (see the module docs). With a `check`, each crop is
 /// re-detected as roop-unleashed will ([`CropCheck`]); a face no padding makes pass is
 /// dropped, with why.
 pub fn export_faceset(
@@ -421,7 +439,6 @@ pub fn export_faceset(
     }
 
     fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
-    let mut pngs = Vec::new();
     let mut exported = Vec::new();
     for (rank, bytes, new) in rendered {
         let (i, quality) = kept[rank];
@@ -437,14 +454,7 @@ pub fn export_faceset(
             face: row.clone(),
             quality,
         });
-        pngs.push(bytes);
     }
-    remove_stale_pngs(&dir, &export.faces)?;
-    write_bundle(
-        &dir.join(&export.top_bundle),
-        &pngs[..pngs.len().min(options.top_n)],
-    )?;
-    write_bundle(&dir.join(&export.all_bundle), &pngs)?;
     #[expect(clippy::cast_precision_loss, reason = "counts are small")]
     let mean_quality = export
         .faces
@@ -453,12 +463,108 @@ pub fn export_faceset(
         .sum::<f32>()
         / export.faces.len() as f32;
     export.mean_quality = mean_quality;
-    manifest::write_atomically(&dir.join(SWAP_MANIFEST), &export)?;
     Ok(ExportOutcome {
         centroid: centroid(&embeddings, &exported),
         export,
         errors,
     })
+}
+
+/// Writes what a faceset folder shows of `export` once it is decided: its bundles
+/// (from the crops in the folder, in rank order), its `manifest.json`, and no crop it
+/// does not list. `bundles: false` writes no bundle and removes the ones it names (an
+/// identity merged into another must not load in roop as a second person). Files
+/// already holding these bytes are left alone.
+pub fn write_views(out: &Path, export: &FacesetExport, top_n: usize, bundles: bool) -> Result<()> {
+    let dir = out.join(export.dir.as_deref().unwrap_or(&export.name));
+    fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
+    remove_stale_pngs(&dir, &export.faces)?;
+    if bundles {
+        let mut pngs = Vec::with_capacity(export.faces.len());
+        for face in &export.faces {
+            let path = dir.join(&face.png);
+            pngs.push(fs::read(&path).map_err(io_err(&path, "read crop"))?);
+        }
+        write_bundle_if_changed(
+            &dir.join(&export.top_bundle),
+            &pngs[..pngs.len().min(top_n)],
+        )?;
+        write_bundle_if_changed(&dir.join(&export.all_bundle), &pngs)?;
+    } else {
+        for bundle in [&export.top_bundle, &export.all_bundle] {
+            let path = dir.join(bundle);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(&path, "remove bundle")(e));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut json = serde_json::to_vec_pretty(export).expect("a manifest always serialises");
+    json.push(b'\n');
+    let path = dir.join(SWAP_MANIFEST);
+    if fs::read(&path).is_ok_and(|old| old == json) {
+        return Ok(());
+    }
+    manifest::write_bytes_atomically(&path, &json)
+}
+
+/// Crops an export lists that are not in its folder (or are not PNGs any more).
+pub fn missing_crops(out: &Path, export: &FacesetExport) -> Vec<String> {
+    let dir = out.join(export.dir.as_deref().unwrap_or(&export.name));
+    export
+        .faces
+        .iter()
+        .filter(|f| {
+            let mut magic = [0u8; 8];
+            !fs::File::open(dir.join(&f.png))
+                .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
+                .is_ok_and(|()| magic == *b"\x89PNG\r\n\x1a\n")
+        })
+        .map(|f| f.face.key.clone())
+        .collect()
+}
+
+/// Makes again the crops of `export` whose files are gone or damaged, from their photos
+/// (with the same options and check they were made with). Returns the faces that could
+/// not be made again, with why.
+pub fn remake_crops(
+    faces: &CacheFaces<'_>,
+    out: &Path,
+    export: &FacesetExport,
+    options: &SwapOptions,
+    check: Option<&CropCheck>,
+) -> Result<Vec<(String, String)>> {
+    let dir = out.join(export.dir.as_deref().unwrap_or(&export.name));
+    let missing = missing_crops(out, export);
+    let mut failed = Vec::new();
+    for key in missing {
+        let Some(k) = faces.0.get(&key) else {
+            failed.push((key, "not in the cache".into()));
+            continue;
+        };
+        match render_crop(k.image, k.index, options, check) {
+            Rendered::Png(png) => {
+                fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
+                manifest::write_bytes_atomically(&dir.join(png_name(&key)), &png)?;
+            }
+            Rendered::Unreadable(path, why) => {
+                failed.push((key, format!("{}: {why}", path.display())))
+            }
+            Rendered::Rejected(why) => failed.push((key, why)),
+        }
+    }
+    Ok(failed)
+}
+
+/// [`write_bundle`], unless the file already holds exactly those bytes.
+fn write_bundle_if_changed(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
+    let bytes = bundle_bytes(path, pngs)?;
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    manifest::write_bytes_atomically(path, &bytes)
 }
 
 fn remove_stale_pngs(dir: &Path, faces: &[ExportedFace]) -> Result<()> {
@@ -841,11 +947,19 @@ fn resize_lanczos(img: &RgbImage, side: u32) -> RgbImage {
 /// A plain zip of PNGs named `0.png`, `1.png`, … in order, stored uncompressed (PNG is
 /// compressed already), written to a temp file and renamed into place.
 pub fn write_bundle(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
+    manifest::write_bytes_atomically(path, &bundle_bytes(path, pngs)?)
+}
+
+/// The bytes of the bundle `path` would hold.
+fn bundle_bytes(path: &Path, pngs: &[Vec<u8>]) -> Result<Vec<u8>> {
     let mut bytes = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut bytes);
         let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
+            .compression_method(zip::CompressionMethod::Stored)
+            // A fixed time: the same crops make the same bytes, so an unchanged bundle
+            // is never rewritten.
+            .last_modified_time(zip::DateTime::default());
         for (i, png) in pngs.iter().enumerate() {
             zip.start_file(format!("{i}.png"), options)
                 .and_then(|()| zip.write_all(png).map_err(Into::into))
@@ -861,7 +975,7 @@ pub fn write_bundle(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
             source: std::io::Error::other(e),
         })?;
     }
-    manifest::write_bytes_atomically(path, &bytes.into_inner())
+    Ok(bytes.into_inner())
 }
 
 #[cfg(test)]

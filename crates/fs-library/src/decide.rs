@@ -2,7 +2,6 @@
 //! decisions log, at once.
 
 use std::collections::BTreeMap;
-use std::fs;
 
 use fs_cache::Cache;
 use fs_export::faces::FaceRow;
@@ -10,7 +9,7 @@ use fs_export::manifest::{self, Faceset};
 use fs_export::swap::{CacheFaces, ExportRequest, SwapOptions, export_faceset};
 
 use crate::review::{Decision, DecisionLog, Record, Review};
-use crate::{Entry, Error, Kind, Library, Provenance, Result, now, safe_label, write_file};
+use crate::{Entry, Error, Kind, Library, Provenance, Result, now};
 
 /// What a decision did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,16 +27,18 @@ pub struct Applied {
 impl Library {
     /// The decisions made so far.
     pub fn decisions(&self) -> Result<DecisionLog> {
-        DecisionLog::open(&self.dir)
+        Ok(DecisionLog::of(self.records.clone()))
     }
 
-    /// Applies `decision`: changes the entries' reviews, exports the entries whose
-    /// members changed again (their crops, bundles and `manifest.json`), saves the
-    /// manifest and appends the decision to the log. With `expected`, the library must
-    /// still be at that revision ([`Error::Conflict`] otherwise), so that two pages
-    /// deciding at once cannot overwrite each other. A decision that names no entry,
-    /// a face not in it, or would leave an entry without a face is refused and changes
-    /// nothing.
+    /// Applies `decision` in one transaction: changes the entries' reviews on a copy,
+    /// makes the crops of the entries whose members changed, commits the copy with the
+    /// decision, then writes the folders, bundles and `manifest.json` from it. With
+    /// `expected`, the library must still be at that revision ([`Error::Conflict`]
+    /// otherwise), so that a page deciding on what it saw never overwrites what
+    /// changed since. A decision that names no entry, a face not in it, a label that
+    /// cannot name files, or that would leave an entry without a face is refused
+    /// ([`Error::Decision`]); a refused or failed decision changes nothing, in memory,
+    /// in the database or on disk.
     pub fn decide(
         &mut self,
         cache: &Cache,
@@ -45,15 +46,57 @@ impl Library {
         expected: Option<u64>,
         options: &SwapOptions,
     ) -> Result<Applied> {
-        let mut log = self.decisions()?;
+        let faces = CacheFaces::of(cache);
+        self.begin(Some(&faces))?;
+        match self.apply(cache, &faces, decision, expected, options) {
+            Ok((record, applied)) => {
+                let revision = self.commit(Some(record))?;
+                Ok(Applied {
+                    revision,
+                    ..applied
+                })
+            }
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    /// Changes the working copy and makes the crops for `decision`; the caller commits
+    /// or abandons.
+    fn apply(
+        &mut self,
+        cache: &Cache,
+        faces: &CacheFaces<'_>,
+        decision: Decision,
+        expected: Option<u64>,
+        options: &SwapOptions,
+    ) -> Result<(Record, Applied)> {
         if let Some(expected) = expected
-            && expected != log.revision()
+            && expected != self.revision
         {
             return Err(Error::Conflict {
                 expected,
-                found: log.revision(),
+                found: self.revision,
             });
         }
+        let log = self.decisions()?;
+        let (decision, redoes) = match decision {
+            Decision::Redo => {
+                let undo = log.redoable().ok_or_else(|| Error::Decision {
+                    decision: "redo".into(),
+                    why: "nothing to redo".into(),
+                })?;
+                let undone = log
+                    .records()
+                    .iter()
+                    .find(|r| Some(r.seq) == undo.undoes)
+                    .expect("an undo names a record of the log");
+                (undone.decision.clone(), Some(undo.seq))
+            }
+            other => (other, None),
+        };
         let refuse = |why: String| Error::Decision {
             decision: decision.describe(),
             why,
@@ -66,13 +109,15 @@ impl Library {
         let mut accepted = None;
         let mut undoes = None;
         let mut to_export: Vec<String> = Vec::new();
-        let mut description = decision.describe();
+        let mut description = match redoes {
+            Some(_) => format!("redo: {}", decision.describe()),
+            None => decision.describe(),
+        };
+        let copy_threshold = fs_export::dedup::DedupOptions::default().face_similarity;
         match &decision {
             Decision::Rename { entry, label } => {
-                let label = label.trim();
-                if label.is_empty() {
-                    return Err(refuse("a label cannot be empty".into()));
-                }
+                let label = check_label(label).map_err(refuse)?;
+                let label = label.as_str();
                 let e = self
                     .entry_mut(entry)
                     .ok_or_else(|| refuse(no_entry(entry)))?;
@@ -88,12 +133,23 @@ impl Library {
                 let e = self
                     .entry_mut(entry)
                     .ok_or_else(|| refuse(no_entry(entry)))?;
-                member(e, face).ok_or_else(|| refuse(format!("{face} is not in {entry}")))?;
+                member(e, face)
+                    .ok_or_else(|| refuse(format!("{} is not in {}", short(face), short(entry))))?;
                 remember(&mut before, &mut rows_before, entry, e);
-                e.review
-                    .excluded
-                    .insert(face.clone(), reason.describe().into());
-                e.review.included.retain(|f| f.key != *face);
+                // Its copies (re-encodes, resizes of the same photo) go with it.
+                let copies: Vec<String> = e
+                    .review
+                    .members(&e.face_rows())
+                    .into_iter()
+                    .filter(|f| f.key != *face && faces.alike(&f.key, face, copy_threshold))
+                    .map(|f| f.key)
+                    .collect();
+                for key in std::iter::once(face).chain(&copies) {
+                    e.review
+                        .excluded
+                        .insert(key.clone(), reason.describe().into());
+                    e.review.included.retain(|f| f.key != *key);
+                }
                 to_export.push(entry.clone());
             }
             Decision::Move { face, from, to } => {
@@ -104,7 +160,7 @@ impl Library {
                 remember(&mut before, &mut rows_before, to, target);
                 let source = self.entry_mut(from).ok_or_else(|| refuse(no_entry(from)))?;
                 let row = member(source, face)
-                    .ok_or_else(|| refuse(format!("{face} is not in {from}")))?;
+                    .ok_or_else(|| refuse(format!("{} is not in {from}", short(face))))?;
                 remember(&mut before, &mut rows_before, from, source);
                 source
                     .review
@@ -118,24 +174,27 @@ impl Library {
             }
             Decision::Split {
                 entry,
-                faces,
+                faces: keys,
                 label,
             } => {
-                if faces.is_empty() || label.trim().is_empty() {
-                    return Err(refuse("a split needs faces and a label".into()));
+                if keys.is_empty() {
+                    return Err(refuse("a split needs faces".into()));
                 }
+                let label = check_label(label).map_err(refuse)?;
                 let name = manifest::numbered("faceset", self.next_number());
                 let source = self
                     .entry_mut(entry)
                     .ok_or_else(|| refuse(no_entry(entry)))?;
-                let rows: Vec<FaceRow> = faces
+                let rows: Vec<FaceRow> = keys
                     .iter()
                     .map(|f| {
-                        member(source, f).ok_or_else(|| refuse(format!("{f} is not in {entry}")))
+                        member(source, f).ok_or_else(|| {
+                            refuse(format!("{} is not in {}", short(f), short(entry)))
+                        })
                     })
                     .collect::<Result<_>>()?;
                 remember(&mut before, &mut rows_before, entry, source);
-                for face in faces {
+                for face in keys {
                     source
                         .review
                         .excluded
@@ -154,11 +213,11 @@ impl Library {
                         all_bundle: String::new(),
                         mean_quality: 0.0,
                         dir: None,
-                        label: Some(label.trim().to_string()),
+                        label: Some(label.clone()),
                     },
                     provenance: Provenance {
                         kind: Kind::Review,
-                        label: label.trim().to_string(),
+                        label: label.clone(),
                         sources: Vec::new(),
                         params: serde_json::json!({ "split_from": entry }),
                         distances: None,
@@ -170,7 +229,7 @@ impl Library {
                     model,
                     errors: Vec::new(),
                     review: Review {
-                        label: Some(label.trim().to_string()),
+                        label: Some(label.clone()),
                         included: rows,
                         ..Review::default()
                     },
@@ -195,8 +254,6 @@ impl Library {
                 remember(&mut before, &mut rows_before, from, source);
                 source.review.merged_into = Some(into.clone());
                 let rows = source.review.members(&source.face_rows());
-                let source_dir = source.dir().to_string();
-                let folder = self.dir.join(source_dir);
                 let target = self.entry_mut(into).expect("checked above");
                 // Both sides' faces are the person's choice now: the merged centroid
                 // must not push either side out.
@@ -207,10 +264,6 @@ impl Library {
                         target.review.included.push(row);
                     }
                 }
-                write_file(
-                    &folder.join(format!("MERGED_INTO_{into}.txt")),
-                    format!("{from} was merged into {into}; its faces are there now\n").as_bytes(),
-                )?;
                 to_export.push(into.clone());
             }
             Decision::Accept { face, entry } => {
@@ -222,8 +275,9 @@ impl Library {
                     .position(|c| c.face.key == *face);
                 let row = match candidate {
                     Some(i) => self.manifest.candidates[i].face.clone(),
-                    None => FaceRow::from_cache(cache, face)
-                        .ok_or_else(|| refuse(format!("the cache holds no face {face}")))?,
+                    None => FaceRow::from_cache(cache, face).ok_or_else(|| {
+                        refuse(format!("the cache holds no face {}", short(face)))
+                    })?,
                 };
                 if let Some(holder) = self
                     .entries()
@@ -255,6 +309,9 @@ impl Library {
                 remember(&mut before, &mut rows_before, entry, e);
                 e.review.locked = *locked;
             }
+            Decision::Redo => {
+                return Err(refuse("a redo makes again a decision, not a redo".into()));
+            }
             Decision::Undo => {
                 let last = log
                     .undoable()
@@ -265,15 +322,6 @@ impl Library {
                 for (name, review) in &last.before {
                     let Some(e) = self.entry(name) else { continue };
                     remember(&mut before, &mut rows_before, name, e);
-                    if let Decision::Merge { from, into } = &last.decision
-                        && name == from
-                    {
-                        let marker = self
-                            .dir
-                            .join(e.dir())
-                            .join(format!("MERGED_INTO_{into}.txt"));
-                        let _ = fs::remove_file(marker);
-                    }
                     self.entry_mut(name).expect("found above").review = review.clone();
                     if let Some(rows) = last.rows_before.get(name) {
                         proposed.insert(name.clone(), rows.clone());
@@ -298,23 +346,21 @@ impl Library {
                         .iter()
                         .position(|e| e.export.name == *made)
                 {
-                    let gone = self.manifest.facesets.remove(i);
-                    let folder = self.dir.join(gone.dir());
-                    fs::remove_dir_all(&folder).map_err(|source| Error::Io {
-                        path: folder,
-                        action: "remove the split's folder",
-                        source,
-                    })?;
+                    // Its folder goes with the views of this change.
+                    self.manifest.facesets.remove(i);
                 }
             }
         }
 
-        // Export what changed; nothing is written to the manifest or the log unless
-        // every export keeps a face.
-        let saved = self.manifest.clone();
-        let faces = CacheFaces::of(cache);
+        // Make the crops of what changed; nothing is committed unless every entry
+        // keeps a face.
         let mut exported = Vec::new();
         let mut touched = dedup(to_export);
+        let dirs: Vec<String> = touched
+            .iter()
+            .filter_map(|n| self.entry(n).map(|e| e.dir().to_string()))
+            .collect();
+        self.stage(&dirs)?;
         // Entries that gain faces first, while the crops of those faces are still in
         // the folders they leave.
         touched.sort_by_key(|name| {
@@ -334,42 +380,36 @@ impl Library {
             !members.iter().any(|f| !had.contains(f.key.as_str()))
         });
         for name in &touched {
-            let previous_label = before.get(name).and_then(|r| r.label.clone());
             let neighbours: Vec<String> = touched.iter().filter(|n| *n != name).cloned().collect();
-            if let Err(e) = self.export_entry(
-                name,
-                proposed.remove(name),
-                &faces,
-                options,
-                &neighbours,
-                previous_label.as_deref(),
-            ) {
-                self.manifest = saved;
-                return Err(match e {
+            self.export_entry(name, proposed.remove(name), faces, options, &neighbours)
+                .map_err(|e| match e {
                     Error::Decision { why, .. } => refuse(why),
                     other => other,
-                });
-            }
+                })?;
             exported.push(name.clone());
         }
-        let revision = log.revision() + 1;
-        log.append(Record {
-            seq: revision,
+        let _ = cache;
+        let seq = log.records().last().map_or(0, |r| r.seq) + 1;
+        let record = Record {
+            seq,
             at: now(),
             decision,
             undoes,
+            redoes,
             before,
             rows_before,
             created: created.clone(),
             accepted,
-        })?;
-        self.save()?;
-        Ok(Applied {
-            revision,
-            description,
-            exported,
-            created,
-        })
+        };
+        Ok((
+            record,
+            Applied {
+                revision: self.revision,
+                description,
+                exported,
+                created,
+            },
+        ))
     }
 
     fn entry_mut(&mut self, name: &str) -> Option<&mut Entry> {
@@ -385,8 +425,7 @@ impl Library {
     /// exported with the settings it was last exported with (`fallback` when none were
     /// recorded), reusing crops made with them, here or in `neighbours` (the other
     /// entries the decision touches). Its bundles are named after its label when a
-    /// person gave one (the old bundles are removed), and the marker of a label it
-    /// no longer has (`previous_label`) goes.
+    /// person gave one; the views of the commit write them and remove the old ones.
     fn export_entry(
         &mut self,
         name: &str,
@@ -394,7 +433,6 @@ impl Library {
         faces: &CacheFaces<'_>,
         fallback: &SwapOptions,
         neighbours: &[String],
-        previous_label: Option<&str>,
     ) -> Result<()> {
         let entry = self.entry(name).expect("named by the decision");
         let members = entry
@@ -428,35 +466,12 @@ impl Library {
             chosen: &chosen,
             reuse_crops,
         };
-        let old_bundles = [
-            entry.export.top_bundle.clone(),
-            entry.export.all_bundle.clone(),
-        ];
-        let label = entry.review.label.clone();
-        let folder = self.dir.join(entry.dir());
         let outcome = export_faceset(faces, &request, &self.dir, &options, self.check.as_ref())?;
         if outcome.is_empty() {
             return Err(Error::Decision {
                 decision: String::new(),
                 why: format!("{name} would keep no crop (every face fails the export gates)"),
             });
-        }
-        for old in &old_bundles {
-            let stale = !old.is_empty()
-                && *old != outcome.export.top_bundle
-                && *old != outcome.export.all_bundle;
-            if stale {
-                let _ = fs::remove_file(folder.join(old));
-            }
-        }
-        if let Some(previous) = previous_label.filter(|p| Some(*p) != label.as_deref()) {
-            remove_label_marker(&folder, name, previous);
-        }
-        if let Some(label) = &label {
-            write_file(
-                &folder.join(format!("{}.txt", safe_label(label))),
-                label_marker(name, label).as_bytes(),
-            )?;
         }
         let entry = self.entry_mut(name).expect("named by the decision");
         let (keep_dir, keep_label) = (entry.export.dir.take(), entry.export.label.take());
@@ -504,20 +519,6 @@ fn remember(
         .or_insert_with(|| entry.face_rows());
 }
 
-/// What the marker file of a label given by hand says.
-fn label_marker(name: &str, label: &str) -> String {
-    format!("{name}: {label} (named by hand)\n")
-}
-
-/// Removes the marker of `label` from `folder`, if it is the one a rename wrote (a
-/// workflow's own marker of the same name is left alone).
-fn remove_label_marker(folder: &std::path::Path, name: &str, label: &str) {
-    let marker = folder.join(format!("{}.txt", safe_label(label)));
-    if fs::read_to_string(&marker).is_ok_and(|text| text == label_marker(name, label)) {
-        let _ = fs::remove_file(marker);
-    }
-}
-
 /// The face `key` among `entry`'s members, if it is one.
 fn member(entry: &Entry, key: &str) -> Option<FaceRow> {
     entry
@@ -528,7 +529,43 @@ fn member(entry: &Entry, key: &str) -> Option<FaceRow> {
 }
 
 fn no_entry(name: &str) -> String {
-    format!("the library has no identity {name}")
+    format!("the library has no identity {}", short(name))
+}
+
+/// The most characters of a name or label a label may have.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// `label` as a person's name for an identity, trimmed, or why it cannot be one: it
+/// names the identity's bundles and marker file, so it must make a file name.
+pub fn check_label(label: &str) -> std::result::Result<String, String> {
+    let label = label.trim();
+    let chars = label.chars().count();
+    if label.is_empty() {
+        Err("a name cannot be empty".into())
+    } else if chars > MAX_LABEL_CHARS {
+        Err(format!(
+            "a name can have at most {MAX_LABEL_CHARS} characters (this one has {chars})"
+        ))
+    } else if label.chars().any(char::is_control) {
+        Err("a name cannot hold control characters (tabs, line breaks)".into())
+    } else if label.contains(['/', '\\']) {
+        Err("a name cannot hold / or \\ (it names the identity's files)".into())
+    } else if label.chars().all(|c| c == '.') {
+        Err("a name cannot be only dots".into())
+    } else {
+        Ok(label.to_string())
+    }
+}
+
+/// `text` shortened for a message: user input is never echoed at length.
+pub(crate) fn short(text: &str) -> String {
+    const MOST: usize = 40;
+    if text.chars().count() <= MOST {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(MOST).collect();
+        format!("{head}…")
+    }
 }
 
 fn dedup(names: Vec<String>) -> Vec<String> {

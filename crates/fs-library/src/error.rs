@@ -84,6 +84,50 @@ pub enum Error {
         /// Why not.
         why: String,
     },
+    /// The library's database could not be read or written.
+    #[error("library database {}: {source}", path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A row of the database does not hold what this build expects.
+    #[error("library database {} is damaged: {what} does not parse", path.display())]
+    DatabaseRow {
+        /// The database file.
+        path: PathBuf,
+        /// Which row.
+        what: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database was written by a newer build.
+    #[error(
+        "library database {} has schema version {found}, but this build knows versions up \
+         to {}; use the face-sets release that wrote it (nothing was changed)",
+        path.display(),
+        crate::store::SCHEMA
+    )]
+    NewerDatabase {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: u32,
+    },
+    /// Another program is writing to the library and did not finish in time.
+    #[error(
+        "library busy: {holder} is writing to it; gave up after {} s (nothing was changed)",
+        waited.as_secs()
+    )]
+    Busy {
+        /// Who holds it ("face-sets review, pid 123").
+        holder: String,
+        /// How long this one waited.
+        waited: std::time::Duration,
+    },
     /// The library changed since the decision was made (another tab, another command).
     #[error(
         "the library changed since this page was loaded (revision {found}, the page saw \

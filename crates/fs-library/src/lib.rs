@@ -30,7 +30,10 @@ mod decide;
 mod error;
 pub mod grow;
 mod legacy;
+mod lock;
 pub mod review;
+mod store;
+mod views;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -46,17 +49,24 @@ use fs_export::swap::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use decide::Applied;
+pub use decide::{Applied, MAX_LABEL_CHARS, check_label};
 pub use error::{Error, Result};
 pub use fs_packs::Locations;
 pub use fs_packs::thresholds::{Origin, Thresholds};
+pub use lock::{Holder, LOCK_FILE};
 pub use review::{Decision, DecisionLog, RejectReason, Review};
+pub use store::{DATABASE, SCHEMA};
+pub use views::MERGED_MARKER;
 
 /// Format version of the library manifest this build writes. Version 1 was the
 /// `export-swap` manifest before the library had provenance; it is read and upgraded.
-/// Version 3 added decisions made by hand (an entry's `review`, the `review` kind);
-/// version 2 reads as it is.
-pub const VERSION: u32 = 3;
+/// Version 3 added decisions made by hand (an entry's `review`, the `review` kind).
+/// Version 4 is the same shape, written as a view of the library's database
+/// ([`DATABASE`]); a library of version 1 to 3 is imported into it on first open.
+pub const VERSION: u32 = 4;
+
+/// How long a writer waits for another by default before it gives up.
+pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Folder of era buckets too small to stand alone.
 pub const THIN: &str = "_thin";
@@ -302,26 +312,121 @@ pub struct Changes {
 }
 
 /// An opened `facesets_swap_ready/`.
-#[derive(Debug)]
+///
+/// Its state lives in `library.sqlite` ([`DATABASE`]); the value holds the state of
+/// one revision and a working copy that the writing methods change. The first of them
+/// takes the library's writer lock (waiting for another writer, see
+/// [`Library::with_busy_timeout`]) and moves to the newest revision first, so a change
+/// is always made on top of every change committed before it; [`Library::save`]
+/// commits it in one transaction and writes the views (`manifest.json`, the folders,
+/// `decisions.jsonl`), and releases the lock. A change dropped without saving is
+/// rolled back, on disk too.
 pub struct Library {
     dir: PathBuf,
+    /// The working copy.
     manifest: LibraryManifest,
+    /// The state as of `revision`.
+    committed: LibraryManifest,
+    revision: u64,
+    records: Vec<review::Record>,
+    store: Option<store::Store>,
+    lock: Option<lock::WriterLock>,
+    /// Folders the change being made writes to (marked pending in the database).
+    touched: std::collections::BTreeSet<String>,
+    /// What opening healed (views put right after an interrupted change).
+    healed: Vec<String>,
+    writer: String,
+    busy_timeout: std::time::Duration,
+    on_busy: Option<BusyNotice>,
     check: Option<CropCheck>,
     distances: Option<Distances>,
 }
 
+/// Told who holds the library when a writer has to wait.
+type BusyNotice = Box<dyn Fn(&Holder) + Send + Sync>;
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("dir", &self.dir)
+            .field("revision", &self.revision)
+            .field("entries", &self.manifest.facesets.len())
+            .field("writing", &self.lock.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Library {
-    /// Opens the library in `dir` (an empty one when there is no manifest yet; the
-    /// folder is created on [`Library::save`]). A version-1 manifest is upgraded in
-    /// memory; an unknown or newer version is refused.
+    /// Opens the library in `dir`: its database, importing a version 1 to 4
+    /// `manifest.json` (and `decisions.jsonl`) the first time, in one transaction, and
+    /// keeping the old files beside it as `manifest.vN.json` and `decisions.vN.jsonl`.
+    /// A folder with neither is an empty library, written on the first
+    /// [`Library::save`]. Views left behind by an interrupted change are put right
+    /// when no other writer is at work ([`Library::healed`] says what was done). An
+    /// unknown or newer manifest or database is refused and nothing is written.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        Ok(Self {
-            manifest: load_manifest(&dir)?,
-            dir,
+        let mut library = Self {
+            manifest: LibraryManifest::default(),
+            committed: LibraryManifest::default(),
+            revision: 0,
+            records: Vec::new(),
+            store: None,
+            lock: None,
+            touched: std::collections::BTreeSet::new(),
+            healed: Vec::new(),
+            writer: "a face-sets program".into(),
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            on_busy: None,
             check: None,
             distances: None,
-        })
+            dir,
+        };
+        library.load()?;
+        library.heal_if_free()?;
+        Ok(library)
+    }
+
+    /// Names this program in the lock file while it writes ("face-sets run"), so a
+    /// second writer can say whom it waits for.
+    #[must_use]
+    pub fn with_writer_name(mut self, name: impl Into<String>) -> Self {
+        self.writer = name.into();
+        self
+    }
+
+    /// How long a write waits for another writer before it fails with
+    /// [`Error::Busy`] ([`DEFAULT_BUSY_TIMEOUT`] by default).
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Calls `notice` once with the holder when a write has to wait for another.
+    #[must_use]
+    pub fn with_busy_notice(mut self, notice: impl Fn(&Holder) + Send + Sync + 'static) -> Self {
+        self.on_busy = Some(Box::new(notice));
+        self
+    }
+
+    /// The revision of the state this value holds: 0 for a library never written,
+    /// then one more with every change committed (a decision, a run that changed
+    /// something, an import).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The revision committed last, read from the database now (another process may
+    /// have committed since this value was opened).
+    pub fn current_revision(&self) -> Result<u64> {
+        self.store.as_ref().map_or(Ok(0), store::Store::revision)
+    }
+
+    /// What opening or the last write put right after an interrupted change, one line
+    /// each.
+    pub fn healed(&self) -> &[String] {
+        &self.healed
     }
 
     /// Records `distances` in the provenance of every entry this library adds or
@@ -356,8 +461,10 @@ impl Library {
 
     /// Keeps `calibrated` as this library's distance defaults (replacing earlier ones).
     /// Call [`Library::save`] to write it.
-    pub fn set_calibrated(&mut self, calibrated: Calibrated) {
+    pub fn set_calibrated(&mut self, calibrated: Calibrated) -> Result<()> {
+        self.begin(None)?;
         self.manifest.calibrated = Some(calibrated);
+        Ok(())
     }
 
     /// Re-detects every crop it exports as roop-unleashed will, keeping only crops in
@@ -459,6 +566,7 @@ impl Library {
         let mut changes = Changes::default();
         let now = now();
         let faces = CacheFaces::of(cache);
+        self.begin(Some(&faces))?;
         let not_faces = self.not_faces();
         let placed = self.placed();
         for n in new {
@@ -474,6 +582,7 @@ impl Library {
                 .faces
                 .iter()
                 .filter(|f| !not_faces.contains(f.key.as_str()))
+                .filter(|f| !is_copy_of_any(&faces, &f.key, &not_faces))
                 .filter(|f| n.kind == Kind::Era || !placed.contains_key(&f.key))
                 .cloned()
                 .collect();
@@ -494,6 +603,7 @@ impl Library {
                 chosen: &std::collections::BTreeSet::new(),
                 reuse_crops: Vec::new(),
             };
+            self.stage(std::slice::from_ref(&request.dir))?;
             let outcome =
                 export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
             changes.errors.extend(outcome.errors.iter().cloned());
@@ -562,6 +672,8 @@ impl Library {
         let mut changes = Changes::default();
         let now = now();
         let faces = CacheFaces::of(cache);
+        // On the newest state: decisions made while this run worked are kept.
+        self.begin(Some(&faces))?;
         let params = serde_json::json!({ "refine": refine.params, "export": options });
         let settings = self.settings(options);
         // Each faceset's entry, found once: entries added below go to the end, so these
@@ -591,6 +703,12 @@ impl Library {
         }
         let not_faces = self.not_faces();
         let pinned = self.placed();
+        let dirs: Vec<String> = existing
+            .iter()
+            .flatten()
+            .map(|&i| self.manifest.facesets[i].dir().to_string())
+            .collect();
+        self.stage(&dirs)?;
         for (faceset, &existing) in refine.facesets.iter().zip(&existing) {
             let review = existing
                 .map(|i| self.manifest.facesets[i].review.clone())
@@ -609,12 +727,21 @@ impl Library {
                 None if self.is_free(&faceset.name) => faceset.name.clone(),
                 None => manifest::numbered("faceset", self.next_number()),
             };
+            // A face a person rejected keeps its copies out too (a re-encode, a resize).
+            let rejected: std::collections::HashSet<String> = review
+                .excluded
+                .iter()
+                .filter(|(_, why)| why.starts_with(review::REJECTED))
+                .map(|(key, _)| key.clone())
+                .chain(not_faces.iter().cloned())
+                .collect();
             let mut proposed: Vec<FaceRow> = faceset
                 .faces
                 .iter()
                 .filter(|f| {
                     pinned.get(&f.key).is_none_or(|owner| *owner == name)
                         && !not_faces.contains(&f.key)
+                        && !is_copy_of_any(&faces, &f.key, &rejected)
                 })
                 .cloned()
                 .collect();
@@ -640,6 +767,9 @@ impl Library {
                     .map(|_| vec![name.clone()])
                     .unwrap_or_default(),
             };
+            if existing.is_none() {
+                self.stage(std::slice::from_ref(&name))?;
+            }
             let outcome =
                 export_faceset(&faces, &request, &self.dir, options, self.check.as_ref())?;
             changes.errors.extend(outcome.errors.iter().cloned());
@@ -717,30 +847,22 @@ impl Library {
         Ok(changes)
     }
 
-    /// Writes the manifest atomically, unless the file already holds exactly these bytes
-    /// (so an idempotent run leaves it untouched).
-    pub fn save(&self) -> Result<()> {
-        let path = self.dir.join(SWAP_MANIFEST);
-        let mut json =
-            serde_json::to_vec_pretty(&self.manifest).expect("a manifest always serialises");
-        json.push(b'\n');
-        if fs::read(&path).is_ok_and(|old| old == json) {
-            return Ok(());
-        }
-        fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
-            path: self.dir.clone(),
-            action: "create the library folder",
-            source,
-        })?;
-        manifest::write_bytes_atomically(&path, &json)?;
-        Ok(())
+    /// Commits the change made since the lock was taken in one transaction, writes
+    /// its views (the folders it touched, `manifest.json`, `decisions.jsonl`) and
+    /// releases the lock. A change that changed nothing commits nothing and rewrites
+    /// no file. Saving with no change under way does nothing.
+    pub fn save(&mut self) -> Result<()> {
+        self.commit(None).map(drop)
     }
 
-    /// Reads the manifest again (after another command changed it), keeping the crop
-    /// check and distances this value was given.
+    /// Reads the newest state again (after another command changed it), keeping the
+    /// crop check and distances this value was given. A change under way is rolled
+    /// back first.
     pub fn reload(&mut self) -> Result<()> {
-        self.manifest = load_manifest(&self.dir)?;
-        Ok(())
+        if self.lock.is_some() {
+            self.abandon();
+        }
+        self.load()
     }
 
     /// The settings an export with `options` runs with here.
@@ -808,16 +930,6 @@ pub fn crop_check_for(
     CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
 }
 
-/// The manifest of the library in `dir`; an empty one when it has none yet.
-fn load_manifest(dir: &Path) -> Result<LibraryManifest> {
-    let path = dir.join(SWAP_MANIFEST);
-    if path.is_file() {
-        read_manifest(&path)
-    } else {
-        Ok(LibraryManifest::default())
-    }
-}
-
 /// Reads a library manifest of any version this build knows.
 pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     let text = fs::read_to_string(path).map_err(|source| Error::Io {
@@ -832,7 +944,7 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
     let mut manifest: LibraryManifest =
         match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(2 | 3) => serde_json::from_value(value).map_err(bad)?,
+            Some(2..=4) => serde_json::from_value(value).map_err(bad)?,
             Some(1) => legacy::upgrade(serde_json::from_value(value).map_err(bad)?),
             found => {
                 return Err(Error::UnsupportedVersion {
@@ -852,6 +964,18 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
         entry.provenance.bundles = Some(entry.provenance.label.clone());
     }
     Ok(manifest)
+}
+
+/// Whether the face `key` is a copy (a visual near-duplicate, as `dedup` finds them)
+/// of one of `of`, other than itself.
+fn is_copy_of_any(
+    faces: &CacheFaces<'_>,
+    key: &str,
+    of: &std::collections::HashSet<String>,
+) -> bool {
+    let similarity = fs_export::dedup::DedupOptions::default().face_similarity;
+    of.iter()
+        .any(|other| other != key && faces.alike(key, other, similarity))
 }
 
 /// Why an export kept nothing, from the gates' reasons.
@@ -891,7 +1015,7 @@ fn centroid_from_caches(export: &FacesetExport, caches: &[&Cache]) -> Option<Vec
     Some(centroid(&e, &all))
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -15,9 +15,8 @@
 //! and the line.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
 use fs_export::faces::FaceRow;
 use serde::{Deserialize, Serialize};
@@ -71,6 +70,9 @@ impl Review {
             .collect()
     }
 }
+
+/// How the reason of every rejection begins.
+pub const REJECTED: &str = "rejected:";
 
 /// Why a face was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,30 +156,58 @@ pub enum Decision {
     },
     /// Undo the latest decision not undone yet.
     Undo,
+    /// Make again the decision the latest undo took back, when nothing was decided
+    /// since.
+    Redo,
 }
 
 impl Decision {
     /// One line for the user.
     pub fn describe(&self) -> String {
+        use crate::decide::short;
         match self {
-            Decision::Rename { entry, label } => format!("{entry} renamed {label:?}"),
+            Decision::Rename { entry, label } => {
+                format!("{} renamed {:?}", short(entry), short(label))
+            }
             Decision::Reject {
                 entry,
                 face,
                 reason,
-            } => format!("{face} {} from {entry}", reason.describe()),
-            Decision::Move { face, from, to } => format!("{face} moved from {from} to {to}"),
+            } => format!(
+                "{} {} from {}",
+                short(face),
+                reason.describe(),
+                short(entry)
+            ),
+            Decision::Move { face, from, to } => format!(
+                "{} moved from {} to {}",
+                short(face),
+                short(from),
+                short(to)
+            ),
             Decision::Split {
                 entry,
                 faces,
                 label,
-            } => format!("{} faces of {entry} split into {label:?}", faces.len()),
-            Decision::Merge { from, into } => format!("{from} merged into {into}"),
-            Decision::Accept { face, entry } => format!("{face} accepted into {entry}"),
-            Decision::Lock { entry, locked } => {
-                format!("{entry} {}", if *locked { "locked" } else { "unlocked" })
+            } => format!(
+                "{} faces of {} split into {:?}",
+                faces.len(),
+                short(entry),
+                short(label)
+            ),
+            Decision::Merge { from, into } => {
+                format!("{} merged into {}", short(from), short(into))
             }
+            Decision::Accept { face, entry } => {
+                format!("{} accepted into {}", short(face), short(entry))
+            }
+            Decision::Lock { entry, locked } => format!(
+                "{} {}",
+                short(entry),
+                if *locked { "locked" } else { "unlocked" }
+            ),
             Decision::Undo => "undo".into(),
+            Decision::Redo => "redo".into(),
         }
     }
 }
@@ -194,6 +224,9 @@ pub struct Record {
     /// For an undo: the `seq` it undid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undoes: Option<u64>,
+    /// For a redo: the `seq` of the undo it took back (`decision` is what it made again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redoes: Option<u64>,
     /// The review of every entry it changed, as it was before.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub before: BTreeMap<String, Review>,
@@ -208,16 +241,22 @@ pub struct Record {
     pub accepted: Option<fs_export::swap::Candidate>,
 }
 
-/// The decisions log of a library.
-#[derive(Clone, Debug)]
+/// The decisions of a library, oldest first (the `decisions` table of its database;
+/// `decisions.jsonl` is a view of it, one record a line).
+#[derive(Clone, Debug, Default)]
 pub struct DecisionLog {
-    path: PathBuf,
     records: Vec<Record>,
 }
 
 impl DecisionLog {
-    /// Reads `DIR/decisions.jsonl` (none yet is an empty log). A last line cut short
-    /// by a crash is dropped; any other line that does not parse is an error.
+    /// The log of these records.
+    pub(crate) fn of(records: Vec<Record>) -> Self {
+        Self { records }
+    }
+
+    /// Reads `DIR/decisions.jsonl` (none yet is an empty log), as a library from
+    /// before the database kept it. A last line cut short by a crash is dropped; any
+    /// other line that does not parse is an error.
     pub fn open(dir: &Path) -> Result<Self> {
         let path = dir.join(DECISIONS_FILE);
         let text = match fs::read_to_string(&path) {
@@ -252,7 +291,7 @@ impl DecisionLog {
                 }
             }
         }
-        Ok(Self { path, records })
+        Ok(Self { records })
     }
 
     /// Every record, oldest first.
@@ -260,7 +299,8 @@ impl DecisionLog {
         &self.records
     }
 
-    /// The revision: the `seq` of the latest record (0 for none).
+    /// The `seq` of the latest record (0 for none): the revision of a library from
+    /// before the database, whose revision counted decisions.
     pub fn revision(&self) -> u64 {
         self.records.last().map_or(0, |r| r.seq)
     }
@@ -274,40 +314,29 @@ impl DecisionLog {
             .find(|r| r.undoes.is_none() && !undone.contains(&r.seq))
     }
 
-    /// Appends `record` as one line, synced to disk before returning. A torn line left
-    /// by an earlier crash is cut off first, so it cannot glue onto this one.
-    pub fn append(&mut self, record: Record) -> Result<()> {
-        let io = |action, source| Error::Io {
-            path: self.path.clone(),
-            action,
-            source,
-        };
-        let mut line = serde_json::to_vec(&record).expect("a record always serialises");
-        line.push(b'\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&self.path)
-            .map_err(|e| io("open", e))?;
-        let bytes = fs::read(&self.path).map_err(|e| io("read", e))?;
-        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if whole != bytes.len() {
-            file.set_len(whole as u64)
-                .map_err(|e| io("cut a torn line", e))?;
+    /// The undo a [`Decision::Redo`] takes back: the latest undo not redone yet, when
+    /// only undos and redos came after it.
+    pub fn redoable(&self) -> Option<&Record> {
+        let mut redone = BTreeSet::new();
+        for record in self.records.iter().rev() {
+            if let Some(undo) = record.redoes {
+                redone.insert(undo);
+            } else if record.undoes.is_some() {
+                if !redone.contains(&record.seq) {
+                    return Some(record);
+                }
+            } else {
+                return None;
+            }
         }
-        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(whole as u64))
-            .map_err(|e| io("seek", e))?;
-        file.write_all(&line).map_err(|e| io("append", e))?;
-        file.sync_all().map_err(|e| io("sync", e))?;
-        self.records.push(record);
-        Ok(())
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn row(key: &str) -> FaceRow {
@@ -352,6 +381,7 @@ mod tests {
             at: 0,
             decision,
             undoes,
+            redoes: None,
             before: BTreeMap::new(),
             rows_before: BTreeMap::new(),
             created: None,
@@ -359,29 +389,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_log_survives_a_torn_last_line_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = DecisionLog::open(dir.path()).unwrap();
-        assert_eq!(log.revision(), 0);
-        let lock = Decision::Lock {
-            entry: "faceset_001".into(),
+    fn lock(n: &str) -> Decision {
+        Decision::Lock {
+            entry: n.into(),
             locked: true,
-        };
-        log.append(record(1, lock.clone(), None)).unwrap();
-        // A crash halfway through the next line.
-        let path = dir.path().join(DECISIONS_FILE);
-        let mut bytes = fs::read(&path).unwrap();
-        bytes.extend_from_slice(br#"{"seq":2,"at":0,"decision":{"op":"ren"#);
-        fs::write(&path, &bytes).unwrap();
+        }
+    }
 
-        let mut log = DecisionLog::open(dir.path()).unwrap();
-        assert_eq!(log.records().len(), 1);
-        assert_eq!(log.records()[0].decision, lock);
-        log.append(record(2, Decision::Undo, Some(1))).unwrap();
+    #[test]
+    fn an_old_log_with_a_torn_last_line_reads_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = serde_json::to_string(&record(1, lock("faceset_001"), None)).unwrap();
+        text.push('\n');
+        // A crash halfway through the next line.
+        text.push_str(r#"{"seq":2,"at":0,"decision":{"op":"ren"#);
+        fs::write(dir.path().join(DECISIONS_FILE), text).unwrap();
         let log = DecisionLog::open(dir.path()).unwrap();
-        assert_eq!(log.revision(), 2);
-        assert!(log.undoable().is_none(), "the one decision is undone");
+        assert_eq!(log.records().len(), 1);
+        assert_eq!(log.records()[0].decision, lock("faceset_001"));
+        assert_eq!(log.revision(), 1);
     }
 
     #[test]
@@ -396,17 +422,25 @@ mod tests {
     }
 
     #[test]
-    fn undo_takes_the_latest_decision_not_undone() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = DecisionLog::open(dir.path()).unwrap();
-        let lock = |n: &str| Decision::Lock {
-            entry: n.into(),
-            locked: true,
-        };
-        log.append(record(1, lock("a"), None)).unwrap();
-        log.append(record(2, lock("b"), None)).unwrap();
+    fn undo_takes_the_latest_decision_not_undone_and_redo_the_latest_undo() {
+        let mut records = vec![record(1, lock("a"), None), record(2, lock("b"), None)];
+        let log = DecisionLog::of(records.clone());
         assert_eq!(log.undoable().unwrap().seq, 2);
-        log.append(record(3, Decision::Undo, Some(2))).unwrap();
-        assert_eq!(log.undoable().unwrap().seq, 1);
+        assert!(log.redoable().is_none(), "nothing was undone");
+        records.push(record(3, Decision::Undo, Some(2)));
+        records.push(record(4, Decision::Undo, Some(1)));
+        let log = DecisionLog::of(records.clone());
+        assert!(log.undoable().is_none());
+        assert_eq!(log.redoable().unwrap().seq, 4, "the latest undo first");
+        // Redoing the undo of 1 makes `a` locked again; the next redo takes back 3.
+        let mut redo = record(5, lock("a"), None);
+        redo.redoes = Some(4);
+        records.push(redo);
+        let log = DecisionLog::of(records.clone());
+        assert_eq!(log.redoable().unwrap().seq, 3);
+        assert_eq!(log.undoable().unwrap().seq, 5, "a redo can be undone");
+        // A new decision ends what can be redone.
+        records.push(record(6, lock("c"), None));
+        assert!(DecisionLog::of(records).redoable().is_none());
     }
 }

@@ -131,7 +131,7 @@ impl Server {
             thumbnails: Thumbnails::new(thumbnails),
             makers: tokio::sync::Semaphore::new(workers),
             inner: Mutex::new(Inner {
-                stamps: stamps(library.dir(), cache.path(), raw_path.as_deref()),
+                stamps: stamps(cache.path(), raw_path.as_deref()),
                 raw_path,
                 library,
                 cache,
@@ -239,46 +239,38 @@ struct Inner {
     view: View,
     options: SwapOptions,
     raw_path: Option<PathBuf>,
-    /// When the manifest, the cache and the clusters were last changed, as loaded.
+    /// When the cache and the clusters were last changed, as loaded.
     stamps: Stamps,
 }
 
-type Stamps = [Option<std::time::SystemTime>; 3];
+type Stamps = [Option<std::time::SystemTime>; 2];
 
-/// When the library's manifest, the cache and the clusters manifest were last changed.
-fn stamps(
-    library: &std::path::Path,
-    cache: &std::path::Path,
-    raw: Option<&std::path::Path>,
-) -> Stamps {
+/// When the cache and the clusters manifest were last changed.
+fn stamps(cache: &std::path::Path, raw: Option<&std::path::Path>) -> Stamps {
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    [
-        modified(&library.join(fs_export::swap::SWAP_MANIFEST)),
-        modified(cache),
-        raw.and_then(modified),
-    ]
+    [modified(cache), raw.and_then(modified)]
 }
 
 impl Inner {
     fn stamps(&self) -> Stamps {
-        stamps(
-            self.library.dir(),
-            self.cache.path(),
-            self.raw_path.as_deref(),
-        )
+        stamps(self.cache.path(), self.raw_path.as_deref())
     }
 
-    /// Reads the library, cache and clusters again when a command (`run`,
-    /// `export-swap`, a workflow) changed them while the page was open.
+    /// Reads the library again when another program (`run`, `export-swap`, a
+    /// workflow, another review page) committed since (its revision moved), and the
+    /// cache and clusters when they changed.
     fn refresh(&mut self) -> Result<(), String> {
         let now = self.stamps();
-        if now == self.stamps {
+        let revision = self.library.current_revision().map_err(|e| e.to_string())?;
+        if now == self.stamps && revision == self.library.revision() {
             return Ok(());
         }
         self.library.reload().map_err(|e| e.to_string())?;
-        self.cache = Cache::open_read_only(self.cache.path()).map_err(|e| e.to_string())?;
-        self.raw = read_raw(self.raw_path.as_deref()).map_err(|e| e.to_string())?;
-        self.stamps = now;
+        if now != self.stamps {
+            self.cache = Cache::open_read_only(self.cache.path()).map_err(|e| e.to_string())?;
+            self.raw = read_raw(self.raw_path.as_deref()).map_err(|e| e.to_string())?;
+            self.stamps = now;
+        }
         self.reindex();
         Ok(())
     }
@@ -309,8 +301,47 @@ fn router(app: Arc<App>) -> Router {
 }
 
 /// The token on every request; for changes, in the header and from this origin only.
+/// A request for another host name is refused, so a page elsewhere that rebinds its
+/// own name to 127.0.0.1 reaches nothing. Every answer forbids framing, referrers and
+/// content from elsewhere.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let mut response = check(&app, request, next).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+             script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Whether `host` (a `Host` header) names this machine's loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "::1")
+}
+
+async fn check(app: &App, request: Request, next: Next) -> Response {
     let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(is_loopback_host) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the review page answers only to 127.0.0.1 and localhost",
+        )
+            .into_response();
+    }
     let from_header = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
     let from_query = request
         .uri()
@@ -431,11 +462,11 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
             options,
             ..
         } = &mut *inner;
-        let applied = library.decide(cache, body.decision, Some(body.revision), options)?;
-        // What was just written is what is loaded.
-        inner.stamps = inner.stamps();
+        let applied = library.decide(cache, body.decision, Some(body.revision), options);
+        // A refused decision left the library as it was; one that failed after another
+        // program committed may have moved it to a newer revision: show what is.
         inner.reindex();
-        Ok(applied)
+        applied
     })
     .await;
     let (status, answer) = match result {
@@ -453,6 +484,10 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
         Ok(Err(e @ fs_library::Error::Decision { .. })) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({ "error": e.to_string() }),
+        ),
+        Ok(Err(e @ fs_library::Error::Busy { .. })) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "error": format!("{e}; try again in a moment") }),
         ),
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -123,7 +123,8 @@ impl View {
     /// The first view: every identity in brief, the candidates, the singletons'
     /// count, the revision.
     pub(crate) fn summary(&self, library: &Library) -> fs_library::Result<Value> {
-        let revision = library.decisions()?.revision();
+        let revision = library.revision();
+        let log = library.decisions()?;
         let entries: Vec<Value> = library
             .entries()
             .map(|e| {
@@ -160,6 +161,8 @@ impl View {
         Ok(json!({
             "revision": revision,
             "library": library.dir(),
+            "can_undo": log.undoable().is_some(),
+            "can_redo": log.redoable().is_some(),
             "entries": entries,
             "candidates": candidates,
             "singletons": self.singletons.len(),

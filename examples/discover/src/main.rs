@@ -32,6 +32,8 @@ use fs_cache::Cache;
 use fs_export::discover::{DiscoverOptions, discover, under_root};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
+use std::io::Write as _;
+
 use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
 
 /// Discover new identities among the photos under one source folder.
@@ -88,7 +90,14 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
-    let library = Library::open(&args.swap_out)?;
+    let library = Library::open(&args.swap_out)?
+        .with_writer_name("discover")
+        .with_busy_notice(|holder| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "library busy: {holder}; waiting for it to finish"
+            );
+        });
     let (defaults, origin) = library.distances_for(cache.model());
     let distances = Thresholds {
         known: args.existing_threshold.unwrap_or(defaults.known),

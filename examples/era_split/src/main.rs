@@ -45,6 +45,8 @@ use fs_export::discover::under_root;
 use fs_export::faces::{FaceIndex, FaceRow};
 use fs_export::refine::{RefineOptions, quality_gate};
 use fs_export::swap::SwapOptions;
+use std::io::Write as _;
+
 use fs_library::{Kind, Library, NewFaceset};
 
 /// Split one exported identity into eras by EXIF capture year.
@@ -243,7 +245,14 @@ fn dominant_year(years: &[Option<i32>]) -> Option<i32> {
 #[expect(clippy::cast_precision_loss, reason = "histogram bin edges")]
 fn probe(args: &Common) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)?;
-    let library = Library::open(&args.swap_out)?;
+    let library = Library::open(&args.swap_out)?
+        .with_writer_name("era_split")
+        .with_busy_notice(|holder| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "library busy: {holder}; waiting for it to finish"
+            );
+        });
     let all = FaceIndex::of(&cache);
     let members = all.rows_of(
         seed_faces(&library, &args.faceset)?
@@ -294,7 +303,14 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     let common = &args.common;
     let cache = Cache::open_read_only(&common.cache)?;
     let swap_options = SwapOptions::default();
-    let mut library = Library::open(&common.swap_out)?;
+    let mut library = Library::open(&common.swap_out)?
+        .with_writer_name("era_split")
+        .with_busy_notice(|holder| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "library busy: {holder}; waiting for it to finish"
+            );
+        });
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,

@@ -44,6 +44,8 @@ use fs_cluster::cosine_distance;
 use fs_export::discover::under_root;
 use fs_export::faces::{self, FaceRow};
 use fs_export::swap::SwapOptions;
+use std::io::Write as _;
+
 use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
 
 /// Import hand-sorted folders as identities, routing a mixed folder into them.
@@ -138,7 +140,14 @@ fn main() -> anyhow::Result<()> {
 
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
-    let library = Library::open(&args.swap_out)?;
+    let library = Library::open(&args.swap_out)?
+        .with_writer_name("hand_sorted")
+        .with_busy_notice(|holder| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "library busy: {holder}; waiting for it to finish"
+            );
+        });
     let (defaults, origin) = library.distances_for(cache.model());
     let route_threshold = route_threshold.unwrap_or(defaults.known);
     let centroid_passes = args

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use fs_cache::Cache;
 use fs_cluster::Embeddings;
 use fs_cluster::calibrate::{CalibrateOptions, Calibration, Labelled, calibrate};
-use fs_library::{Calibrated, Library};
+use fs_library::Calibrated;
 use fs_packs::thresholds::Family;
 
 use crate::ExitStatus;
@@ -58,7 +58,11 @@ pub(crate) fn run(args: &CalibrateArgs) -> anyhow::Result<ExitStatus> {
         )
     })?;
 
-    let library = args.write.as_deref().map(Library::open).transpose()?;
+    let library = args
+        .write
+        .as_deref()
+        .map(|dir| super::open_named(dir, "calibrate"))
+        .transpose()?;
     let (current, origin) = super::default_distances(&cache, library.as_ref());
     if args.json {
         let json = serde_json::json!({
@@ -105,7 +109,7 @@ pub(crate) fn run(args: &CalibrateArgs) -> anyhow::Result<ExitStatus> {
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-        });
+        })?;
         library.save()?;
         writeln!(
             err,

@@ -114,14 +114,35 @@ pub(crate) fn load_pack(
     })
 }
 
-/// The library in `dir`, re-detecting its crops with the detector `check` loads unless
-/// the flags say not to (then no model is loaded at all).
+/// The library in `dir`, opened for `command` (named in its lock while it writes; a
+/// second writer waits for it, saying so on stderr), with what opening healed said.
+pub(crate) fn open_named(
+    dir: &std::path::Path,
+    command: &str,
+) -> anyhow::Result<fs_library::Library> {
+    let library = fs_library::Library::open(dir)?
+        .with_writer_name(format!("face-sets {command}"))
+        .with_busy_notice(|holder| {
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("library busy: {holder}; waiting for it to finish\n"),
+            );
+        });
+    for line in library.healed() {
+        notice(&format!("library: {line}"))?;
+    }
+    Ok(library)
+}
+
+/// The library in `dir`, opened for `command`, re-detecting its crops with the
+/// detector `check` loads unless the flags say not to (then no model is loaded at all).
 pub(crate) fn open_library(
     dir: &std::path::Path,
+    command: &str,
     flags: &crate::cli::SwapFlags,
     check: impl FnOnce() -> anyhow::Result<fs_export::swap::CropCheck>,
 ) -> anyhow::Result<fs_library::Library> {
-    let library = fs_library::Library::open(dir)?;
+    let library = open_named(dir, command)?;
     Ok(if flags.no_crop_check {
         library
     } else {

@@ -87,7 +87,7 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
     if args.swap.candidates && raw.is_none() {
         anyhow::bail!("--candidates needs --raw-manifest (the manifest.json written by cluster)");
     }
-    let library = super::open_library(&args.out, &args.swap, || {
+    let library = super::open_library(&args.out, "export-swap", &args.swap, || {
         let locations = fs_embed::locations::Locations::from_env();
         super::start_runtime(args.runtime.provider)?;
         Ok(fs_library::crop_check_for(
@@ -215,7 +215,7 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     drop(analyzer);
 
     stage(1);
-    let library = super::open_library(&layout.swap(), &args.swap, || {
+    let library = super::open_library(&layout.swap(), "run", &args.swap, || {
         Ok(fs_export::swap::CropCheck::new(&pack.detector, threads)?)
     })?;
     let (defaults, origin) = super::announced_distances(&cache, Some(&library))?;

@@ -10,9 +10,12 @@ use crate::cli::ReviewArgs;
 const LIBRARY: &str = "facesets_swap_ready";
 
 pub(crate) fn run(args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
-    let library = if args.out.join(LIBRARY).join(SWAP_MANIFEST).is_file() {
+    let holds = |dir: &std::path::Path| {
+        dir.join(SWAP_MANIFEST).is_file() || dir.join(fs_library::DATABASE).is_file()
+    };
+    let library = if holds(&args.out.join(LIBRARY)) {
         args.out.join(LIBRARY)
-    } else if args.out.join(SWAP_MANIFEST).is_file() {
+    } else if holds(&args.out) {
         args.out.clone()
     } else {
         anyhow::bail!(
@@ -33,7 +36,10 @@ pub(crate) fn run(args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
     };
     let cache = fs_cache::Cache::open_read_only(&cache)
         .with_context(|| format!("cannot read the cache {}", cache.display()))?;
-    let mut opened = fs_library::Library::open(&library)?;
+    // A decision waits a few seconds at most for another writer (a `run`), then the
+    // page says the library is busy and nothing changed.
+    let mut opened = super::open_named(&library, "review")?
+        .with_busy_timeout(std::time::Duration::from_secs(10));
     // Each identity is exported again with the settings it recorded; these are for
     // identities from before settings were recorded: the library's distances.
     let (distances, _) = opened.distances_for(cache.model());

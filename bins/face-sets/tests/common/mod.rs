@@ -2,8 +2,12 @@
 #![allow(dead_code, reason = "each test file uses its own subset")]
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+
+use fs_library::Library;
 
 /// The binary, with no provider chosen from the environment.
 pub(crate) fn face_sets() -> Command {
@@ -61,4 +65,119 @@ pub(crate) fn headless(profile: &Path) -> Vec<String> {
     .map(str::to_string)
     .chain([format!("--user-data-dir={}", profile.display())])
     .collect()
+}
+
+// The library of the fixture photos, and the review server over it.
+
+pub(crate) fn run_pipeline(photos: &Path, out: &Path) {
+    let out = run(face_sets()
+        .args(["run", "--min-faces", "2", "--no-crop-check"])
+        .arg(photos)
+        .arg(out));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The entry holding a face of one of `photos`.
+pub(crate) fn entry_with(library: &Library, photos: &[&str]) -> String {
+    library
+        .entries()
+        .find(|e| {
+            e.review.merged_into.is_none()
+                && e.export
+                    .faces
+                    .iter()
+                    .any(|f| photos.iter().any(|p| f.face.path.ends_with(p)))
+        })
+        .unwrap_or_else(|| panic!("no entry holds {photos:?}"))
+        .export
+        .name
+        .clone()
+}
+
+pub(crate) const OBAMA: &[&str] = &[
+    "f0001.jpg",
+    "f0009.jpg",
+    "f0011.jpg",
+    "f0012.jpg",
+    "f0015.jpg",
+];
+pub(crate) const BIDEN: &[&str] = &["f0002.jpg", "f0007.jpg", "f0008.jpg"];
+
+/// The fixture photos and a `run` of them.
+pub(crate) fn library_of_fixtures(root: &Path) -> (PathBuf, PathBuf) {
+    let photos = root.join("photos");
+    fs::create_dir_all(&photos).unwrap();
+    for entry in fs::read_dir(fixtures().join("images")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), photos.join(entry.file_name())).unwrap();
+    }
+    let out = root.join("out");
+    run_pipeline(&photos, &out);
+    (photos, out)
+}
+
+/// `face-sets review OUT --no-open`, and the address it prints; thumbnails are kept
+/// in OUT/thumbnails.
+pub(crate) fn serve(out: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_face-sets"))
+        .args(["review", "--no-open", "--port", "0", "--thumbnails"])
+        .arg(out.join("thumbnails"))
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
+    (child, line.trim().to_string())
+}
+
+pub(crate) struct Stop(pub(crate) Child);
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+pub(crate) fn decide(
+    base: &str,
+    token: &str,
+    origin: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, String) {
+    let mut request = agent()
+        .post(format!("{base}/api/decide"))
+        .header("content-type", "application/json");
+    if !token.is_empty() {
+        request = request.header("x-review-token", token);
+    }
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let mut response = request.send(body.to_string().as_bytes()).unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+pub(crate) fn get(url: &str) -> (u16, Vec<u8>) {
+    let mut response = agent().get(url).call().unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_vec().unwrap_or_default(),
+    )
 }
