@@ -45,6 +45,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another stager is writing to the same staging folder.
+    #[error(
+        "{} is being staged by {holder}; wait for it to finish (one stager per folder: two \
+         at once would write the same partial files)",
+        path.display()
+    )]
+    Busy {
+        /// The staging folder.
+        path: PathBuf,
+        /// Who holds it ("pid 123").
+        holder: String,
+    },
     /// Too many consecutive failures and the server does not answer a ping: the state is
     /// saved and staging stopped.
     #[error(

@@ -190,7 +190,53 @@ struct Shared<'a> {
     fatal: Mutex<Option<Error>>,
 }
 
-/// Stages every photo and video asset; see the module docs.
+/// Name of the lock file in a staging folder: one stager at a time.
+pub const LOCK_FILE: &str = ".stage.lock";
+
+/// Takes the staging folder `dir` for this process until the file is dropped, or says
+/// who has it (the operating system's lock: released however its holder exits).
+fn lock_staging(dir: &Path) -> Result<fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let io = |action: &'static str| {
+        let path = path.clone();
+        move |source| Error::Io {
+            path,
+            action,
+            source,
+        }
+    };
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io("open the lock file"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(Error::Busy {
+                path: dir.to_path_buf(),
+                holder: match holder.trim() {
+                    "" => "another stager".into(),
+                    text => text.to_string(),
+                },
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io("lock")(e)),
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "face-sets immich stage, pid {}", std::process::id()))
+        .map_err(io("write the lock file"))?;
+    Ok(file)
+}
+
+/// Stages every photo and video asset; see the module docs. A second stager on the
+/// same folder is refused with [`Error::Busy`] naming the first.
 pub fn stage(
     client: &Client,
     options: &StageOptions,
@@ -204,6 +250,7 @@ pub fn stage(
         action: "create staging folder",
         source,
     })?;
+    let _lock = lock_staging(&dir)?;
     let state_path = dir.join(STATE_FILE);
     let state: State = match fs::read(&state_path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| Error::Decode {

@@ -532,3 +532,37 @@ fn a_video_is_staged_as_immichs_still_and_its_original_never_downloaded() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_second_stager_on_one_folder_is_refused_naming_the_first_and_writes_nothing() {
+    let mock = MockImmich::start_with(many(3), KEY, 3, true);
+    let tmp = tempfile::tempdir().unwrap();
+    let options = options(tmp.path());
+    let user = options.user_dir();
+    fs::create_dir_all(&user).unwrap();
+    // Another process's lock, as `stage` takes it.
+    let held = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(user.join(fs_immich::stage::LOCK_FILE))
+        .unwrap();
+    held.try_lock().unwrap();
+    fs::write(
+        user.join(fs_immich::stage::LOCK_FILE),
+        "face-sets immich stage, pid 4242",
+    )
+    .unwrap();
+    let err = stage(&Client::new(mock.url(), KEY), &options, &Silent).unwrap_err();
+    assert!(matches!(err, Error::Busy { .. }), "{err}");
+    assert!(err.to_string().contains("pid 4242"), "{err}");
+    assert_eq!(
+        files_under(&user).len(),
+        1,
+        "only the lock file: {:?}",
+        files_under(&user)
+    );
+    drop(held);
+    let summary = stage(&Client::new(mock.url(), KEY), &options, &Silent).unwrap();
+    assert_eq!(summary.staged, 3, "once it is free");
+}
