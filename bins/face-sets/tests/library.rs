@@ -2,6 +2,10 @@
 //! the middle of a burst of decisions or of `run`, a `run` while the page is open, two
 //! review pages at once, refused decisions), every decision answered 200 is in force
 //! and the folders, `manifest.json` and the database say the same.
+#![allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "the library writes these names itself, in lower case"
+)]
 
 mod common;
 
@@ -170,7 +174,7 @@ fn a_refused_decision_changes_nothing_anywhere() {
         (
             Decision::Split {
                 entry: obama.clone(),
-                faces: every_face.clone(),
+                faces: every_face,
                 label: "everyone".into(),
             },
             Some(revision),
@@ -185,7 +189,7 @@ fn a_refused_decision_changes_nothing_anywhere() {
         (
             Decision::Rename {
                 entry: obama.clone(),
-                label: long.clone(),
+                label: long,
             },
             Some(revision),
         ),
@@ -236,7 +240,7 @@ fn a_refused_decision_changes_nothing_anywhere() {
         .decide(
             &cache,
             Decision::Lock {
-                entry: obama.clone(),
+                entry: obama,
                 locked: true,
             },
             Some(revision),
@@ -433,7 +437,6 @@ fn a_run_while_the_page_is_open_and_a_second_page_lose_no_decision() {
     let (_first, _second) = (Stop(first), Stop(second));
     // `run` over and over on the same output while two pages decide.
     let runner = {
-        let (photos, out) = (photos.clone(), out.clone());
         std::thread::spawn(move || {
             for _ in 0..3 {
                 run_pipeline(&photos, &out);
@@ -528,7 +531,7 @@ fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals
         let start = std::time::Instant::now();
         while fs::read_to_string(&lock).unwrap_or_default().is_empty()
             && child.try_wait().unwrap().is_none()
-            && start.elapsed() < Duration::from_secs(60)
+            && start.elapsed() < Duration::from_mins(1)
         {
             std::thread::sleep(Duration::from_millis(1));
         }

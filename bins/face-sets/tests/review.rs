@@ -192,7 +192,9 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     assert!(!library.entry(&biden).unwrap().is_canonical());
     assert!(dir.join(&biden).join(fs_library::MERGED_MARKER).is_file());
     assert!(
-        !pngs(&dir.join(&biden)).iter().any(|f| f.ends_with(".fsz")),
+        !pngs(&dir.join(&biden))
+            .iter()
+            .any(|f| Path::new(f).extension() == Some("fsz".as_ref())),
         "a merged-away identity has no bundles, so roop loads the person once: {:?}",
         pngs(&dir.join(&biden))
     );

@@ -550,7 +550,7 @@ pub fn remake_crops(
                 manifest::write_bytes_atomically(&dir.join(png_name(&key)), &png)?;
             }
             Rendered::Unreadable(path, why) => {
-                failed.push((key, format!("{}: {why}", path.display())))
+                failed.push((key, format!("{}: {why}", path.display())));
             }
             Rendered::Rejected(why) => failed.push((key, why)),
         }

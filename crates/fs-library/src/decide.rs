@@ -229,7 +229,7 @@ impl Library {
                     model,
                     errors: Vec::new(),
                     review: Review {
-                        label: Some(label.clone()),
+                        label: Some(label),
                         included: rows,
                         ..Review::default()
                     },

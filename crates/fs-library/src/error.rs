@@ -89,7 +89,7 @@ pub enum Error {
     Database {
         /// The database file.
         path: PathBuf,
-        /// What SQLite said.
+        /// What `SQLite` said.
         #[source]
         source: rusqlite::Error,
     },

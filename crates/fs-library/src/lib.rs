@@ -66,7 +66,7 @@ pub use views::MERGED_MARKER;
 pub const VERSION: u32 = 4;
 
 /// How long a writer waits for another by default before it gives up.
-pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(10);
 
 /// Folder of era buckets too small to stand alone.
 pub const THIN: &str = "_thin";

@@ -1,4 +1,4 @@
-//! The library's state in SQLite (`library.sqlite`): entries, candidates, calibrated
+//! The library's state in `SQLite` (`library.sqlite`): entries, candidates, calibrated
 //! distances, every decision, the revision, and the folders a change is being written
 //! to. Everything else in the library folder is a view of it.
 //!
@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build writes.
+#[expect(clippy::cast_possible_truncation, reason = "a handful of migrations")]
 pub const SCHEMA: u32 = MIGRATIONS.len() as u32;
 
 /// The state as of one revision.

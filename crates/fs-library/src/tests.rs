@@ -134,8 +134,7 @@ fn a_library_never_written_leaves_no_file_and_saving_no_change_writes_nothing() 
 
     let lib = dir.path().join("lib");
     fs::create_dir_all(&lib).unwrap();
-    let v3 = serde_json::json!({"version": 3, "facesets": [with_one_crop(export("faceset_001", None, "faceset_001_top30.fsz"))]});
-    let entry = &mut v3.clone()["facesets"][0];
+    let mut entry = with_one_crop(export("faceset_001", None, "faceset_001_top30.fsz"));
     entry["provenance"] =
         serde_json::json!({"kind": "refined", "label": "faceset_001", "created": 1, "updated": 1});
     let v3 = serde_json::json!({"version": 3, "facesets": [entry]});

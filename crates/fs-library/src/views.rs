@@ -433,16 +433,21 @@ fn write_entry_views(library: &Path, entry: &Entry, options: &SwapOptions) -> Re
     for file in listing.flatten() {
         let name = file.file_name().to_string_lossy().into_owned();
         let path = file.path();
-        let stale_bundle = name.ends_with(".fsz")
+        let is = |ext: &str| {
+            Path::new(&name)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+        };
+        let stale_bundle = is("fsz")
             && (merged.is_some()
                 || (name != entry.export.top_bundle && name != entry.export.all_bundle));
-        let stale_label = name.ends_with(".txt")
+        let stale_label = is("txt")
             && Some(&name) != marker.as_ref()
             && fs::read_to_string(&path).is_ok_and(|t| is_label_marker(&t, &entry.export.name));
         let stale_merge = (name == MERGED_MARKER && merged.is_none())
-            || (name.starts_with("MERGED_INTO_") && name.ends_with(".txt"));
+            || (name.starts_with("MERGED_INTO_") && is("txt"));
         // A temp file of a write that was killed (the lock is ours: no write is under way).
-        let torn = name.starts_with('.') && name.ends_with(".tmp");
+        let torn = name.starts_with('.') && is("tmp");
         if stale_bundle || stale_label || stale_merge || torn {
             remove_file(&path)?;
         }
