@@ -573,6 +573,35 @@ fn review() -> anyhow::Result<()> {
     );
 
     let view: serde_json::Value = serde_json::from_slice(&first)?;
+    // A decision, commit and views included: lock and unlock the largest identity.
+    let largest = large
+        .identities
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(name, _)| name.clone())
+        .context("identities")?;
+    let mut revision = view["revision"].as_u64().context("revision")?;
+    const DECISIONS: usize = 10;
+    let start = Instant::now();
+    for i in 0..DECISIONS {
+        let body = serde_json::json!({"revision": revision, "decision":
+            {"op": "lock", "entry": largest, "locked": i % 2 == 0}});
+        let answer: serde_json::Value = serde_json::from_slice(
+            &agent
+                .post(format!("{base}/api/decide"))
+                .header("x-review-token", &token)
+                .header("content-type", "application/json")
+                .send(body.to_string().as_bytes())?
+                .body_mut()
+                .read_to_vec()?,
+        )?;
+        revision = answer["revision"].as_u64().context("a committed decision")?;
+    }
+    let decision = start.elapsed().as_secs_f64() / DECISIONS as f64;
+    println!(
+        "  decision:    {:>8.1} ms each (lock, committed, views written), {DECISIONS} of them",
+        decision * 1e3
+    );
     let keys: Vec<String> = view["entries"]
         .as_array()
         .context("entries")?
