@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    BIDEN, OBAMA, Stop, decide, entry_with, face_sets, get, library_of_fixtures, run, run_pipeline,
-    serve, stderr,
+    BIDEN, Fixture, OBAMA, Stop, decide, entry_with, face_sets, fixture_library, get, run,
+    run_pipeline, serve, stderr,
 };
 use fs_cache::Cache;
 use fs_export::swap::{FacesetExport, SwapOptions};
@@ -151,10 +151,13 @@ fn state(dir: &Path) -> String {
 
 #[test]
 fn a_refused_decision_changes_nothing_anywhere() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_, out) = library_of_fixtures(tmp.path());
-    let dir = out.join("facesets_swap_ready");
-    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
+    let Fixture {
+        photos,
+        out,
+        dir,
+        cache,
+        ..
+    } = fixture_library();
     let options = SwapOptions::default();
     let mut library = Library::open(&dir).unwrap();
     let obama = entry_with(&library, OBAMA);
@@ -254,7 +257,7 @@ fn a_refused_decision_changes_nothing_anywhere() {
     // And the run after it passes.
     let again = run(face_sets()
         .args(["run", "--min-faces", "2", "--no-crop-check"])
-        .arg(tmp.path().join("photos"))
+        .arg(&photos)
         .arg(&out));
     assert!(again.status.success(), "{}", stderr(&again));
 }
@@ -325,9 +328,7 @@ fn in_force(library: &Library, answered: &[serde_json::Value]) -> bool {
 
 #[test]
 fn kill_9_of_the_review_server_in_bursts_of_decisions_loses_nothing_answered() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_, out) = library_of_fixtures(tmp.path());
-    let dir = out.join("facesets_swap_ready");
+    let Fixture { out, dir, .. } = fixture_library();
     let library = Library::open(&dir).unwrap();
     let obama = entry_with(&library, OBAMA);
     let biden = entry_with(&library, BIDEN);
@@ -426,9 +427,9 @@ fn kill_9_of_the_review_server_in_bursts_of_decisions_loses_nothing_answered() {
 
 #[test]
 fn a_run_while_the_page_is_open_and_a_second_page_lose_no_decision() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (photos, out) = library_of_fixtures(tmp.path());
-    let dir = out.join("facesets_swap_ready");
+    let Fixture {
+        photos, out, dir, ..
+    } = fixture_library();
     let library = Library::open(&dir).unwrap();
     let names: Vec<String> = library.entries().map(|e| e.export.name.clone()).collect();
     drop(library);
@@ -495,11 +496,14 @@ fn a_run_while_the_page_is_open_and_a_second_page_lose_no_decision() {
 
 #[test]
 fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (photos, out) = library_of_fixtures(tmp.path());
-    let dir = out.join("facesets_swap_ready");
+    let Fixture {
+        photos,
+        out,
+        dir,
+        cache,
+        ..
+    } = fixture_library();
     // A decision to keep, then new settings so the next run makes every crop again.
-    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
     let mut library = Library::open(&dir).unwrap();
     let obama = entry_with(&library, OBAMA);
     library
@@ -558,4 +562,94 @@ fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals
         .arg(&out));
     assert!(healed.status.success(), "{}", stderr(&healed));
     assert_consistent(&dir);
+}
+
+#[test]
+fn a_rejected_face_keeps_its_copies_out_and_redo_makes_an_undone_decision_again() {
+    let Fixture {
+        photos,
+        out,
+        dir,
+        cache,
+        ..
+    } = fixture_library();
+    let options = SwapOptions::default();
+    let mut library = Library::open(&dir).unwrap();
+    let obama = entry_with(&library, OBAMA);
+    let rejected = library.entry(&obama).unwrap().export.faces[0].face.clone();
+    let reject = Decision::Reject {
+        entry: obama.clone(),
+        face: rejected.key.clone(),
+        reason: RejectReason::NotThisPerson,
+    };
+    let applied = library.decide(&cache, reject, None, &options).unwrap();
+    assert!(
+        applied.description.starts_with("face #0 of "),
+        "faces are named by identity and rank, not by key: {}",
+        applied.description
+    );
+    // Undone, then made again.
+    library
+        .decide(&cache, Decision::Undo, None, &options)
+        .unwrap();
+    let members = |library: &Library| -> Vec<String> {
+        library
+            .entry(&obama)
+            .unwrap()
+            .export
+            .faces
+            .iter()
+            .map(|f| f.face.key.clone())
+            .collect()
+    };
+    assert!(members(&library).contains(&rejected.key));
+    let redo = library
+        .decide(&cache, Decision::Redo, None, &options)
+        .unwrap();
+    assert!(
+        redo.description.starts_with("redo: "),
+        "{}",
+        redo.description
+    );
+    assert!(!members(&library).contains(&rejected.key), "out again");
+    assert!(
+        library
+            .decide(&cache, Decision::Redo, None, &options)
+            .is_err(),
+        "nothing left to redo"
+    );
+    drop(library);
+
+    // A smaller re-encode of the rejected photo arrives: it is another file, with a
+    // face of its own key, and stays out with the face it copies.
+    let copy = photos.join("copy_of_rejected.jpg");
+    let original = image::open(&rejected.path).unwrap();
+    original
+        .resize(
+            original.width() * 9 / 10,
+            original.height() * 9 / 10,
+            image::imageops::FilterType::Triangle,
+        )
+        .to_rgb8()
+        .save(&copy)
+        .unwrap();
+    run_pipeline(&photos, &out);
+    let library = assert_consistent(&dir);
+    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
+    let copies: Vec<String> = cache
+        .images()
+        .filter(|i| i.path.ends_with("copy_of_rejected.jpg"))
+        .flat_map(|i| (0..i.faces().len()).map(move |n| format!("{}:{n}", i.hash)))
+        .collect();
+    assert!(!copies.is_empty(), "the copy has a face in the cache");
+    assert!(
+        !copies.contains(&rejected.key),
+        "another key than the original"
+    );
+    for key in &copies {
+        assert!(
+            !members(&library).contains(key),
+            "{key} came back as a copy"
+        );
+    }
 }

@@ -534,6 +534,53 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     // Accepting it again, or into another identity, is refused and changes nothing.
     let again = serde_json::json!({"revision": r0 + 2, "decision": {"op": "accept", "face": stranger, "entry": name}});
     assert_eq!(decide(&base, &token, Some(&base), &again).0, 422);
+    // Another singleton said to be no face leaves the list; undo brings it back.
+    let left = singletons(0, 1000);
+    let noface = left["faces"][0]["key"].as_str().unwrap().to_string();
+    let said =
+        serde_json::json!({"revision": r0 + 2, "decision": {"op": "not-a-face", "face": noface}});
+    let (status, body) = decide(&base, &token, Some(&base), &said);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        singletons(0, 1000)["total"],
+        left["total"].as_u64().unwrap() - 1
+    );
+    let undo = serde_json::json!({"revision": r0 + 3, "decision": {"op": "undo"}});
+    assert_eq!(decide(&base, &token, Some(&base), &undo).0, 200);
+    assert_eq!(singletons(0, 1000)["total"], left["total"]);
+
+    // Only to loopback names (no DNS rebinding), and every answer forbids framing,
+    // referrers and content from elsewhere.
+    let raw = |host: &str| -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+        write!(
+            stream,
+            "GET /api/library?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer.to_ascii_lowercase()
+    };
+    let port = base.rsplit(':').next().unwrap();
+    for host in ["evil.example", &format!("evil.example:{port}"), "127.0.0.2"] {
+        assert!(raw(host).starts_with("http/1.1 403"), "Host: {host}");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let answer = raw(&host);
+        assert!(
+            answer.starts_with("http/1.1 200"),
+            "Host: {host}: {answer:.200}"
+        );
+        for header in [
+            "content-security-policy: default-src 'self'",
+            "x-frame-options: deny",
+            "referrer-policy: no-referrer",
+        ] {
+            assert!(answer.contains(header), "{header} in {answer:.600}");
+        }
+    }
 
     // The race's winner named the identity after one of the racing tabs; name it
     // after its person (for the screenshot), then load the page again in a real
@@ -546,7 +593,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     } else {
         "Joe Biden"
     };
-    let (status, body) = decide(&base, &token, Some(&base), &rename(label, r0 + 2));
+    let (status, body) = decide(&base, &token, Some(&base), &rename(label, r0 + 4));
     assert_eq!(status, 200, "{body}");
     let profile = tempfile::tempdir().unwrap();
     let dom = Command::new(chromium())

@@ -8,7 +8,7 @@ use fs_export::faces::FaceRow;
 use fs_export::manifest::{self, Faceset};
 use fs_export::swap::{CacheFaces, ExportRequest, SwapOptions, export_faceset};
 
-use crate::review::{Decision, DecisionLog, Record, Review};
+use crate::review::{self, Decision, DecisionLog, Record, Review};
 use crate::{Entry, Error, Kind, Library, Provenance, Result, now};
 
 /// What a decision did.
@@ -81,15 +81,14 @@ impl Library {
                 found: self.revision,
             });
         }
-        let log = self.decisions()?;
         let (decision, redoes) = match decision {
             Decision::Redo => {
-                let undo = log.redoable().ok_or_else(|| Error::Decision {
+                let undo = review::redoable(&self.records).ok_or_else(|| Error::Decision {
                     decision: "redo".into(),
                     why: "nothing to redo".into(),
                 })?;
-                let undone = log
-                    .records()
+                let undone = self
+                    .records
                     .iter()
                     .find(|r| Some(r.seq) == undo.undoes)
                     .expect("an undo names a record of the log");
@@ -110,8 +109,8 @@ impl Library {
         let mut undoes = None;
         let mut to_export: Vec<String> = Vec::new();
         let mut description = match redoes {
-            Some(_) => format!("redo: {}", decision.describe()),
-            None => decision.describe(),
+            Some(_) => format!("redo: {}", self.describe(&decision)),
+            None => self.describe(&decision),
         };
         let copy_threshold = fs_export::dedup::DedupOptions::default().face_similarity;
         match &decision {
@@ -309,15 +308,42 @@ impl Library {
                 remember(&mut before, &mut rows_before, entry, e);
                 e.review.locked = *locked;
             }
+            Decision::NotAFace { face } => {
+                if let Some(holder) = self.entries().find(|e| member(e, face).is_some()) {
+                    return Err(refuse(format!(
+                        "{} is in {}: reject it from there instead",
+                        short(face),
+                        holder.export.name
+                    )));
+                }
+                if faces.embedding(face).is_none() {
+                    return Err(refuse(format!("the cache holds no face {}", short(face))));
+                }
+                if self.manifest.not_faces.contains_key(face) {
+                    return Err(refuse("it was said to be no face already".into()));
+                }
+                self.manifest.not_faces.insert(
+                    face.clone(),
+                    crate::review::RejectReason::NotAFace.describe().into(),
+                );
+                // No face is no candidate either (an undo offers it again).
+                if let Some(i) = self
+                    .manifest
+                    .candidates
+                    .iter()
+                    .position(|c| c.face.key == *face)
+                {
+                    accepted = Some(self.manifest.candidates.remove(i));
+                }
+            }
             Decision::Redo => {
                 return Err(refuse("a redo makes again a decision, not a redo".into()));
             }
             Decision::Undo => {
-                let last = log
-                    .undoable()
+                let last = review::undoable(&self.records)
                     .cloned()
                     .ok_or_else(|| refuse("nothing left to undo".into()))?;
-                description = format!("undo: {}", last.decision.describe());
+                description = format!("undo: {}", self.describe(&last.decision));
                 undoes = Some(last.seq);
                 for (name, review) in &last.before {
                     let Some(e) = self.entry(name) else { continue };
@@ -329,6 +355,9 @@ impl Library {
                     if !matches!(last.decision, Decision::Lock { .. }) {
                         to_export.push(name.clone());
                     }
+                }
+                if let Decision::NotAFace { face } = &last.decision {
+                    self.manifest.not_faces.remove(face);
                 }
                 if let Some(candidate) = &last.accepted
                     && !self
@@ -389,7 +418,7 @@ impl Library {
             exported.push(name.clone());
         }
         let _ = cache;
-        let seq = log.records().last().map_or(0, |r| r.seq) + 1;
+        let seq = self.records.last().map_or(0, |r| r.seq) + 1;
         let record = Record {
             seq,
             at: now(),
@@ -410,6 +439,67 @@ impl Library {
                 created,
             },
         ))
+    }
+
+    /// `decision` for a person: identities by their label, faces by identity and
+    /// rank ("face #3 of Ann"), never by key.
+    fn describe(&self, decision: &Decision) -> String {
+        let who = |name: &str| match self.entry(name) {
+            Some(e) if e.display_label() != name => {
+                format!("{} ({name})", short(e.display_label()))
+            }
+            _ => short(name),
+        };
+        let face = |key: &str| {
+            self.entries()
+                .find_map(|e| {
+                    e.export
+                        .faces
+                        .iter()
+                        .find(|f| f.face.key == key)
+                        .map(|f| format!("face #{} of {}", f.rank, short(e.display_label())))
+                })
+                .unwrap_or_else(|| "a face in no identity".into())
+        };
+        match decision {
+            Decision::Rename { entry, label } => {
+                format!("{} renamed {:?}", who(entry), short(label))
+            }
+            Decision::Reject {
+                entry,
+                face: key,
+                reason,
+            } => format!("{} {} from {}", face(key), reason.describe(), who(entry)),
+            Decision::Move {
+                face: key,
+                from,
+                to,
+            } => {
+                format!("{} moved from {} to {}", face(key), who(from), who(to))
+            }
+            Decision::Split {
+                entry,
+                faces,
+                label,
+            } => format!(
+                "{} {} of {} split into {:?}",
+                faces.len(),
+                if faces.len() == 1 { "face" } else { "faces" },
+                who(entry),
+                short(label)
+            ),
+            Decision::Merge { from, into } => format!("{} merged into {}", who(from), who(into)),
+            Decision::Accept { face: key, entry } => {
+                format!("{} accepted into {}", face(key), who(entry))
+            }
+            Decision::NotAFace { face: key } => format!("{} said to be no face", face(key)),
+            Decision::Lock { entry, locked } => format!(
+                "{} {}",
+                who(entry),
+                if *locked { "locked" } else { "unlocked" }
+            ),
+            Decision::Undo | Decision::Redo => decision.describe(),
+        }
     }
 
     fn entry_mut(&mut self, name: &str) -> Option<&mut Entry> {

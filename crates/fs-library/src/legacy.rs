@@ -85,6 +85,7 @@ pub(crate) fn upgrade(v1: ManifestV1) -> LibraryManifest {
             .collect(),
         candidates: v1.candidates,
         calibrated: None,
+        not_faces: std::collections::BTreeMap::new(),
     }
 }
 

@@ -257,6 +257,10 @@ pub struct LibraryManifest {
     /// This library's own distance defaults, when calibrated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibrated: Option<Calibrated>,
+    /// Faces that joined no identity and that a person said are no face at all, by key,
+    /// with why ([`Decision::NotAFace`]); no identity takes them or their copies.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_faces: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for LibraryManifest {
@@ -267,6 +271,7 @@ impl Default for LibraryManifest {
             thin_eras: Vec::new(),
             candidates: Vec::new(),
             calibrated: None,
+            not_faces: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -333,9 +338,15 @@ pub struct Library {
     lock: Option<lock::WriterLock>,
     /// Folders the change being made writes to (marked pending in the database).
     touched: std::collections::BTreeSet<String>,
+    /// Folders whose markers only the change being made alters.
+    relabelled: std::collections::BTreeSet<String>,
     /// What opening healed (views put right after an interrupted change).
     healed: Vec<String>,
     writer: String,
+    /// Decisions answer after their commit and leave their views to [`Library::finish`].
+    deferred_views: bool,
+    /// A committed change's views are still to write (the lock is held for them).
+    views_due: bool,
     busy_timeout: std::time::Duration,
     on_busy: Option<BusyNotice>,
     check: Option<CropCheck>,
@@ -374,8 +385,11 @@ impl Library {
             store: None,
             lock: None,
             touched: std::collections::BTreeSet::new(),
+            relabelled: std::collections::BTreeSet::new(),
             healed: Vec::new(),
             writer: "a face-sets program".into(),
+            deferred_views: false,
+            views_due: false,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             on_busy: None,
             check: None,
@@ -392,6 +406,17 @@ impl Library {
     #[must_use]
     pub fn with_writer_name(mut self, name: impl Into<String>) -> Self {
         self.writer = name.into();
+        self
+    }
+
+    /// Lets [`Library::decide`] return as soon as the decision is committed, leaving
+    /// the views it changed (bundles, manifests, markers) and the writer lock to
+    /// [`Library::finish`], which the next change, [`Library::reload`] and dropping the
+    /// value also call. For a server that answers a decision first and writes its
+    /// views after: a crash between the two is healed on the next open.
+    #[must_use]
+    pub fn with_deferred_views(mut self, deferred: bool) -> Self {
+        self.deferred_views = deferred;
         self
     }
 
@@ -893,6 +918,7 @@ impl Library {
             .flat_map(|e| &e.review.excluded)
             .filter(|(_, why)| why.as_str() == not_a_face)
             .map(|(key, _)| key.clone())
+            .chain(self.manifest.not_faces.keys().cloned())
             .collect()
     }
 

@@ -147,6 +147,12 @@ pub enum Decision {
         /// The entry it joins (usually the one it resembles).
         entry: String,
     },
+    /// Say that `face`, which no identity holds (a singleton), is no face at all: no
+    /// identity takes it, or its copies, from then on.
+    NotAFace {
+        /// The face's key.
+        face: String,
+    },
     /// Lock or unlock `entry`.
     Lock {
         /// The entry.
@@ -206,6 +212,7 @@ impl Decision {
                 short(entry),
                 if *locked { "locked" } else { "unlocked" }
             ),
+            Decision::NotAFace { face } => format!("{} said to be no face", short(face)),
             Decision::Undo => "undo".into(),
             Decision::Redo => "redo".into(),
         }
@@ -307,30 +314,40 @@ impl DecisionLog {
 
     /// The latest record that is neither an undo nor undone.
     pub fn undoable(&self) -> Option<&Record> {
-        let undone: BTreeSet<u64> = self.records.iter().filter_map(|r| r.undoes).collect();
-        self.records
-            .iter()
-            .rev()
-            .find(|r| r.undoes.is_none() && !undone.contains(&r.seq))
+        undoable(&self.records)
     }
 
     /// The undo a [`Decision::Redo`] takes back: the latest undo not redone yet, when
     /// only undos and redos came after it.
     pub fn redoable(&self) -> Option<&Record> {
-        let mut redone = BTreeSet::new();
-        for record in self.records.iter().rev() {
-            if let Some(undo) = record.redoes {
-                redone.insert(undo);
-            } else if record.undoes.is_some() {
-                if !redone.contains(&record.seq) {
-                    return Some(record);
-                }
-            } else {
-                return None;
-            }
-        }
-        None
+        redoable(&self.records)
     }
+}
+
+/// See [`DecisionLog::undoable`].
+pub(crate) fn undoable(records: &[Record]) -> Option<&Record> {
+    let undone: BTreeSet<u64> = records.iter().filter_map(|r| r.undoes).collect();
+    records
+        .iter()
+        .rev()
+        .find(|r| r.undoes.is_none() && !undone.contains(&r.seq))
+}
+
+/// See [`DecisionLog::redoable`].
+pub(crate) fn redoable(records: &[Record]) -> Option<&Record> {
+    let mut redone = BTreeSet::new();
+    for record in records.iter().rev() {
+        if let Some(undo) = record.redoes {
+            redone.insert(undo);
+        } else if record.undoes.is_some() {
+            if !redone.contains(&record.seq) {
+                return Some(record);
+            }
+        } else {
+            return None;
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -71,11 +71,11 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(sql)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
+        let conn = Connection::open(path).map_err(&sql)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(&sql)?;
         let version: u32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         if version > SCHEMA {
             return Err(Error::NewerDatabase {
                 path: path.to_path_buf(),
@@ -85,9 +85,9 @@ impl Store {
         // WAL: readers (the review page, `report`) never wait for a writer, and a
         // commit is one synced append. FULL: a decision answered 200 survives power loss.
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
+            .map_err(&sql)?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let store = Self {
             path: path.to_path_buf(),
             conn,
@@ -98,11 +98,8 @@ impl Store {
         Ok(store)
     }
 
-    fn sql(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        |source| Error::Database {
-            path: self.path.clone(),
-            source,
-        }
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> Error + use<> {
+        sql_error(&self.path)
     }
 
     /// Applies the migrations after `from`, all in one exclusive transaction.
@@ -123,7 +120,7 @@ impl Store {
         if applied.is_err() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        applied.map_err(sql)
+        applied.map_err(&sql)
     }
 
     /// Whether the database holds a library yet (it has been imported or written).
@@ -151,27 +148,24 @@ impl Store {
 
     /// The whole state, read in one transaction (so it is one revision's).
     pub(crate) fn load(&mut self) -> Result<Snapshot> {
+        let sql = sql_error(&self.path);
         let path = self.path.clone();
-        let sql = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
         let json = |what: &str, source: serde_json::Error| Error::DatabaseRow {
             path: path.clone(),
             what: what.to_string(),
             source,
         };
-        let tx = self.conn.transaction().map_err(sql)?;
+        let tx = self.conn.transaction().map_err(&sql)?;
         let revision: String = tx
             .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
                 r.get(0)
             })
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let mut manifest = LibraryManifest::default();
         {
             let mut rows = tx
                 .prepare("SELECT name, thin, body FROM entries ORDER BY thin, position")
-                .map_err(sql)?;
+                .map_err(&sql)?;
             let rows = rows
                 .query_map([], |r| {
                     Ok((
@@ -180,9 +174,9 @@ impl Store {
                         r.get::<_, String>(2)?,
                     ))
                 })
-                .map_err(sql)?;
+                .map_err(&sql)?;
             for row in rows {
-                let (name, thin, body) = row.map_err(sql)?;
+                let (name, thin, body) = row.map_err(&sql)?;
                 let entry: Entry =
                     serde_json::from_str(&body).map_err(|e| json(&format!("entry {name}"), e))?;
                 if thin {
@@ -195,10 +189,12 @@ impl Store {
         {
             let mut rows = tx
                 .prepare("SELECT body FROM candidates ORDER BY position")
-                .map_err(sql)?;
-            let rows = rows.query_map([], |r| r.get::<_, String>(0)).map_err(sql)?;
+                .map_err(&sql)?;
+            let rows = rows
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(&sql)?;
             for row in rows {
-                let body = row.map_err(sql)?;
+                let body = row.map_err(&sql)?;
                 manifest
                     .candidates
                     .push(serde_json::from_str(&body).map_err(|e| json("a candidate", e))?);
@@ -209,27 +205,37 @@ impl Store {
                 r.get(0)
             })
             .optional()
-            .map_err(sql)?;
+            .map_err(&sql)?;
         manifest.calibrated = calibrated
             .map(|text| serde_json::from_str::<Calibrated>(&text))
             .transpose()
             .map_err(|e| json("the calibrated distances", e))?;
+        let not_faces: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'not_faces'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(&sql)?;
+        if let Some(text) = not_faces {
+            manifest.not_faces =
+                serde_json::from_str(&text).map_err(|e| json("the faces said to be none", e))?;
+        }
         let mut records = Vec::new();
         {
             let mut rows = tx
                 .prepare("SELECT seq, record FROM decisions ORDER BY seq")
-                .map_err(sql)?;
+                .map_err(&sql)?;
             let rows = rows
                 .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                .map_err(sql)?;
+                .map_err(&sql)?;
             for row in rows {
-                let (seq, body) = row.map_err(sql)?;
+                let (seq, body) = row.map_err(&sql)?;
                 records.push(
                     serde_json::from_str(&body).map_err(|e| json(&format!("decision {seq}"), e))?,
                 );
             }
         }
-        tx.commit().map_err(sql)?;
+        tx.commit().map_err(&sql)?;
         manifest.version = VERSION;
         Ok(Snapshot {
             revision: revision.parse().unwrap_or(0),
@@ -241,26 +247,22 @@ impl Store {
     /// Notes that `dirs` are about to be written for the change after `revision`, so a
     /// crash before its views are written is healed on the next open.
     pub(crate) fn mark_pending(&mut self, dirs: &[String], revision: u64) -> Result<()> {
-        let path = self.path.clone();
-        let sql = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
+        let sql = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         {
             let mut insert = tx
                 .prepare("INSERT OR IGNORE INTO pending (dir, revision) VALUES (?1, ?2)")
-                .map_err(sql)?;
+                .map_err(&sql)?;
             for dir in dirs {
                 insert
                     .execute(params![dir, revision.to_string()])
-                    .map_err(sql)?;
+                    .map_err(&sql)?;
             }
         }
-        tx.commit().map_err(sql)
+        tx.commit().map_err(&sql)
     }
 
     /// The folders marked by a change whose views were not all written.
@@ -298,6 +300,37 @@ impl Store {
             .map_err(self.sql())
     }
 
+    /// How many decisions `decisions.jsonl` held, in how many bytes, when last written
+    /// (0, 0 when never).
+    pub(crate) fn decisions_view(&self) -> Result<(u64, u64)> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'decisions_view'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())?;
+        Ok(text
+            .and_then(|t| {
+                let (count, bytes) = t.split_once(' ')?;
+                Some((count.parse().ok()?, bytes.parse().ok()?))
+            })
+            .unwrap_or((0, 0)))
+    }
+
+    /// Notes what `decisions.jsonl` holds now.
+    pub(crate) fn set_decisions_view(&self, count: u64, bytes: u64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('decisions_view', ?1)",
+                [format!("{count} {bytes}")],
+            )
+            .map(drop)
+            .map_err(self.sql())
+    }
+
     /// Forgets the pending folders: their views are written.
     pub(crate) fn clear_pending(&mut self) -> Result<()> {
         self.conn
@@ -309,28 +342,28 @@ impl Store {
     /// Commits `new` (the state after one change to `old`, which is revision `base`),
     /// with `record` when the change is a decision, in one transaction; returns the
     /// new revision. Refused with [`Error::Conflict`] when the library moved past
-    /// `base` meanwhile. Only entries that changed are written.
+    /// `base` meanwhile. Only entries that changed are written: when the layout stayed,
+    /// those of the folders in `changed`, which are also marked pending (their views
+    /// are written after the commit).
     pub(crate) fn commit(
         &mut self,
         base: u64,
         old: &LibraryManifest,
         new: &LibraryManifest,
+        changed: &[String],
         record: Option<&Record>,
     ) -> Result<u64> {
-        let path = self.path.clone();
-        let sql = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
+        let pending = changed;
+        let sql = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let found: u64 = tx
             .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
                 r.get::<_, String>(0)
             })
-            .map_err(sql)?
+            .map_err(&sql)?
             .parse()
             .unwrap_or(0);
         if found != base {
@@ -339,70 +372,73 @@ impl Store {
                 found,
             });
         }
-        let placed = |m: &LibraryManifest| -> Vec<(bool, usize, String)> {
-            m.facesets
+        if crate::views::same_layout(old, new) {
+            let dirs: std::collections::HashSet<&str> =
+                changed.iter().map(String::as_str).collect();
+            for (thin, list) in [(false, &new.facesets), (true, &new.thin_eras)] {
+                for (i, e) in list.iter().enumerate() {
+                    if dirs.contains(e.dir()) {
+                        put_entry(&tx, thin, i, e).map_err(&sql)?;
+                    }
+                }
+            }
+        } else {
+            // Entries added or removed: every row is placed again where it differs.
+            let before: std::collections::HashMap<&str, (bool, usize, &Entry)> = old
+                .facesets
                 .iter()
                 .enumerate()
-                .map(|(i, e)| (false, i, e.export.name.clone()))
-                .chain(
-                    m.thin_eras
-                        .iter()
-                        .enumerate()
-                        .map(|(i, e)| (true, i, e.export.name.clone())),
-                )
-                .collect()
-        };
-        let before: std::collections::HashMap<String, (bool, usize, &Entry)> = placed(old)
-            .into_iter()
-            .map(|(thin, i, name)| {
-                let e = if thin {
-                    &old.thin_eras[i]
-                } else {
-                    &old.facesets[i]
-                };
-                (name, (thin, i, e))
-            })
-            .collect();
-        let mut kept = std::collections::HashSet::new();
-        for (thin, i, name) in placed(new) {
-            let e = if thin {
-                &new.thin_eras[i]
-            } else {
-                &new.facesets[i]
-            };
-            kept.insert(name.clone());
-            let same = before
-                .get(&name)
-                .is_some_and(|(t, j, o)| *t == thin && *j == i && *o == e);
-            if !same {
-                put_entry(&tx, thin, i, e).map_err(sql)?;
+                .map(|(i, e)| (false, i, e))
+                .chain(old.thin_eras.iter().enumerate().map(|(i, e)| (true, i, e)))
+                .map(|(thin, i, e)| (e.export.name.as_str(), (thin, i, e)))
+                .collect();
+            let mut kept = std::collections::HashSet::new();
+            for (thin, list) in [(false, &new.facesets), (true, &new.thin_eras)] {
+                for (i, e) in list.iter().enumerate() {
+                    kept.insert(e.export.name.as_str());
+                    let same = before
+                        .get(e.export.name.as_str())
+                        .is_some_and(|(t, j, o)| *t == thin && *j == i && *o == e);
+                    if !same {
+                        put_entry(&tx, thin, i, e).map_err(&sql)?;
+                    }
+                }
+            }
+            for name in before.keys().filter(|n| !kept.contains(*n)) {
+                tx.execute("DELETE FROM entries WHERE name = ?1", [name])
+                    .map_err(&sql)?;
             }
         }
-        for name in before.keys().filter(|n| !kept.contains(*n)) {
-            tx.execute("DELETE FROM entries WHERE name = ?1", [name])
-                .map_err(sql)?;
-        }
         if old.candidates != new.candidates {
-            put_candidates(&tx, new).map_err(sql)?;
+            put_candidates(&tx, new).map_err(&sql)?;
         }
-        if old.calibrated != new.calibrated {
-            put_calibrated(&tx, new).map_err(sql)?;
+        if old.calibrated != new.calibrated || old.not_faces != new.not_faces {
+            put_calibrated(&tx, new).map_err(&sql)?;
         }
         if let Some(record) = record {
-            put_record(&tx, record).map_err(sql)?;
+            put_record(&tx, record).map_err(&sql)?;
+        }
+        // Marked in the same transaction: a crash before their views are written is
+        // healed on the next open.
+        for dir in pending {
+            tx.execute(
+                "INSERT OR IGNORE INTO pending (dir, revision) VALUES (?1, ?2)",
+                params![dir, (base + 1).to_string()],
+            )
+            .map_err(&sql)?;
         }
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?1)",
             [crate::now().to_string()],
         )
-        .map_err(sql)?;
+        .map_err(&sql)?;
         let revision = base + 1;
         tx.execute(
             "UPDATE meta SET value = ?1 WHERE key = 'revision'",
             [revision.to_string()],
         )
-        .map_err(sql)?;
-        tx.commit().map_err(sql)?;
+        .map_err(&sql)?;
+        tx.commit().map_err(&sql)?;
         Ok(revision)
     }
 
@@ -416,24 +452,20 @@ impl Store {
         revision: u64,
         from: &str,
     ) -> Result<()> {
-        let path = self.path.clone();
-        let sql = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
+        let sql = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         for (thin, list) in [(false, &manifest.facesets), (true, &manifest.thin_eras)] {
             for (i, e) in list.iter().enumerate() {
-                put_entry(&tx, thin, i, e).map_err(sql)?;
+                put_entry(&tx, thin, i, e).map_err(&sql)?;
             }
         }
-        put_candidates(&tx, manifest).map_err(sql)?;
-        put_calibrated(&tx, manifest).map_err(sql)?;
+        put_candidates(&tx, manifest).map_err(&sql)?;
+        put_calibrated(&tx, manifest).map_err(&sql)?;
         for record in records {
-            put_record(&tx, record).map_err(sql)?;
+            put_record(&tx, record).map_err(&sql)?;
         }
         for (key, value) in [
             ("imported_from", from.to_string()),
@@ -444,9 +476,18 @@ impl Store {
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                 [key, &value],
             )
-            .map_err(sql)?;
+            .map_err(&sql)?;
         }
-        tx.commit().map_err(sql)
+        tx.commit().map_err(&sql)
+    }
+}
+
+/// The error of a failed statement on the database at `path`.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + use<> {
+    let path = path.to_path_buf();
+    move |source| Error::Database {
+        path: path.clone(),
+        source,
     }
 }
 
@@ -488,6 +529,8 @@ fn put_candidates(conn: &Connection, m: &LibraryManifest) -> rusqlite::Result<()
     Ok(())
 }
 
+/// The library-wide values kept in `meta`: calibrated distances, faces said to be no
+/// face outside any identity.
 fn put_calibrated(conn: &Connection, m: &LibraryManifest) -> rusqlite::Result<()> {
     match &m.calibrated {
         Some(c) => conn.execute(
@@ -495,8 +538,16 @@ fn put_calibrated(conn: &Connection, m: &LibraryManifest) -> rusqlite::Result<()
             [serde_json::to_string(c).expect("distances always serialise")],
         ),
         None => conn.execute("DELETE FROM meta WHERE key = 'calibrated'", []),
+    }?;
+    if m.not_faces.is_empty() {
+        conn.execute("DELETE FROM meta WHERE key = 'not_faces'", [])?;
+    } else {
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('not_faces', ?1)",
+            [serde_json::to_string(&m.not_faces).expect("keys always serialise")],
+        )?;
     }
-    .map(drop)
+    Ok(())
 }
 
 fn put_record(conn: &Connection, record: &Record) -> rusqlite::Result<()> {

@@ -154,6 +154,9 @@ impl Library {
     /// puts right what an interrupted change left (remaking missing crops from `faces`
     /// when given).
     pub(crate) fn begin(&mut self, faces: Option<&CacheFaces<'_>>) -> Result<()> {
+        if self.views_due {
+            self.finish()?;
+        }
         if self.lock.is_some() {
             return Ok(());
         }
@@ -162,9 +165,9 @@ impl Library {
             self.store = Some(Store::open(&self.dir.join(DATABASE))?);
         }
         self.lock = Some(lock);
-        let moved = self.current_revision()? != self.revision;
-        if moved || self.manifest != self.committed {
-            // What this value held was made on an older revision.
+        // The working copy changes only under the lock, so it is the committed state
+        // here; that may be an older revision than the database's.
+        if self.current_revision()? != self.revision {
             self.load()?;
         }
         self.heal(faces)
@@ -192,21 +195,31 @@ impl Library {
         if self.lock.is_none() {
             return Ok(self.revision);
         }
-        if self.manifest != self.committed || record.is_some() {
+        let decision = record.is_some();
+        let changed = changed_dirs(&self.committed, &self.manifest);
+        if !changed.is_empty() || record.is_some() || self.manifest != self.committed {
+            let dirs: Vec<String> = changed.iter().map(|c| c.dir.clone()).collect();
             let store = self.store.as_mut().expect("a change has begun");
             let committed = store.commit(
                 self.revision,
                 &self.committed,
                 &self.manifest,
+                &dirs,
                 record.as_ref(),
             );
             match committed {
                 Ok(revision) => {
-                    let changed = changed_dirs(&self.committed, &self.manifest);
                     self.revision = revision;
                     self.records.extend(record);
-                    self.committed = self.manifest.clone();
-                    self.touched.extend(changed);
+                    catch_up(&mut self.committed, &self.manifest, &changed);
+                    debug_assert!(self.committed == self.manifest);
+                    for Changed { dir, files } in changed {
+                        if files {
+                            self.touched.insert(dir);
+                        } else {
+                            self.relabelled.insert(dir);
+                        }
+                    }
                 }
                 Err(e) => {
                     self.abandon();
@@ -214,6 +227,20 @@ impl Library {
                 }
             }
         }
+        if self.deferred_views && decision {
+            self.views_due = true;
+            return Ok(self.revision);
+        }
+        self.finish().map(|()| self.revision)
+    }
+
+    /// Writes the views a committed change left to write and releases the writer lock
+    /// (see [`Library::with_deferred_views`]); nothing to do when none are due.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.lock.is_none() {
+            return Ok(());
+        }
+        self.views_due = false;
         let written = self.write_views_of_touched(None);
         let finished = written.and_then(|()| {
             self.store
@@ -222,8 +249,9 @@ impl Library {
                 .clear_pending()
         });
         self.touched.clear();
+        self.relabelled.clear();
         self.lock = None;
-        finished.map(|()| self.revision)
+        finished
     }
 
     /// Rolls the change under way back: the working copy becomes the committed state
@@ -233,6 +261,11 @@ impl Library {
         if self.lock.is_none() {
             return;
         }
+        if self.views_due {
+            // Committed: only its views are left to write.
+            let _ = self.finish();
+            return;
+        }
         self.manifest = self.committed.clone();
         if self.write_views_of_touched(None).is_ok()
             && let Some(store) = self.store.as_mut()
@@ -240,6 +273,7 @@ impl Library {
             let _ = store.clear_pending();
         }
         self.touched.clear();
+        self.relabelled.clear();
         self.lock = None;
     }
 
@@ -250,6 +284,13 @@ impl Library {
         for dir in &dirs {
             if let Some(why) = self.write_folder_views(dir, faces)? {
                 missing.push(why);
+            }
+        }
+        // Only a decision about them changed (a lock, a name): their crops, bundles and
+        // manifest are as they were; their markers follow.
+        for dir in self.relabelled.difference(&self.touched) {
+            if let Some(entry) = self.committed_entries().find(|e| e.dir() == *dir) {
+                write_markers(&self.dir.join(dir), entry)?;
             }
         }
         self.write_top_views()?;
@@ -357,19 +398,24 @@ impl Library {
     /// they hold those bytes already.
     fn write_top_views(&mut self) -> Result<()> {
         let manifest = manifest_bytes(&self.committed);
-        write_if_changed(&self.dir.join(SWAP_MANIFEST), &manifest)?;
+        let path = self.dir.join(SWAP_MANIFEST);
+        let behind = self
+            .store
+            .as_ref()
+            .map_or(Ok(true), |s| s.views_revision().map(|v| v != self.revision))?;
+        if behind {
+            // A newer revision: the bytes differ, no need to read the old ones.
+            write_file(&path, &manifest)?;
+        } else {
+            write_if_changed(&path, &manifest)?;
+        }
         let path = self.dir.join(DECISIONS_FILE);
         if self.records.is_empty() {
             if path.is_file() {
                 remove_file(&path)?;
             }
         } else {
-            let mut log = Vec::new();
-            for record in &self.records {
-                serde_json::to_writer(&mut log, record).expect("a record always serialises");
-                log.push(b'\n');
-            }
-            write_if_changed(&path, &log)?;
+            self.write_decisions_view(&path)?;
         }
         if let Some(store) = &mut self.store
             && store.views_revision()? != self.revision
@@ -377,6 +423,53 @@ impl Library {
             store.set_views_revision(self.revision)?;
         }
         Ok(())
+    }
+}
+
+impl Library {
+    /// `decisions.jsonl`: one line a decision. When the file holds exactly the lines
+    /// written before the newest decision (as the database recorded), the newest is
+    /// appended; else the whole file is written again.
+    fn write_decisions_view(&mut self, path: &Path) -> Result<()> {
+        let line = |record: &Record| {
+            let mut line = serde_json::to_vec(record).expect("a record always serialises");
+            line.push(b'\n');
+            line
+        };
+        let store = self.store.as_mut().expect("written with a database");
+        let size = fs::metadata(path).map(|m| m.len()).ok();
+        let (count, bytes) = store.decisions_view()?;
+        if Some((count, bytes)) == size.map(|s| (self.records.len() as u64, s)) {
+            return Ok(());
+        }
+        let appendable = size == Some(bytes) && count + 1 == self.records.len() as u64;
+        let written = if appendable {
+            let last = line(self.records.last().expect("one more than written"));
+            let mut file = fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    action: "open",
+                    source,
+                })?;
+            std::io::Write::write_all(&mut file, &last)
+                .and_then(|()| file.sync_all())
+                .map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    action: "append",
+                    source,
+                })?;
+            bytes + last.len() as u64
+        } else {
+            let mut log = Vec::new();
+            for record in &self.records {
+                log.extend(line(record));
+            }
+            write_if_changed(path, &log)?;
+            log.len() as u64
+        };
+        store.set_decisions_view(self.records.len() as u64, written)
     }
 }
 
@@ -394,23 +487,95 @@ pub(crate) fn manifest_bytes(state: &LibraryManifest) -> Vec<u8> {
     json
 }
 
-/// Folders whose entry differs between two states (added, removed or changed).
-fn changed_dirs(old: &LibraryManifest, new: &LibraryManifest) -> BTreeSet<String> {
-    let all = |m: &LibraryManifest| -> Vec<(String, Entry)> {
+/// An entry that differs between two states.
+pub(crate) struct Changed {
+    /// Its folder.
+    pub(crate) dir: String,
+    /// Whether its files change (its export, or whether it is merged away), not only its
+    /// markers (a lock, a label on an identity whose bundle names stay).
+    pub(crate) files: bool,
+}
+
+/// Whether two states list the same entries in the same places.
+pub(crate) fn same_layout(old: &LibraryManifest, new: &LibraryManifest) -> bool {
+    fn same(a: &[Entry], b: &[Entry]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.export.name == y.export.name)
+    }
+    same(&old.facesets, &new.facesets) && same(&old.thin_eras, &new.thin_eras)
+}
+
+/// The entries that differ between two states (added, removed or changed).
+fn changed_dirs(old: &LibraryManifest, new: &LibraryManifest) -> Vec<Changed> {
+    let differ = |a: &Entry, b: &Entry| {
+        (a != b).then(|| Changed {
+            dir: b.dir().to_string(),
+            files: a.export != b.export || a.review.merged_into != b.review.merged_into,
+        })
+    };
+    if same_layout(old, new) {
+        // Entry by entry, in place: no index to build.
+        return old
+            .facesets
+            .iter()
+            .zip(&new.facesets)
+            .chain(old.thin_eras.iter().zip(&new.thin_eras))
+            .filter_map(|(a, b)| differ(a, b))
+            .collect();
+    }
+    let index = |m: &LibraryManifest| -> std::collections::HashMap<String, usize> {
         m.facesets
             .iter()
             .chain(&m.thin_eras)
-            .map(|e| (e.dir().to_string(), e.clone()))
+            .enumerate()
+            .map(|(i, e)| (e.dir().to_string(), i))
             .collect()
     };
-    let before: std::collections::HashMap<String, Entry> = all(old).into_iter().collect();
-    let after: std::collections::HashMap<String, Entry> = all(new).into_iter().collect();
-    before
-        .keys()
-        .chain(after.keys())
-        .filter(|d| before.get(*d) != after.get(*d))
-        .cloned()
+    let (before, after) = (index(old), index(new));
+    let all: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    all.into_iter()
+        .filter_map(|dir| match (before.get(dir), after.get(dir)) {
+            (Some(&i), Some(&j)) => differ(entry_at(old, i), entry_at(new, j)),
+            _ => Some(Changed {
+                dir: dir.clone(),
+                files: true,
+            }),
+        })
         .collect()
+}
+
+fn entry_at(m: &LibraryManifest, i: usize) -> &Entry {
+    if i < m.facesets.len() {
+        &m.facesets[i]
+    } else {
+        &m.thin_eras[i - m.facesets.len()]
+    }
+}
+
+/// Makes `committed` equal to `working` again after a commit: the changed entries only,
+/// when the layout stayed (a decision about one identity of hundreds), else whole.
+fn catch_up(committed: &mut LibraryManifest, working: &LibraryManifest, changed: &[Changed]) {
+    if !same_layout(committed, working) {
+        *committed = working.clone();
+        return;
+    }
+    let dirs: BTreeSet<&str> = changed.iter().map(|c| c.dir.as_str()).collect();
+    for (old, new) in committed
+        .facesets
+        .iter_mut()
+        .zip(&working.facesets)
+        .chain(committed.thin_eras.iter_mut().zip(&working.thin_eras))
+    {
+        if dirs.contains(new.dir()) {
+            old.clone_from(new);
+        }
+    }
+    if committed.candidates != working.candidates {
+        committed.candidates.clone_from(&working.candidates);
+    }
+    committed.calibrated.clone_from(&working.calibrated);
+    if committed.not_faces != working.not_faces {
+        committed.not_faces.clone_from(&working.not_faces);
+    }
 }
 
 /// The files of one identity's folder: bundles (none once merged away, with a
@@ -419,9 +584,16 @@ fn changed_dirs(old: &LibraryManifest, new: &LibraryManifest) -> BTreeSet<String
 fn write_entry_views(library: &Path, entry: &Entry, options: &SwapOptions) -> Result<()> {
     let merged = entry.review.merged_into.as_deref();
     fs_export::swap::write_views(library, &entry.export, options.top_n, merged.is_none())?;
-    let folder = library.join(entry.dir());
-    let listing = fs::read_dir(&folder).map_err(|source| Error::Io {
-        path: folder.clone(),
+    write_markers(&library.join(entry.dir()), entry)
+}
+
+/// The files of `folder` that follow its entry's review: no bundle but its own (none
+/// once merged away), the marker of the label a person gave it and no other, the
+/// merged note, and no temp file a killed write left.
+fn write_markers(folder: &Path, entry: &Entry) -> Result<()> {
+    let merged = entry.review.merged_into.as_deref();
+    let listing = fs::read_dir(folder).map_err(|source| Error::Io {
+        path: folder.to_path_buf(),
         action: "list",
         source,
     })?;

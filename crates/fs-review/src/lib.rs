@@ -113,6 +113,8 @@ impl Server {
             port,
             options,
         } = config;
+        // A decision is answered once committed; its views are written right after.
+        let library = library.with_deferred_views(true);
         let raw = read_raw(raw_path.as_deref())?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .map_err(|source| Error::Bind { port, source })?;
@@ -132,6 +134,7 @@ impl Server {
             makers: tokio::sync::Semaphore::new(workers),
             inner: Mutex::new(Inner {
                 stamps: stamps(cache.path(), raw_path.as_deref()),
+                views_due: false,
                 raw_path,
                 library,
                 cache,
@@ -241,6 +244,9 @@ struct Inner {
     raw_path: Option<PathBuf>,
     /// When the cache and the clusters were last changed, as loaded.
     stamps: Stamps,
+    /// A decision was answered and its views are still to write (and the page's index
+    /// to make again): done before anything else is served.
+    views_due: bool,
 }
 
 type Stamps = [Option<std::time::SystemTime>; 2];
@@ -260,6 +266,7 @@ impl Inner {
     /// workflow, another review page) committed since (its revision moved), and the
     /// cache and clusters when they changed.
     fn refresh(&mut self) -> Result<(), String> {
+        self.catch_up();
         let now = self.stamps();
         let revision = self.library.current_revision().map_err(|e| e.to_string())?;
         if now == self.stamps && revision == self.library.revision() {
@@ -273,6 +280,20 @@ impl Inner {
         }
         self.reindex();
         Ok(())
+    }
+
+    /// Writes the views of the decision answered last, and indexes what the page
+    /// shows again.
+    fn catch_up(&mut self) {
+        if !self.views_due {
+            return;
+        }
+        self.views_due = false;
+        if let Err(e) = self.library.finish() {
+            // Kept marked in the library: the next writer puts it right.
+            tracing::error!("writing the views of a decision: {e}");
+        }
+        self.reindex();
     }
 
     fn reindex(&mut self) {
@@ -388,7 +409,9 @@ fn with_inner<T>(app: &App, f: impl FnOnce(&Inner) -> T) -> Result<T, String> {
 /// Runs `f` on the state as loaded: for the image routes, whose keys and names come
 /// from a view the page fetched (and which read the state again) just before.
 fn as_loaded<T>(app: &App, f: impl FnOnce(&Inner) -> T) -> T {
-    f(&app.inner.lock().expect("not poisoned"))
+    let mut inner = app.inner.lock().expect("not poisoned");
+    inner.catch_up();
+    f(&inner)
 }
 
 fn unreadable(why: String) -> Response {
@@ -463,12 +486,16 @@ async fn decide(State(app): State<Arc<App>>, axum::Json(body): axum::Json<Decide
             ..
         } = &mut *inner;
         let applied = library.decide(cache, body.decision, Some(body.revision), options);
-        // A refused decision left the library as it was; one that failed after another
-        // program committed may have moved it to a newer revision: show what is.
-        inner.reindex();
+        // Answered now; its views and the page's index are made next (a refused decision
+        // may have moved the library to another program's newer revision: shown too).
+        inner.views_due = true;
         applied
     })
     .await;
+    let worker = app.clone();
+    drop(tokio::task::spawn_blocking(move || {
+        worker.inner.lock().expect("not poisoned").catch_up();
+    }));
     let (status, answer) = match result {
         Ok(Ok(applied)) => (
             StatusCode::OK,

@@ -247,12 +247,7 @@ fn probe(args: &Common) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)?;
     let library = Library::open(&args.swap_out)?
         .with_writer_name("era_split")
-        .with_busy_notice(|holder| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "library busy: {holder}; waiting for it to finish"
-            );
-        });
+        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
     let all = FaceIndex::of(&cache);
     let members = all.rows_of(
         seed_faces(&library, &args.faceset)?
@@ -305,12 +300,7 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     let swap_options = SwapOptions::default();
     let mut library = Library::open(&common.swap_out)?
         .with_writer_name("era_split")
-        .with_busy_notice(|holder| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "library busy: {holder}; waiting for it to finish"
-            );
-        });
+        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,

@@ -142,12 +142,7 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
     let library = Library::open(&args.swap_out)?
         .with_writer_name("hand_sorted")
-        .with_busy_notice(|holder| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "library busy: {holder}; waiting for it to finish"
-            );
-        });
+        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
     let (defaults, origin) = library.distances_for(cache.model());
     let route_threshold = route_threshold.unwrap_or(defaults.known);
     let centroid_passes = args

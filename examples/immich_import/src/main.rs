@@ -204,12 +204,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     // 3. Discover against the existing identities.
     let library = Library::open(&args.swap_out)?
         .with_writer_name("immich_import")
-        .with_busy_notice(|holder| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "library busy: {holder}; waiting for it to finish"
-            );
-        });
+        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
     let (defaults, origin) = library.distances_for(cache.model());
     let distances = Thresholds {
         known: args.existing_threshold.unwrap_or(defaults.known),

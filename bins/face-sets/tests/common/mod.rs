@@ -181,3 +181,25 @@ pub(crate) fn get(url: &str) -> (u16, Vec<u8>) {
         response.body_mut().read_to_vec().unwrap_or_default(),
     )
 }
+
+/// A `run` of the fixture photos: where they are, the run's output, its library and
+/// its cache (kept alive with the temp dir).
+pub(crate) struct Fixture {
+    pub(crate) _tmp: tempfile::TempDir,
+    pub(crate) photos: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) cache: fs_cache::Cache,
+}
+
+pub(crate) fn fixture_library() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let (photos, out) = library_of_fixtures(tmp.path());
+    Fixture {
+        dir: out.join("facesets_swap_ready"),
+        cache: fs_cache::Cache::open_read_only(out.join("cache.fsc")).unwrap(),
+        _tmp: tmp,
+        photos,
+        out,
+    }
+}
