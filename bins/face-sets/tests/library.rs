@@ -152,6 +152,7 @@ fn state(dir: &Path) -> String {
 #[test]
 fn a_refused_decision_changes_nothing_anywhere() {
     let Fixture {
+        _tmp,
         photos,
         out,
         dir,
@@ -254,12 +255,42 @@ fn a_refused_decision_changes_nothing_anywhere() {
     let library = assert_consistent(&dir);
     assert!(library.entries().all(|e| !e.export.faces.is_empty()));
     assert!(library.entries().all(|e| e.display_label().len() < 200));
-    // And the run after it passes.
+    // And the run after it passes; a run after that, with nothing new, commits
+    // nothing and rewrites no file of the library.
     let again = run(face_sets()
         .args(["run", "--min-faces", "2", "--no-crop-check"])
         .arg(&photos)
         .arg(&out));
     assert!(again.status.success(), "{}", stderr(&again));
+    let revision = Library::open(&dir).unwrap().revision();
+    let files = snapshot(&dir);
+    let stamps = modified(&dir);
+    let unchanged = run(face_sets()
+        .args(["run", "--min-faces", "2", "--no-crop-check"])
+        .arg(&photos)
+        .arg(&out));
+    assert!(unchanged.status.success(), "{}", stderr(&unchanged));
+    assert_eq!(
+        Library::open(&dir).unwrap().revision(),
+        revision,
+        "nothing committed"
+    );
+    assert_eq!(snapshot(&dir), files);
+    assert_eq!(modified(&dir), stamps, "no file rewritten");
+}
+
+/// When each file of the library but its database was last written.
+fn modified(dir: &Path) -> Vec<(String, std::time::SystemTime)> {
+    let mut stamps: Vec<_> = walkdir(dir)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("library."))
+        .map(|(p, _)| {
+            let time = fs::metadata(dir.join(&p)).unwrap().modified().unwrap();
+            (p, time)
+        })
+        .collect();
+    stamps.sort();
+    stamps
 }
 
 /// A small deterministic generator, so a failing round can be replayed.
@@ -328,7 +359,7 @@ fn in_force(library: &Library, answered: &[serde_json::Value]) -> bool {
 
 #[test]
 fn kill_9_of_the_review_server_in_bursts_of_decisions_loses_nothing_answered() {
-    let Fixture { out, dir, .. } = fixture_library();
+    let Fixture { _tmp, out, dir, .. } = fixture_library();
     let library = Library::open(&dir).unwrap();
     let obama = entry_with(&library, OBAMA);
     let biden = entry_with(&library, BIDEN);
@@ -428,7 +459,11 @@ fn kill_9_of_the_review_server_in_bursts_of_decisions_loses_nothing_answered() {
 #[test]
 fn a_run_while_the_page_is_open_and_a_second_page_lose_no_decision() {
     let Fixture {
-        photos, out, dir, ..
+        _tmp,
+        photos,
+        out,
+        dir,
+        ..
     } = fixture_library();
     let library = Library::open(&dir).unwrap();
     let names: Vec<String> = library.entries().map(|e| e.export.name.clone()).collect();
@@ -497,6 +532,7 @@ fn a_run_while_the_page_is_open_and_a_second_page_lose_no_decision() {
 #[test]
 fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals_it() {
     let Fixture {
+        _tmp,
         photos,
         out,
         dir,
@@ -567,6 +603,7 @@ fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals
 #[test]
 fn a_rejected_face_keeps_its_copies_out_and_redo_makes_an_undone_decision_again() {
     let Fixture {
+        _tmp,
         photos,
         out,
         dir,

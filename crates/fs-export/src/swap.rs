@@ -558,6 +558,48 @@ pub fn remake_crops(
     Ok(failed)
 }
 
+/// Renders ahead of an export, holding no lock, the crops of `keys` that none of
+/// `folders` (relative to `out`) holds yet, into the folder `staging` (relative to
+/// `out`), named as exports name them; an export given `staging` among its
+/// [`ExportRequest::reuse_crops`] then reads them instead of decoding photos. Faces the
+/// size gate drops are skipped. Only an optimisation: a crop that cannot be made or
+/// written here is made by the export. Returns how many were made.
+pub fn prepare_crops(
+    faces: &CacheFaces<'_>,
+    keys: &[&str],
+    out: &Path,
+    folders: &[String],
+    staging: &str,
+    options: &SwapOptions,
+    check: Option<&CropCheck>,
+) -> usize {
+    let dir = out.join(staging);
+    if fs::create_dir_all(&dir).is_err() {
+        return 0;
+    }
+    keys.par_iter()
+        .filter(|key| {
+            let file = png_name(key);
+            faces
+                .0
+                .get(**key)
+                .is_some_and(|k| k.face.short_side() >= options.min_face_short)
+                && !std::iter::once(staging)
+                    .chain(folders.iter().map(String::as_str))
+                    .any(|folder| out.join(folder).join(&file).is_file())
+        })
+        .filter(|key| {
+            let k = &faces.0[**key];
+            match render_crop(k.image, k.index, options, check) {
+                Rendered::Png(png) => {
+                    manifest::write_bytes_atomically(&dir.join(png_name(key)), &png).is_ok()
+                }
+                _ => false,
+            }
+        })
+        .count()
+}
+
 /// [`write_bundle`], unless the file already holds exactly those bytes.
 fn write_bundle_if_changed(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
     let bytes = bundle_bytes(path, pngs)?;

@@ -351,7 +351,13 @@ pub struct Library {
     on_busy: Option<BusyNotice>,
     check: Option<CropCheck>,
     distances: Option<Distances>,
+    /// Crops made ahead by [`Library::prepare_refresh`] (a folder relative to the
+    /// library), with the options they were made with.
+    staging: Option<(String, SwapOptions)>,
 }
+
+/// Where [`Library::prepare_refresh`] makes crops ahead, in the library folder.
+pub const STAGING: &str = ".staging";
 
 /// Told who holds the library when a writer has to wait.
 type BusyNotice = Box<dyn Fn(&Holder) + Send + Sync>;
@@ -394,6 +400,7 @@ impl Library {
             on_busy: None,
             check: None,
             distances: None,
+            staging: None,
             dir,
         };
         library.load()?;
@@ -677,6 +684,60 @@ impl Library {
         Ok(changes)
     }
 
+    /// Makes the crops [`Library::refresh_refined`] will need for `refine` and that no
+    /// folder of the library holds yet, before the writer lock is taken: decoding the
+    /// photos of new faces is the long part of a refresh, and other writers (a review
+    /// page) need not wait for it. The refresh that follows with the same `options`
+    /// reads them; they are removed when it is saved. Returns how many were made.
+    pub fn prepare_refresh(
+        &mut self,
+        cache: &Cache,
+        refine: &RefineManifest,
+        options: &SwapOptions,
+    ) -> usize {
+        let staging = format!("{STAGING}/{}", std::process::id());
+        self.clear_staging();
+        // What earlier programs killed mid-way left (not another one's work under way:
+        // an hour is far longer than a refresh takes to begin).
+        if let Ok(old) = fs::read_dir(self.dir.join(STAGING)) {
+            for dir in old.flatten() {
+                let stale = dir
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 3600));
+                if stale {
+                    let _ = fs::remove_dir_all(dir.path());
+                }
+            }
+        }
+        let folders: Vec<String> = self.entries().map(|e| e.dir().to_string()).collect();
+        let keys: Vec<&str> = refine
+            .facesets
+            .iter()
+            .flat_map(|f| f.faces.iter().map(|r| r.key.as_str()))
+            .collect();
+        let faces = CacheFaces::of(cache);
+        let made = fs_export::swap::prepare_crops(
+            &faces,
+            &keys,
+            &self.dir,
+            &folders,
+            &staging,
+            options,
+            self.check.as_ref(),
+        );
+        self.staging = Some((staging, options.clone()));
+        made
+    }
+
+    /// Removes the crops made ahead, once used.
+    pub(crate) fn clear_staging(&mut self) {
+        if let Some((staging, _)) = self.staging.take() {
+            let _ = fs::remove_dir_all(self.dir.join(staging));
+            let _ = fs::remove_dir(self.dir.join(STAGING));
+        }
+    }
+
     /// Exports the facesets of a refine manifest as the library's [`Kind::Refined`]
     /// entries, and nothing else.
     ///
@@ -779,18 +840,23 @@ impl Library {
                 faces: members,
                 ..faceset.clone()
             };
+            let mut reuse_crops: Vec<String> = existing
+                .filter(|&i| self.manifest.facesets[i].exported_with.as_ref() == Some(&settings))
+                .map(|_| vec![name.clone()])
+                .unwrap_or_default();
+            reuse_crops.extend(
+                self.staging
+                    .as_ref()
+                    .filter(|(_, made_with)| made_with == options)
+                    .map(|(staging, _)| staging.clone()),
+            );
             let request = ExportRequest {
                 faceset: &renamed,
                 dir: name.clone(),
                 bundle_stem: bundle_stem(&review, &name),
                 label: None,
                 chosen: &chosen,
-                reuse_crops: existing
-                    .filter(|&i| {
-                        self.manifest.facesets[i].exported_with.as_ref() == Some(&settings)
-                    })
-                    .map(|_| vec![name.clone()])
-                    .unwrap_or_default(),
+                reuse_crops,
             };
             if existing.is_none() {
                 self.stage(std::slice::from_ref(&name))?;

@@ -251,6 +251,7 @@ impl Library {
         self.touched.clear();
         self.relabelled.clear();
         self.lock = None;
+        self.clear_staging();
         finished
     }
 
@@ -476,6 +477,7 @@ impl Library {
 impl Drop for Library {
     fn drop(&mut self) {
         self.abandon();
+        self.clear_staging();
     }
 }
 

@@ -103,6 +103,8 @@ pub(crate) fn export_swap(args: &ExportSwapArgs) -> anyhow::Result<ExitStatus> {
         values: distances,
         defaults: origin,
     });
+    // The photos are decoded for new crops before the library is locked.
+    library.prepare_refresh(&cache, &refine, &options);
     let changes = library.refresh_refined(&cache, &refine, raw.as_ref(), &options)?;
     library.save()?;
     library_summary(&library, &changes)
@@ -269,6 +271,8 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     stage(5);
     let mut swap_options = args.swap.options(&distances);
     swap_options.candidates = true;
+    // The photos are decoded for new crops before the library is locked.
+    library.prepare_refresh(&cache, &grown.refine, &swap_options);
     let changes =
         library.refresh_refined(&cache, &grown.refine, Some(&grown.raw), &swap_options)?;
     library.save()?;

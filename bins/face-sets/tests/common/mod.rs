@@ -183,7 +183,7 @@ pub(crate) fn get(url: &str) -> (u16, Vec<u8>) {
 }
 
 /// A `run` of the fixture photos: where they are, the run's output, its library and
-/// its cache (kept alive with the temp dir).
+/// its cache. Bind `_tmp` when destructuring (`..` would drop it, and the folder with it).
 pub(crate) struct Fixture {
     pub(crate) _tmp: tempfile::TempDir,
     pub(crate) photos: PathBuf,
