@@ -309,6 +309,11 @@ pub(crate) struct SwapFlags {
     /// re-cropped, or left out with the reason in the manifest.
     #[arg(long)]
     pub(crate) no_crop_check: bool,
+    /// Seconds to wait for another program writing the library (`face-sets review`,
+    /// another run, a workflow) before stopping with exit status 2; nothing is changed
+    /// then.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub(crate) lock_timeout: u64,
 }
 
 impl SwapFlags {

@@ -371,6 +371,7 @@ fn kill_9_of_the_review_server_in_bursts_of_decisions_loses_nothing_answered() {
     let mut random = Lcg(2026);
     let mut answered: Vec<serde_json::Value> = Vec::new();
     let mut killed_mid_burst = 0;
+    let mut healed = 0;
     for round in 0..20 {
         // The burst starts from whatever the last kill left: a split or merge not
         // undone yet is undone first, and the face moves from wherever it is.
@@ -446,7 +447,14 @@ fn kill_9_of_the_review_server_in_bursts_of_decisions_loses_nothing_answered() {
             in_force(&library, &answered),
             "round {round}: an answered decision was lost"
         );
+        if library.healed().iter().any(|l| l.contains("put right")) {
+            healed += 1;
+        }
     }
+    assert!(
+        healed >= 1,
+        "no kill landed while a decision was being written ({killed_mid_burst} mid-burst)"
+    );
     assert!(
         killed_mid_burst >= 5,
         "the kills landed mid-burst only {killed_mid_burst} times"
@@ -689,4 +697,61 @@ fn a_rejected_face_keeps_its_copies_out_and_redo_makes_an_undone_decision_again(
             "{key} came back as a copy"
         );
     }
+}
+
+#[test]
+fn a_second_writer_says_who_holds_the_library_and_stops_with_exit_2_after_its_timeout() {
+    let Fixture {
+        _tmp,
+        photos,
+        out,
+        dir,
+        ..
+    } = fixture_library();
+    let files = snapshot(&dir);
+    let database = state(&dir);
+    // Another program writing: the operating system's lock on library.lock, with its
+    // name in the file.
+    let lock_path = dir.join(fs_library::LOCK_FILE);
+    let held = fs::OpenOptions::new().write(true).open(&lock_path).unwrap();
+    held.try_lock().unwrap();
+    fs::write(&lock_path, "face-sets review, pid 4242").unwrap();
+    let busy = run(face_sets()
+        .args([
+            "run",
+            "--min-faces",
+            "2",
+            "--no-crop-check",
+            "--lock-timeout",
+            "1",
+        ])
+        .arg(&photos)
+        .arg(&out));
+    assert_eq!(busy.status.code(), Some(2), "{}", stderr(&busy));
+    let said = stderr(&busy);
+    assert!(
+        said.contains("library busy: face-sets review, pid 4242; waiting"),
+        "{said}"
+    );
+    assert!(
+        said.contains("gave up after 1 s (nothing was changed)"),
+        "{said}"
+    );
+    drop(held);
+    fs::write(&lock_path, "").unwrap();
+    assert_eq!(state(&dir), database, "nothing committed");
+    assert_eq!(snapshot(&dir), files, "nothing written");
+    // Free again: the same command goes on.
+    let free = run(face_sets()
+        .args([
+            "run",
+            "--min-faces",
+            "2",
+            "--no-crop-check",
+            "--lock-timeout",
+            "1",
+        ])
+        .arg(&photos)
+        .arg(&out));
+    assert!(free.status.success(), "{}", stderr(&free));
 }

@@ -142,7 +142,8 @@ pub(crate) fn open_library(
     flags: &crate::cli::SwapFlags,
     check: impl FnOnce() -> anyhow::Result<fs_export::swap::CropCheck>,
 ) -> anyhow::Result<fs_library::Library> {
-    let library = open_named(dir, command)?;
+    let library = open_named(dir, command)?
+        .with_busy_timeout(std::time::Duration::from_secs(flags.lock_timeout));
     Ok(if flags.no_crop_check {
         library
     } else {
