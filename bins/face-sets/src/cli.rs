@@ -134,10 +134,12 @@ pub(crate) enum Command {
     /// identity is a contact sheet of its crops; select faces to reject them ("not this
     /// person", "not a face"), move them to another identity or split them into a new
     /// one; rename, lock or merge identities; accept candidates and add singletons to
-    /// an identity; undo the last decisions. Each decision is
-    /// applied to the manifest and the folders at once and logged in
-    /// decisions.jsonl; later runs keep it (a rejected face never rejoins, merged
-    /// identities stay merged, a locked identity changes only by hand, a name stays).
+    /// an identity; undo and redo the last decisions. Each decision is one transaction of
+    /// the library's database (facesets_swap_ready/library.sqlite), answered once
+    /// committed, and the folders follow; later runs keep it (a rejected face never
+    /// rejoins, merged identities stay merged, a locked identity changes only by hand, a
+    /// name stays). One program writes the library at a time: a decision made while
+    /// `run` writes it waits for it.
     /// The address carries a random token; nothing else can read or change the library.
     /// Runs until interrupted (Ctrl-C).
     #[command(after_help = AFTER_HELP)]
@@ -155,6 +157,17 @@ pub(crate) enum Command {
     /// Import from a self-hosted Immich server.
     #[command(subcommand)]
     Immich(ImmichCommand),
+    /// Print a completion script for SHELL to stdout.
+    ///
+    /// For example `face-sets completions bash > ~/.local/share/bash-completion/completions/face-sets`,
+    /// or `face-sets completions zsh > "${fpath[1]}/_face-sets"`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `face-sets man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,6 +376,10 @@ pub(crate) struct ExportSwapArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
+    /// Also write a summary of what was done to stdout as one JSON object (counts,
+    /// errors with their paths, the paths written).
+    #[arg(long)]
+    pub(crate) json: bool,
     /// Photo directory.
     pub(crate) src: PathBuf,
     /// Output directory for the cache, the results and the report.
@@ -510,6 +527,10 @@ fn unit_interval(s: &str) -> Result<f32, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct ClusterArgs {
+    /// Also write a summary of what was done to stdout as one JSON object (counts,
+    /// errors with their paths, the paths written).
+    #[arg(long)]
+    pub(crate) json: bool,
     /// The cache made by embed.
     pub(crate) cache: PathBuf,
     /// Output directory (created; must be empty or hold this same result).
@@ -593,7 +614,15 @@ pub(crate) struct DedupArgs {
 }
 
 #[derive(Debug, Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each bool is an independent command-line switch"
+)]
 pub(crate) struct EmbedArgs {
+    /// Also write a summary of what was done to stdout as one JSON object (counts,
+    /// errors with their paths, the paths written).
+    #[arg(long)]
+    pub(crate) json: bool,
     /// Photo directories or files to embed (none when --list gives them), then the
     /// cache file to create or extend, e.g. `photos/ work/photos.fsc`.
     #[arg(value_name = "SOURCE... CACHE", num_args = 1.., required = true)]

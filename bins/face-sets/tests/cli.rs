@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{run, stderr};
+use common::{face_sets, run, stderr};
 use serde_json::Value;
 
 fn bin() -> Command {
@@ -441,4 +441,108 @@ fn missing_runtime_bad_flags_and_missing_sources_exit_2() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let commands = [
+        "embed",
+        "run",
+        "export-swap",
+        "review",
+        "calibrate",
+        "immich",
+    ];
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(face_sets().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for command in commands {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+        assert!(script.contains("lock-timeout"), "{shell} completes flags");
+    }
+    let out = run(face_sets().arg("man"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH face-sets 1"), "{page:.200}");
+    for command in commands {
+        assert!(
+            page.contains(&command.replace('-', "\\-")),
+            "the page lists {command}"
+        );
+    }
+    let out = run(face_sets().args(["completions", "tcsh"]));
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is a bad flag");
+}
+
+#[test]
+fn json_summaries_of_embed_cluster_and_run_say_what_was_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    fs::create_dir_all(&photos).unwrap();
+    for name in ["f0001.jpg", "f0009.jpg", "f0002.jpg", "f0007.jpg"] {
+        fs::copy(
+            common::fixtures().join("images").join(name),
+            photos.join(name),
+        )
+        .unwrap();
+    }
+    fs::write(photos.join("broken.jpg"), b"not a photo").unwrap();
+    let cache = tmp.path().join("c.fsc");
+    let out = run(face_sets()
+        .arg("embed")
+        .arg("--json")
+        .arg(&photos)
+        .arg(&cache));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one file failed: {}",
+        stderr(&out)
+    );
+    let embed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(embed["files"], 5);
+    assert_eq!(embed["embedded"], 4);
+    assert!(embed["faces"].as_u64().unwrap() >= 4, "{embed}");
+    assert_eq!(embed["cache"], cache.display().to_string());
+    assert_eq!(embed["errors"].as_array().unwrap().len(), 1);
+    assert!(
+        embed["errors"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("broken.jpg")
+    );
+
+    let raw = tmp.path().join("raw");
+    let out = run(face_sets()
+        .arg("cluster")
+        .arg("--json")
+        .arg(&cache)
+        .arg(&raw));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cluster: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(raw.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        cluster["people"].as_u64().unwrap() as usize,
+        manifest["clusters"].as_array().unwrap().len()
+    );
+
+    let run_dir = tmp.path().join("run");
+    let out = run(face_sets()
+        .args(["run", "--json", "--min-faces", "2", "--no-crop-check"])
+        .arg(&photos)
+        .arg(&run_dir));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(Path::new(summary["report"].as_str().unwrap()).is_file());
+    assert_eq!(summary["photos"], 5);
+    assert!(summary["identities"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(
+        summary["added"].as_array().unwrap().len() as u64,
+        summary["identities"]
+    );
+    assert!(summary["revision"].as_u64().unwrap() >= 1);
+    assert_eq!(summary["errors"].as_array().unwrap().len(), 1);
 }

@@ -125,9 +125,23 @@ fn wrong_key_is_refused_and_the_key_never_reaches_logs() {
 
 #[test]
 fn the_key_is_not_a_flag() {
+    // Every other argument is given and valid, so only the key flag can be refused.
     let out = Command::new(env!("CARGO_BIN_EXE_face-sets"))
-        .args(["immich", "stage", "--user", "x", "--api-key", KEY, "/tmp/x"])
+        .env_remove("IMMICH_URL")
+        .env_remove("IMMICH_API_KEY")
+        .args([
+            "immich",
+            "stage",
+            "--url",
+            "http://127.0.0.1:9",
+            "--user",
+            "x",
+        ])
+        .args(["--api-key", KEY, "/tmp/x"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("unexpected argument '--api-key'"), "{said}");
+    assert!(!said.contains(KEY), "the key is never echoed: {said}");
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 
 /// Writes `bytes` to a temp file beside `path`, syncs it, renames it over `path` and
 /// syncs the directory so the rename itself is durable. On failure the temp file is
-/// removed and `path` is left as it was.
+/// removed and `path` is left as it was, except when only the directory sync failed:
+/// then `path` holds the new bytes, but they are not known to be durable.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
@@ -21,10 +22,20 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+        // The rename is durable once its directory is synced. Some file systems cannot
+        // sync a directory at all (they answer "invalid input" or "unsupported"); there
+        // the rename is as durable as they make it.
+        match File::open(dir).and_then(|d| d.sync_all()) {
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                ) =>
+            {
+                Err(e)
+            }
+            _ => Ok(()),
         }
-        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -367,11 +367,6 @@ impl Cache {
         }
     }
 
-    /// The hash a path was last seen with, regardless of its stamp.
-    pub fn hash_of_path(&self, path: &Path) -> Option<ContentHash> {
-        self.paths.get(path).map(|(hash, _)| *hash)
-    }
-
     /// Summary counts.
     pub fn stats(&self) -> CacheStats {
         let mut stats = CacheStats {

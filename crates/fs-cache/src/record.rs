@@ -249,14 +249,6 @@ impl ImageRecord {
         }
     }
 
-    /// Mutable access to the faces.
-    pub fn faces_mut(&mut self) -> &mut [Face] {
-        match &mut self.outcome {
-            ImageOutcome::Faces(faces) => faces,
-            _ => &mut [],
-        }
-    }
-
     /// The canonical path followed by every alias.
     pub fn all_paths(&self) -> impl Iterator<Item = &PathBuf> {
         std::iter::once(&self.path).chain(&self.aliases)

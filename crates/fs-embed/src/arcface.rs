@@ -77,14 +77,6 @@ impl Recognizer {
         self.architecture
     }
 
-    /// Largest batch sent to the model at once. Default 32, or the batch size a model
-    /// is fixed at (which this cannot change).
-    #[must_use]
-    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
-        self.max_batch = self.model.fixed_batch.unwrap_or(max_batch.max(1));
-        self
-    }
-
     /// Length of this model's embeddings, found by embedding one blank crop.
     pub fn embedding_size(&mut self) -> Result<usize> {
         let blank = RgbImage::new(ALIGNED_SIZE, ALIGNED_SIZE);

@@ -26,13 +26,6 @@ pub struct Cluster {
     pub faces: Vec<FaceRow>,
 }
 
-impl Cluster {
-    /// Distinct images among the faces.
-    pub fn image_count(&self) -> usize {
-        crate::faces::distinct_images(&self.faces)
-    }
-}
-
 /// What `cluster` (and `extend`) write: `OUT/manifest.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RawManifest {

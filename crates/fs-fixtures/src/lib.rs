@@ -9,6 +9,8 @@
 //! adds sensor-like noise: a smooth upscale would compress to a fifth of a real photo's
 //! bytes and decode far faster than one.
 
+#![warn(missing_docs)]
+
 pub mod library;
 
 use std::collections::BTreeMap;

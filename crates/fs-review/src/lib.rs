@@ -22,6 +22,8 @@
 //!
 //! The page is plain HTML, CSS and JavaScript inside this crate: it works offline.
 
+#![warn(missing_docs)]
+
 mod thumbs;
 mod view;
 

@@ -7,6 +7,8 @@
 //! carried inside this crate (MIT, 230 KB). Packs can also come from a local directory,
 //! a zip, or a URL of a zip (for `buffalo_l`, which no package ships).
 
+#![warn(missing_docs)]
+
 mod gpu;
 pub mod onnx_fix;
 

@@ -79,6 +79,20 @@ pub(crate) fn run(args: &EmbedArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     for (path, message) in &summary.errors {
         writeln!(err, "  {}: {message}", path.display())?;
     }
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "cache": cache_path,
+            "files": summary.files,
+            "unchanged": summary.unchanged,
+            "hashed": summary.hashed,
+            "aliases": summary.aliases,
+            "embedded": summary.embedded,
+            "faces": summary.faces,
+            "no_face": summary.no_face,
+            "formats": summary.formats,
+            "errors": super::errors_json(&summary.errors),
+        }))?;
+    }
     Ok(if summary.errors.is_empty() {
         ExitStatus::Success
     } else {

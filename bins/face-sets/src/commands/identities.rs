@@ -42,6 +42,18 @@ pub(crate) fn cluster(args: &ClusterArgs, bars: &Bars) -> anyhow::Result<ExitSta
         written.existing,
         args.out.join(RAW_MANIFEST).display()
     )?;
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "manifest": args.out.join(RAW_MANIFEST),
+            "people": manifest.clusters.len(),
+            "faces": faces,
+            "singletons": manifest.singletons.len(),
+            "noface": manifest.noface.len(),
+            "placed": written.placed,
+            "existing": written.existing,
+            "errors": [],
+        }))?;
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -32,6 +32,19 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::Calibrate(args) => calibrate::run(&args),
         Command::Setup(args) => setup(args),
         Command::Immich(crate::cli::ImmichCommand::Stage(args)) => immich::stage(&args, bars),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Into a buffer first: the generator panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "face-sets", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+            Ok(ExitStatus::Success)
+        }
     }
 }
 
@@ -112,6 +125,23 @@ pub(crate) fn load_pack(
         })?,
         (None, None) => fs_embed::pack::ModelPack::from_dir(locations.pack_for(None))?,
     })
+}
+
+/// Writes `summary` to stdout as one line of JSON (`--json`).
+pub(crate) fn print_json(summary: &serde_json::Value) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, summary)?;
+    std::io::Write::write_all(&mut out, b"\n")
+}
+
+/// Failed inputs as JSON: `[{"path": …, "error": …}]`.
+pub(crate) fn errors_json<'a>(
+    errors: impl IntoIterator<Item = &'a (std::path::PathBuf, String)>,
+) -> serde_json::Value {
+    errors
+        .into_iter()
+        .map(|(path, error)| serde_json::json!({ "path": path, "error": error }))
+        .collect()
 }
 
 /// The library in `dir`, opened for `command` (named in its lock while it writes; a

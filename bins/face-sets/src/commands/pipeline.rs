@@ -314,7 +314,30 @@ pub(crate) fn run(args: &RunArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
     {
         writeln!(err, "  {}: {message}", path.display())?;
     }
-    writeln!(std::io::stdout(), "{}", report.display())?;
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "out": args.out,
+            "report": report,
+            "library": layout.swap(),
+            "photos": embedded.files,
+            "embedded": embedded.embedded,
+            "faces_found": embedded.faces,
+            "faces": stats.faces,
+            "people": grown.raw.clusters.len(),
+            "new_identities": grown.discovered,
+            "identities": library.manifest().facesets.len(),
+            "added": changes.added,
+            "updated": changes.updated,
+            "left_out": changes.left_out.iter().map(|(name, why)| serde_json::json!({"identity": name, "why": why})).collect::<Vec<_>>(),
+            "revision": library.revision(),
+            "healed": library.healed(),
+            "errors": super::errors_json(
+                embedded.errors.iter().chain(&enriched.errors).chain(&changes.errors)
+            ),
+        }))?;
+    } else {
+        writeln!(std::io::stdout(), "{}", report.display())?;
+    }
     Ok(if errors == 0 {
         ExitStatus::Success
     } else {
