@@ -304,85 +304,14 @@ pub fn export_faceset(
     options: &SwapOptions,
     check: Option<&CropCheck>,
 ) -> Result<ExportOutcome> {
-    let known = &faces.0;
     let faceset = request.faceset;
-    let mut dropped = Vec::new();
-    let present: Vec<(&FaceRow, &Known<'_>)> = faceset
-        .faces
-        .iter()
-        .filter_map(|row| {
-            let found = known.get(&row.key).map(|k| (row, k));
-            if found.is_none() {
-                dropped.push(SkippedFace {
-                    face: row.clone(),
-                    reason: "not in the cache".into(),
-                });
-            }
-            found
-        })
-        .collect();
-    let embeddings = Embeddings::from_rows(
-        present
-            .first()
-            .map_or(512, |(_, k)| k.face.embedding.unit().len()),
-        &present
-            .iter()
-            .map(|(_, k)| k.face.embedding.unit())
-            .collect::<Vec<_>>(),
-    );
-    let all: Vec<usize> = (0..present.len()).collect();
-    let centre = centroid(&embeddings, &all);
-    let mut kept: Vec<(usize, Quality)> = Vec::new();
-    for (i, (row, k)) in present.iter().enumerate() {
-        let d = cosine_distance(embeddings.row(i).as_slice().expect("contiguous"), &centre);
-        if present.len() >= 2 && d > options.outlier_threshold && !request.chosen.contains(&row.key)
-        {
-            dropped.push(SkippedFace {
-                face: (*row).clone(),
-                reason: format!(
-                    "outlier: {d:.3} from the centroid > {}",
-                    options.outlier_threshold
-                ),
-            });
-        } else if k.face.short_side() < options.min_face_short {
-            dropped.push(SkippedFace {
-                face: (*row).clone(),
-                reason: format!(
-                    "face {:.0} px < {} px",
-                    k.face.short_side(),
-                    options.min_face_short
-                ),
-            });
-        } else {
-            kept.push((i, face_quality(k.face)));
-        }
-    }
-    kept.sort_by(|a, b| {
-        b.1.composite
-            .total_cmp(&a.1.composite)
-            .then(present[a.0].0.key.cmp(&present[b.0].0.key))
-    });
-    // Visual duplicates (re-encodes, resizes, crops of one photo): a face nearly
-    // identical to a better one already kept adds nothing to a faceset.
-    let duplicate_similarity = options.duplicate_similarity;
-    let mut unique: Vec<usize> = Vec::new();
-    kept.retain(|(i, _)| {
-        let embedding = present[*i].1.face.embedding.unit();
-        let better = unique.iter().find(|&&u| {
-            1.0 - cosine_distance(present[u].1.face.embedding.unit(), embedding)
-                >= duplicate_similarity
-        });
-        if let Some(&u) = better {
-            dropped.push(SkippedFace {
-                face: present[*i].0.clone(),
-                reason: format!("visual duplicate of {}", present[u].0.path.display()),
-            });
-            false
-        } else {
-            unique.push(*i);
-            true
-        }
-    });
+    let Selection {
+        present,
+        embeddings,
+        centre,
+        kept,
+        mut dropped,
+    } = select(faces, faceset, request.chosen, options);
 
     let dir = out.join(&request.dir);
     // (the crop, whether it is new and must be written)
@@ -468,6 +397,130 @@ pub fn export_faceset(
         export,
         errors,
     })
+}
+
+/// What an export of a faceset keeps and drops, before any crop is made.
+struct Selection<'f, 'a> {
+    /// The faces the cache holds, with what it knows of them.
+    present: Vec<(&'f FaceRow, &'f Known<'a>)>,
+    /// Their embeddings, in that order.
+    embeddings: Embeddings,
+    /// Their centroid.
+    centre: Vec<f32>,
+    /// Indices into `present` that pass the gates, best first, with their quality.
+    kept: Vec<(usize, Quality)>,
+    /// The faces the gates dropped, with why.
+    dropped: Vec<SkippedFace>,
+}
+
+/// The gates of an export, in order: in the cache, the outlier gate (`chosen` faces
+/// excepted), the size gate, then visual duplicates of a better face.
+fn select<'f, 'a>(
+    faces: &'f CacheFaces<'a>,
+    faceset: &'f crate::manifest::Faceset,
+    chosen: &std::collections::BTreeSet<String>,
+    options: &SwapOptions,
+) -> Selection<'f, 'a> {
+    let known = &faces.0;
+    let mut dropped = Vec::new();
+    let present: Vec<(&FaceRow, &Known<'_>)> = faceset
+        .faces
+        .iter()
+        .filter_map(|row| {
+            let found = known.get(&row.key).map(|k| (row, k));
+            if found.is_none() {
+                dropped.push(SkippedFace {
+                    face: row.clone(),
+                    reason: "not in the cache".into(),
+                });
+            }
+            found
+        })
+        .collect();
+    let embeddings = Embeddings::from_rows(
+        present
+            .first()
+            .map_or(512, |(_, k)| k.face.embedding.unit().len()),
+        &present
+            .iter()
+            .map(|(_, k)| k.face.embedding.unit())
+            .collect::<Vec<_>>(),
+    );
+    let all: Vec<usize> = (0..present.len()).collect();
+    let centre = centroid(&embeddings, &all);
+    let mut kept: Vec<(usize, Quality)> = Vec::new();
+    for (i, (row, k)) in present.iter().enumerate() {
+        let d = cosine_distance(embeddings.row(i).as_slice().expect("contiguous"), &centre);
+        if present.len() >= 2 && d > options.outlier_threshold && !chosen.contains(&row.key) {
+            dropped.push(SkippedFace {
+                face: (*row).clone(),
+                reason: format!(
+                    "outlier: {d:.3} from the centroid > {}",
+                    options.outlier_threshold
+                ),
+            });
+        } else if k.face.short_side() < options.min_face_short {
+            dropped.push(SkippedFace {
+                face: (*row).clone(),
+                reason: format!(
+                    "face {:.0} px < {} px",
+                    k.face.short_side(),
+                    options.min_face_short
+                ),
+            });
+        } else {
+            kept.push((i, face_quality(k.face)));
+        }
+    }
+    kept.sort_by(|a, b| {
+        b.1.composite
+            .total_cmp(&a.1.composite)
+            .then(present[a.0].0.key.cmp(&present[b.0].0.key))
+    });
+    // Visual duplicates (re-encodes, resizes, crops of one photo): a face nearly
+    // identical to a better one already kept adds nothing to a faceset.
+    let duplicate_similarity = options.duplicate_similarity;
+    let mut unique: Vec<usize> = Vec::new();
+    kept.retain(|(i, _)| {
+        let embedding = present[*i].1.face.embedding.unit();
+        let better = unique.iter().find(|&&u| {
+            1.0 - cosine_distance(present[u].1.face.embedding.unit(), embedding)
+                >= duplicate_similarity
+        });
+        if let Some(&u) = better {
+            dropped.push(SkippedFace {
+                face: present[*i].0.clone(),
+                reason: format!("visual duplicate of {}", present[u].0.path.display()),
+            });
+            false
+        } else {
+            unique.push(*i);
+            true
+        }
+    });
+
+    Selection {
+        present,
+        embeddings,
+        centre,
+        kept,
+        dropped,
+    }
+}
+
+/// The faces of `faceset` an export with `options` would crop (all but those its gates
+/// drop), for making their crops ahead ([`prepare_crops`]).
+pub fn exported_keys(
+    faces: &CacheFaces<'_>,
+    faceset: &crate::manifest::Faceset,
+    options: &SwapOptions,
+) -> Vec<String> {
+    let selection = select(faces, faceset, &std::collections::BTreeSet::new(), options);
+    selection
+        .kept
+        .iter()
+        .map(|(i, _)| selection.present[*i].0.key.clone())
+        .collect()
 }
 
 /// Writes what a faceset folder shows of `export` once it is decided: its bundles

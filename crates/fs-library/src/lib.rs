@@ -711,12 +711,31 @@ impl Library {
             }
         }
         let folders: Vec<String> = self.entries().map(|e| e.dir().to_string()).collect();
-        let keys: Vec<&str> = refine
-            .facesets
-            .iter()
-            .flat_map(|f| f.faces.iter().map(|r| r.key.as_str()))
+        // Faces an export dropped before (a gate, a visual duplicate) or a person took
+        // out have no crop and need none: they would be decoded on every run.
+        let settled: std::collections::HashSet<&str> = self
+            .entries()
+            .flat_map(|e| {
+                e.export
+                    .dropped
+                    .iter()
+                    .map(|d| d.face.key.as_str())
+                    .chain(e.review.excluded.keys().map(String::as_str))
+            })
             .collect();
         let faces = CacheFaces::of(cache);
+        // Only the faces the export's gates will keep (not outliers, small faces or
+        // visual duplicates of better ones).
+        let kept: Vec<String> = refine
+            .facesets
+            .iter()
+            .flat_map(|f| fs_export::swap::exported_keys(&faces, f, options))
+            .collect();
+        let keys: Vec<&str> = kept
+            .iter()
+            .map(String::as_str)
+            .filter(|key| !settled.contains(key))
+            .collect();
         let made = fs_export::swap::prepare_crops(
             &faces,
             &keys,

@@ -121,9 +121,10 @@ impl Library {
             source,
         })?;
         let notice = |holder: &crate::Holder| {
-            tracing::warn!("library busy: {holder}; waiting");
             if let Some(notice) = &self.on_busy {
                 notice(holder);
+            } else {
+                tracing::warn!("library busy: {holder}; waiting");
             }
         };
         WriterLock::acquire(&self.dir, &self.writer, self.busy_timeout, &notice)
