@@ -564,7 +564,11 @@ fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals
     drop(library);
     let mut random = Lcg(7);
     let mut killed = 0;
-    for round in 0..6 {
+    // Six rounds at least, more (up to twelve) until three were killed mid-way.
+    for round in 0..12 {
+        if round >= 6 && killed >= 3 {
+            break;
+        }
         let mut child = face_sets()
             .args(["run", "--min-faces", "2", "--no-crop-check", "--pad-ratio"])
             .arg(if round % 2 == 0 { "0.4" } else { "0.5" })
@@ -583,7 +587,7 @@ fn kill_9_of_run_mid_export_leaves_the_library_consistent_and_the_next_run_heals
         {
             std::thread::sleep(Duration::from_millis(1));
         }
-        std::thread::sleep(Duration::from_millis(random.next(40)));
+        std::thread::sleep(Duration::from_millis(random.next(15)));
         if child.try_wait().unwrap().is_none() {
             killed += 1;
         }
