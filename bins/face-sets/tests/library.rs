@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    BIDEN, Fixture, OBAMA, Stop, decide, entry_with, face_sets, fixture_library, get, run,
-    run_pipeline, serve, stderr,
+    BIDEN, Fixture, OBAMA, Stop, decide, entry_with, face_keys, face_sets, fixture_library, get,
+    run, run_pipeline, serve, stderr,
 };
 use fs_cache::Cache;
 use fs_export::swap::{FacesetExport, SwapOptions};
@@ -641,16 +641,7 @@ fn a_rejected_face_keeps_its_copies_out_and_redo_makes_an_undone_decision_again(
     library
         .decide(&cache, Decision::Undo, None, &options)
         .unwrap();
-    let members = |library: &Library| -> Vec<String> {
-        library
-            .entry(&obama)
-            .unwrap()
-            .export
-            .faces
-            .iter()
-            .map(|f| f.face.key.clone())
-            .collect()
-    };
+    let members = |library: &Library| face_keys(library, &obama);
     assert!(members(&library).contains(&rejected.key));
     let redo = library
         .decide(&cache, Decision::Redo, None, &options)

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::{
-    BIDEN, OBAMA, Stop, agent, chromium, decide, entry_with, face_sets, get, headless,
+    BIDEN, OBAMA, Stop, agent, chromium, decide, entry_with, face_keys, face_sets, get, headless,
     library_of_fixtures, run, run_pipeline, serve, stderr,
 };
 use fs_cache::Cache;
@@ -39,17 +39,6 @@ fn pngs(folder: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn face_keys(library: &Library, entry: &str) -> Vec<String> {
-    library
-        .entry(entry)
-        .unwrap()
-        .export
-        .faces
-        .iter()
-        .map(|f| f.face.key.clone())
-        .collect()
 }
 
 #[test]

@@ -203,3 +203,15 @@ pub(crate) fn fixture_library() -> Fixture {
         out,
     }
 }
+
+/// The keys of the faces `entry` exports, best first.
+pub(crate) fn face_keys(library: &Library, entry: &str) -> Vec<String> {
+    library
+        .entry(entry)
+        .unwrap()
+        .export
+        .faces
+        .iter()
+        .map(|f| f.face.key.clone())
+        .collect()
+}
