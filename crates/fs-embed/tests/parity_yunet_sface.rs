@@ -61,11 +61,12 @@ fn yunet_boxes_and_sface_embeddings_match_opencv() {
                 "{}: IoU {box_iou:.4}, score {:.3} vs {:.3}, cosine {cos:.4} (at OpenCV's keypoints {kps_cos:.5})",
                 image.file, best.detection.score, expected.det_score
             );
-            assert!(box_iou >= 0.95, "{}: IoU {box_iou} < 0.95", image.file);
-            assert!(cos >= 0.99, "{}: cosine {cos} < 0.99", image.file);
-            assert!(kps_cos >= 0.99, "{}: cosine {kps_cos} < 0.99", image.file);
+            // The bounds the README and docs/architecture.md state.
+            assert!(box_iou >= 0.996, "{}: IoU {box_iou} < 0.996", image.file);
+            assert!(cos >= 0.996, "{}: cosine {cos} < 0.996", image.file);
+            assert!(kps_cos >= 0.9999, "{}: cosine {kps_cos} < 0.9999", image.file);
             assert!(
-                (best.detection.score - expected.det_score).abs() < 0.02,
+                (best.detection.score - expected.det_score).abs() <= 0.001,
                 "{}: score {} vs OpenCV's {}",
                 image.file,
                 best.detection.score,
