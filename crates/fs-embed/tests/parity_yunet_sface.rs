@@ -64,7 +64,11 @@ fn yunet_boxes_and_sface_embeddings_match_opencv() {
             // The bounds the README and docs/architecture.md state.
             assert!(box_iou >= 0.996, "{}: IoU {box_iou} < 0.996", image.file);
             assert!(cos >= 0.996, "{}: cosine {cos} < 0.996", image.file);
-            assert!(kps_cos >= 0.9999, "{}: cosine {kps_cos} < 0.9999", image.file);
+            assert!(
+                kps_cos >= 0.9999,
+                "{}: cosine {kps_cos} < 0.9999",
+                image.file
+            );
             assert!(
                 (best.detection.score - expected.det_score).abs() <= 0.001,
                 "{}: score {} vs OpenCV's {}",
