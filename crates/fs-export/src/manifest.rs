@@ -116,6 +116,15 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     fs_cache::atomic::write(path, bytes).map_err(io_err(path, "write"))
 }
 
+/// [`write_bytes_atomically`], unless `path` already holds exactly `bytes` (an
+/// unchanged view is never rewritten, so its file time stays).
+pub fn write_bytes_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    write_bytes_atomically(path, bytes)
+}
+
 /// Checks that `out` may receive a result whose manifest is `manifest_name` with
 /// contents `new`: it is missing, empty, or already holds exactly this result (a re-run
 /// is then a no-op). Anything else is refused, never mixed.

@@ -538,11 +538,13 @@ pub fn write_views(out: &Path, export: &FacesetExport, top_n: usize, bundles: bo
             let path = dir.join(&face.png);
             pngs.push(fs::read(&path).map_err(io_err(&path, "read crop"))?);
         }
-        write_bundle_if_changed(
-            &dir.join(&export.top_bundle),
-            &pngs[..pngs.len().min(top_n)],
-        )?;
-        write_bundle_if_changed(&dir.join(&export.all_bundle), &pngs)?;
+        for (bundle, crops) in [
+            (&export.top_bundle, &pngs[..pngs.len().min(top_n)]),
+            (&export.all_bundle, &pngs[..]),
+        ] {
+            let path = dir.join(bundle);
+            manifest::write_bytes_if_changed(&path, &bundle_bytes(&path, crops)?)?;
+        }
     } else {
         for bundle in [&export.top_bundle, &export.all_bundle] {
             let path = dir.join(bundle);
@@ -556,11 +558,7 @@ pub fn write_views(out: &Path, export: &FacesetExport, top_n: usize, bundles: bo
     }
     let mut json = serde_json::to_vec_pretty(export).expect("a manifest always serialises");
     json.push(b'\n');
-    let path = dir.join(SWAP_MANIFEST);
-    if fs::read(&path).is_ok_and(|old| old == json) {
-        return Ok(());
-    }
-    manifest::write_bytes_atomically(&path, &json)
+    manifest::write_bytes_if_changed(&dir.join(SWAP_MANIFEST), &json)
 }
 
 /// Crops an export lists that are not in its folder (or are not PNGs any more).
@@ -651,15 +649,6 @@ pub fn prepare_crops(
             }
         })
         .count()
-}
-
-/// [`write_bundle`], unless the file already holds exactly those bytes.
-fn write_bundle_if_changed(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
-    let bytes = bundle_bytes(path, pngs)?;
-    if fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    manifest::write_bytes_atomically(path, &bytes)
 }
 
 fn remove_stale_pngs(dir: &Path, faces: &[ExportedFace]) -> Result<()> {

@@ -112,7 +112,6 @@ impl Library {
             Some(_) => format!("redo: {}", self.describe(&decision)),
             None => self.describe(&decision),
         };
-        let copy_threshold = fs_export::dedup::DedupOptions::default().face_similarity;
         match &decision {
             Decision::Rename { entry, label } => {
                 let label = check_label(label).map_err(refuse)?;
@@ -140,7 +139,7 @@ impl Library {
                     .review
                     .members(&e.face_rows())
                     .into_iter()
-                    .filter(|f| f.key != *face && faces.alike(&f.key, face, copy_threshold))
+                    .filter(|f| crate::is_copy(faces, &f.key, face))
                     .map(|f| f.key)
                     .collect();
                 for key in std::iter::once(face).chain(&copies) {
@@ -417,7 +416,6 @@ impl Library {
                 })?;
             exported.push(name.clone());
         }
-        let _ = cache;
         let seq = self.records.last().map_or(0, |r| r.seq) + 1;
         let record = Record {
             seq,
@@ -461,45 +459,7 @@ impl Library {
                 })
                 .unwrap_or_else(|| "a face in no identity".into())
         };
-        match decision {
-            Decision::Rename { entry, label } => {
-                format!("{} renamed {:?}", who(entry), short(label))
-            }
-            Decision::Reject {
-                entry,
-                face: key,
-                reason,
-            } => format!("{} {} from {}", face(key), reason.describe(), who(entry)),
-            Decision::Move {
-                face: key,
-                from,
-                to,
-            } => {
-                format!("{} moved from {} to {}", face(key), who(from), who(to))
-            }
-            Decision::Split {
-                entry,
-                faces,
-                label,
-            } => format!(
-                "{} {} of {} split into {:?}",
-                faces.len(),
-                if faces.len() == 1 { "face" } else { "faces" },
-                who(entry),
-                short(label)
-            ),
-            Decision::Merge { from, into } => format!("{} merged into {}", who(from), who(into)),
-            Decision::Accept { face: key, entry } => {
-                format!("{} accepted into {}", face(key), who(entry))
-            }
-            Decision::NotAFace { face: key } => format!("{} said to be no face", face(key)),
-            Decision::Lock { entry, locked } => format!(
-                "{} {}",
-                who(entry),
-                if *locked { "locked" } else { "unlocked" }
-            ),
-            Decision::Undo | Decision::Redo => decision.describe(),
-        }
+        decision.describe_with(&who, &face)
     }
 
     fn entry_mut(&mut self, name: &str) -> Option<&mut Entry> {

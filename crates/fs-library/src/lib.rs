@@ -969,9 +969,7 @@ impl Library {
     /// crop check and distances this value was given. A change under way is rolled
     /// back first.
     pub fn reload(&mut self) -> Result<()> {
-        if self.lock.is_some() {
-            self.abandon();
-        }
+        self.abandon();
         self.load()
     }
 
@@ -1043,6 +1041,11 @@ pub fn crop_check_for(
 
 /// Reads a library manifest of any version this build knows.
 pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
+    read_manifest_versioned(path).map(|(manifest, _)| manifest)
+}
+
+/// [`read_manifest`], with the version the file was written as.
+pub(crate) fn read_manifest_versioned(path: &Path) -> Result<(LibraryManifest, u64)> {
     let text = fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         action: "read",
@@ -1053,17 +1056,17 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
         source,
     };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
-    let mut manifest: LibraryManifest =
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(2..=4) => serde_json::from_value(value).map_err(bad)?,
-            Some(1) => legacy::upgrade(serde_json::from_value(value).map_err(bad)?),
-            found => {
-                return Err(Error::UnsupportedVersion {
-                    path: path.to_path_buf(),
-                    found: found.map_or_else(|| "none".into(), |v| v.to_string()),
-                });
-            }
-        };
+    let version = value.get("version").and_then(serde_json::Value::as_u64);
+    let mut manifest: LibraryManifest = match version {
+        Some(2..=4) => serde_json::from_value(value).map_err(bad)?,
+        Some(1) => legacy::upgrade(serde_json::from_value(value).map_err(bad)?),
+        found => {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: found.map_or_else(|| "none".into(), |v| v.to_string()),
+            });
+        }
+    };
     // Hand-sorted imports always named their bundles after their label; entries made
     // before that was recorded say so now, so a later export keeps those names.
     for entry in manifest
@@ -1074,7 +1077,7 @@ pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     {
         entry.provenance.bundles = Some(entry.provenance.label.clone());
     }
-    Ok(manifest)
+    Ok((manifest, version.unwrap_or(0)))
 }
 
 /// Whether the face `key` is a copy (a visual near-duplicate, as `dedup` finds them)
@@ -1084,9 +1087,14 @@ fn is_copy_of_any(
     key: &str,
     of: &std::collections::HashSet<String>,
 ) -> bool {
+    of.iter().any(|other| is_copy(faces, key, other))
+}
+
+/// Whether the face `key` is a copy of the face `of` (another face, as alike as
+/// `dedup`'s near-duplicates).
+pub(crate) fn is_copy(faces: &CacheFaces<'_>, key: &str, of: &str) -> bool {
     let similarity = fs_export::dedup::DedupOptions::default().face_similarity;
-    of.iter()
-        .any(|other| other != key && faces.alike(key, other, similarity))
+    key != of && faces.alike(key, of, similarity)
 }
 
 /// Why an export kept nothing, from the gates' reasons.

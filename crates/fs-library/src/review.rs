@@ -171,48 +171,64 @@ impl Decision {
     /// One line for the user.
     pub fn describe(&self) -> String {
         use crate::decide::short;
+        self.describe_with(&|name| short(name), &|key| short(key))
+    }
+
+    /// One line for the user, naming identities with `identity` and faces with `face`
+    /// (the library names them by label and rank; [`Decision::describe`] by name and key).
+    pub(crate) fn describe_with(
+        &self,
+        identity: &dyn Fn(&str) -> String,
+        face: &dyn Fn(&str) -> String,
+    ) -> String {
+        use crate::decide::short;
         match self {
             Decision::Rename { entry, label } => {
-                format!("{} renamed {:?}", short(entry), short(label))
+                format!("{} renamed {:?}", identity(entry), short(label))
             }
             Decision::Reject {
                 entry,
-                face,
+                face: key,
                 reason,
             } => format!(
                 "{} {} from {}",
-                short(face),
+                face(key),
                 reason.describe(),
-                short(entry)
+                identity(entry)
             ),
-            Decision::Move { face, from, to } => format!(
+            Decision::Move {
+                face: key,
+                from,
+                to,
+            } => format!(
                 "{} moved from {} to {}",
-                short(face),
-                short(from),
-                short(to)
+                face(key),
+                identity(from),
+                identity(to)
             ),
             Decision::Split {
                 entry,
                 faces,
                 label,
             } => format!(
-                "{} faces of {} split into {:?}",
+                "{} {} of {} split into {:?}",
                 faces.len(),
-                short(entry),
+                if faces.len() == 1 { "face" } else { "faces" },
+                identity(entry),
                 short(label)
             ),
             Decision::Merge { from, into } => {
-                format!("{} merged into {}", short(from), short(into))
+                format!("{} merged into {}", identity(from), identity(into))
             }
-            Decision::Accept { face, entry } => {
-                format!("{} accepted into {}", short(face), short(entry))
+            Decision::Accept { face: key, entry } => {
+                format!("{} accepted into {}", face(key), identity(entry))
             }
+            Decision::NotAFace { face: key } => format!("{} said to be no face", face(key)),
             Decision::Lock { entry, locked } => format!(
                 "{} {}",
-                short(entry),
+                identity(entry),
                 if *locked { "locked" } else { "unlocked" }
             ),
-            Decision::NotAFace { face } => format!("{} said to be no face", short(face)),
             Decision::Undo => "undo".into(),
             Decision::Redo => "redo".into(),
         }

@@ -125,25 +125,12 @@ impl Store {
 
     /// Whether the database holds a library yet (it has been imported or written).
     pub(crate) fn is_initialised(&self) -> Result<bool> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'created'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(self.sql())?
-            .is_some())
+        Ok(meta(&self.conn, "created").map_err(self.sql())?.is_some())
     }
 
     /// The revision committed last.
     pub(crate) fn revision(&self) -> Result<u64> {
-        let text: String = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-                r.get(0)
-            })
-            .map_err(self.sql())?;
-        Ok(text.parse().unwrap_or(0))
+        revision_in(&self.conn).map_err(self.sql())
     }
 
     /// The whole state, read in one transaction (so it is one revision's).
@@ -156,11 +143,7 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(&sql)?;
-        let revision: String = tx
-            .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-                r.get(0)
-            })
-            .map_err(&sql)?;
+        let revision = revision_in(&tx).map_err(&sql)?;
         let mut manifest = LibraryManifest::default();
         {
             let mut rows = tx
@@ -200,23 +183,12 @@ impl Store {
                     .push(serde_json::from_str(&body).map_err(|e| json("a candidate", e))?);
             }
         }
-        let calibrated: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'calibrated'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(&sql)?;
-        manifest.calibrated = calibrated
+        manifest.calibrated = meta(&tx, "calibrated")
+            .map_err(&sql)?
             .map(|text| serde_json::from_str::<Calibrated>(&text))
             .transpose()
             .map_err(|e| json("the calibrated distances", e))?;
-        let not_faces: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'not_faces'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(&sql)?;
-        if let Some(text) = not_faces {
+        if let Some(text) = meta(&tx, "not_faces").map_err(&sql)? {
             manifest.not_faces =
                 serde_json::from_str(&text).map_err(|e| json("the faces said to be none", e))?;
         }
@@ -238,7 +210,7 @@ impl Store {
         tx.commit().map_err(&sql)?;
         manifest.version = VERSION;
         Ok(Snapshot {
-            revision: revision.parse().unwrap_or(0),
+            revision,
             manifest,
             records,
         })
@@ -252,16 +224,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&sql)?;
-        {
-            let mut insert = tx
-                .prepare("INSERT OR IGNORE INTO pending (dir, revision) VALUES (?1, ?2)")
-                .map_err(&sql)?;
-            for dir in dirs {
-                insert
-                    .execute(params![dir, revision.to_string()])
-                    .map_err(&sql)?;
-            }
-        }
+        put_pending(&tx, dirs, revision).map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 
@@ -279,39 +242,19 @@ impl Store {
 
     /// The revision `manifest.json` and `decisions.jsonl` were last written at.
     pub(crate) fn views_revision(&self) -> Result<u64> {
-        let text: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'views'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(self.sql())?;
+        let text = meta(&self.conn, "views").map_err(self.sql())?;
         Ok(text.and_then(|t| t.parse().ok()).unwrap_or(u64::MAX))
     }
 
     /// Notes that the top-level views show `revision`.
     pub(crate) fn set_views_revision(&self, revision: u64) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('views', ?1)",
-                [revision.to_string()],
-            )
-            .map(drop)
-            .map_err(self.sql())
+        set_meta(&self.conn, "views", &revision.to_string()).map_err(self.sql())
     }
 
     /// How many decisions `decisions.jsonl` held, in how many bytes, when last written
     /// (0, 0 when never).
     pub(crate) fn decisions_view(&self) -> Result<(u64, u64)> {
-        let text: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'decisions_view'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.sql())?;
+        let text = meta(&self.conn, "decisions_view").map_err(self.sql())?;
         Ok(text
             .and_then(|t| {
                 let (count, bytes) = t.split_once(' ')?;
@@ -322,13 +265,7 @@ impl Store {
 
     /// Notes what `decisions.jsonl` holds now.
     pub(crate) fn set_decisions_view(&self, count: u64, bytes: u64) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('decisions_view', ?1)",
-                [format!("{count} {bytes}")],
-            )
-            .map(drop)
-            .map_err(self.sql())
+        set_meta(&self.conn, "decisions_view", &format!("{count} {bytes}")).map_err(self.sql())
     }
 
     /// Forgets the pending folders: their views are written.
@@ -353,19 +290,12 @@ impl Store {
         changed: &[String],
         record: Option<&Record>,
     ) -> Result<u64> {
-        let pending = changed;
         let sql = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&sql)?;
-        let found: u64 = tx
-            .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(&sql)?
-            .parse()
-            .unwrap_or(0);
+        let found = revision_in(&tx).map_err(&sql)?;
         if found != base {
             return Err(Error::Conflict {
                 expected: base,
@@ -418,26 +348,14 @@ impl Store {
         if let Some(record) = record {
             put_record(&tx, record).map_err(&sql)?;
         }
+        let revision = base + 1;
         // Marked in the same transaction: a crash before their views are written is
         // healed on the next open.
-        for dir in pending {
-            tx.execute(
-                "INSERT OR IGNORE INTO pending (dir, revision) VALUES (?1, ?2)",
-                params![dir, (base + 1).to_string()],
-            )
-            .map_err(&sql)?;
+        put_pending(&tx, changed, revision).map_err(&sql)?;
+        if meta(&tx, "created").map_err(&sql)?.is_none() {
+            set_meta(&tx, "created", &crate::now().to_string()).map_err(&sql)?;
         }
-        tx.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?1)",
-            [crate::now().to_string()],
-        )
-        .map_err(&sql)?;
-        let revision = base + 1;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'revision'",
-            [revision.to_string()],
-        )
-        .map_err(&sql)?;
+        set_meta(&tx, "revision", &revision.to_string()).map_err(&sql)?;
         tx.commit().map_err(&sql)?;
         Ok(revision)
     }
@@ -472,14 +390,42 @@ impl Store {
             ("created", crate::now().to_string()),
             ("revision", revision.to_string()),
         ] {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                [key, &value],
-            )
-            .map_err(&sql)?;
+            set_meta(&tx, key, &value).map_err(&sql)?;
         }
         tx.commit().map_err(&sql)
     }
+}
+
+/// The value of `key` in `meta`, if set.
+fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+/// Sets `key` in `meta`.
+fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        [key, value],
+    )
+    .map(drop)
+}
+
+/// The revision `meta` holds (0 before the first commit).
+fn revision_in(conn: &Connection) -> rusqlite::Result<u64> {
+    Ok(meta(conn, "revision")?
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Marks `dirs` as written by the change that makes `revision`.
+fn put_pending(conn: &Connection, dirs: &[String], revision: u64) -> rusqlite::Result<()> {
+    let mut insert =
+        conn.prepare("INSERT OR IGNORE INTO pending (dir, revision) VALUES (?1, ?2)")?;
+    for dir in dirs {
+        insert.execute(params![dir, revision.to_string()])?;
+    }
+    Ok(())
 }
 
 /// The error of a failed statement on the database at `path`.
@@ -532,20 +478,17 @@ fn put_candidates(conn: &Connection, m: &LibraryManifest) -> rusqlite::Result<()
 /// The library-wide values kept in `meta`: calibrated distances, faces said to be no
 /// face outside any identity.
 fn put_calibrated(conn: &Connection, m: &LibraryManifest) -> rusqlite::Result<()> {
-    match &m.calibrated {
-        Some(c) => conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('calibrated', ?1)",
-            [serde_json::to_string(c).expect("distances always serialise")],
-        ),
-        None => conn.execute("DELETE FROM meta WHERE key = 'calibrated'", []),
-    }?;
-    if m.not_faces.is_empty() {
-        conn.execute("DELETE FROM meta WHERE key = 'not_faces'", [])?;
-    } else {
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('not_faces', ?1)",
-            [serde_json::to_string(&m.not_faces).expect("keys always serialise")],
-        )?;
+    let calibrated = m
+        .calibrated
+        .as_ref()
+        .map(|c| serde_json::to_string(c).expect("distances always serialise"));
+    let not_faces = (!m.not_faces.is_empty())
+        .then(|| serde_json::to_string(&m.not_faces).expect("keys always serialise"));
+    for (key, value) in [("calibrated", calibrated), ("not_faces", not_faces)] {
+        match value {
+            Some(value) => set_meta(conn, key, &value)?,
+            None => drop(conn.execute("DELETE FROM meta WHERE key = ?1", [key])?),
+        }
     }
     Ok(())
 }

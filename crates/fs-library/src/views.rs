@@ -19,7 +19,9 @@ use crate::error::{Error, Result};
 use crate::lock::WriterLock;
 use crate::review::{DECISIONS_FILE, Record};
 use crate::store::{DATABASE, Store};
-use crate::{Entry, Library, LibraryManifest, VERSION, read_manifest, safe_label, write_file};
+use crate::{
+    Entry, Library, LibraryManifest, VERSION, read_manifest_versioned, safe_label, write_file,
+};
 
 /// The marker a merged-away identity's folder keeps (its bundles are removed).
 pub const MERGED_MARKER: &str = "MERGED.txt";
@@ -58,12 +60,7 @@ impl Library {
         let path = self.dir.join(SWAP_MANIFEST);
         // Read and checked before anything is written: a manifest this build cannot
         // read leaves the folder as it was.
-        let manifest = read_manifest(&path)?;
-        let version = fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64))
-            .unwrap_or(0);
+        let (manifest, version) = read_manifest_versioned(&path)?;
         let log = crate::review::DecisionLog::open(&self.dir)?;
         let lock = self.take_lock()?;
         let db = self.dir.join(DATABASE);
@@ -242,7 +239,7 @@ impl Library {
             return Ok(());
         }
         self.views_due = false;
-        let written = self.write_views_of_touched(None);
+        let written = self.write_views_of_touched();
         let finished = written.and_then(|()| {
             self.store
                 .as_mut()
@@ -269,7 +266,7 @@ impl Library {
             return;
         }
         self.manifest = self.committed.clone();
-        if self.write_views_of_touched(None).is_ok()
+        if self.write_views_of_touched().is_ok()
             && let Some(store) = self.store.as_mut()
         {
             let _ = store.clear_pending();
@@ -280,11 +277,11 @@ impl Library {
     }
 
     /// Writes the views of every folder the change touched, and the top-level views.
-    fn write_views_of_touched(&mut self, faces: Option<&CacheFaces<'_>>) -> Result<()> {
+    fn write_views_of_touched(&mut self) -> Result<()> {
         let dirs: Vec<String> = self.touched.iter().cloned().collect();
         let mut missing = Vec::new();
         for dir in &dirs {
-            if let Some(why) = self.write_folder_views(dir, faces)? {
+            if let Some(why) = self.write_folder_views(dir, None)? {
                 missing.push(why);
             }
         }
@@ -357,23 +354,25 @@ impl Library {
             .as_ref()
             .map(|s| s.options.clone())
             .unwrap_or_default();
-        if let Some(faces) = faces {
-            let failed = fs_export::swap::remake_crops(
-                faces,
-                &self.dir,
-                &entry.export,
-                &options,
-                self.check.as_ref(),
-            )?;
-            for (key, why) in failed {
-                tracing::warn!("{dir}: crop of {key} cannot be made again: {why}");
+        let missing = match faces {
+            Some(faces) => {
+                let failed = fs_export::swap::remake_crops(
+                    faces,
+                    &self.dir,
+                    &entry.export,
+                    &options,
+                    self.check.as_ref(),
+                )?;
+                for (key, why) in &failed {
+                    tracing::warn!("{dir}: crop of {key} cannot be made again: {why}");
+                }
+                failed.len()
             }
-        }
-        let missing = fs_export::swap::missing_crops(&self.dir, &entry.export);
-        if !missing.is_empty() {
+            None => fs_export::swap::missing_crops(&self.dir, &entry.export).len(),
+        };
+        if missing > 0 {
             return Ok(Some(format!(
-                "{dir}: {} crops missing (made again by the next run or decision with its cache)",
-                missing.len()
+                "{dir}: {missing} crops missing (made again by the next run or decision with its cache)"
             )));
         }
         write_entry_views(&self.dir, entry, &options)?;
@@ -401,10 +400,8 @@ impl Library {
     fn write_top_views(&mut self) -> Result<()> {
         let manifest = manifest_bytes(&self.committed);
         let path = self.dir.join(SWAP_MANIFEST);
-        let behind = self
-            .store
-            .as_ref()
-            .map_or(Ok(true), |s| s.views_revision().map(|v| v != self.revision))?;
+        let written_at = self.store.as_ref().map(Store::views_revision).transpose()?;
+        let behind = written_at != Some(self.revision);
         if behind {
             // A newer revision: the bytes differ, no need to read the old ones.
             write_file(&path, &manifest)?;
@@ -419,16 +416,14 @@ impl Library {
         } else {
             self.write_decisions_view(&path)?;
         }
-        if let Some(store) = &mut self.store
-            && store.views_revision()? != self.revision
+        if let Some(store) = &self.store
+            && behind
         {
             store.set_views_revision(self.revision)?;
         }
         Ok(())
     }
-}
 
-impl Library {
     /// `decisions.jsonl`: one line a decision. When the file holds exactly the lines
     /// written before the newest decision (as the database recorded), the newest is
     /// appended; else the whole file is written again.
@@ -590,8 +585,8 @@ fn write_entry_views(library: &Path, entry: &Entry, options: &SwapOptions) -> Re
     write_markers(&library.join(entry.dir()), entry)
 }
 
-/// The files of `folder` that follow its entry's review: no bundle but its own (none
-/// once merged away), the marker of the label a person gave it and no other, the
+/// The files of `folder` that follow its entry's review: no bundle but its own, the
+/// marker of the label a person gave it and no other, the
 /// merged note, and no temp file a killed write left.
 fn write_markers(folder: &Path, entry: &Entry) -> Result<()> {
     let merged = entry.review.merged_into.as_deref();
@@ -613,9 +608,9 @@ fn write_markers(folder: &Path, entry: &Entry) -> Result<()> {
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case(ext))
         };
-        let stale_bundle = is("fsz")
-            && (merged.is_some()
-                || (name != entry.export.top_bundle && name != entry.export.all_bundle));
+        // Its own two are written, or removed once merged, with its other views.
+        let stale_bundle =
+            is("fsz") && name != entry.export.top_bundle && name != entry.export.all_bundle;
         let stale_label = is("txt")
             && Some(&name) != marker.as_ref()
             && fs::read_to_string(&path).is_ok_and(|t| is_label_marker(&t, &entry.export.name));
@@ -688,8 +683,5 @@ fn remove_file(path: &Path) -> Result<()> {
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    write_file(path, bytes)
+    Ok(fs_export::manifest::write_bytes_if_changed(path, bytes)?)
 }
