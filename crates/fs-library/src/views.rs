@@ -239,12 +239,20 @@ impl Library {
             return Ok(());
         }
         self.views_due = false;
-        let written = self.write_views_of_touched();
-        let finished = written.and_then(|()| {
-            self.store
-                .as_mut()
-                .expect("a change has begun")
-                .clear_pending()
+        // The change is committed: a folder whose views cannot all be written now is
+        // not its failure, and stays marked to be put right by the next writer.
+        let finished = self.write_views_of_touched().and_then(|missing| {
+            for why in &missing {
+                tracing::warn!("{why}");
+            }
+            if missing.is_empty() {
+                self.store
+                    .as_mut()
+                    .expect("a change has begun")
+                    .clear_pending()
+            } else {
+                Ok(())
+            }
         });
         self.touched.clear();
         self.relabelled.clear();
@@ -266,7 +274,9 @@ impl Library {
             return;
         }
         self.manifest = self.committed.clone();
-        if self.write_views_of_touched().is_ok()
+        if self
+            .write_views_of_touched()
+            .is_ok_and(|missing| missing.is_empty())
             && let Some(store) = self.store.as_mut()
         {
             let _ = store.clear_pending();
@@ -277,7 +287,9 @@ impl Library {
     }
 
     /// Writes the views of every folder the change touched, and the top-level views.
-    fn write_views_of_touched(&mut self) -> Result<()> {
+    /// Returns the folders whose crops are missing: they stay marked, for the next
+    /// writer with the cache.
+    fn write_views_of_touched(&mut self) -> Result<Vec<String>> {
         let dirs: Vec<String> = self.touched.iter().cloned().collect();
         let mut missing = Vec::new();
         for dir in &dirs {
@@ -293,14 +305,7 @@ impl Library {
             }
         }
         self.write_top_views()?;
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Decision {
-                decision: String::new(),
-                why: missing.join("; "),
-            })
-        }
+        Ok(missing)
     }
 
     /// Puts right the folders an interrupted change marked, and the top-level views.
