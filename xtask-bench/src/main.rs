@@ -473,7 +473,7 @@ fn immich() -> anyhow::Result<()> {
         options.workers = workers;
         let client = fs_immich::client::Client::new(mock.url(), "bench-key");
         let start = Instant::now();
-        let summary = fs_immich::stage::stage(&client, &options, &fs_immich::stage::Silent)?;
+        let summary = fs_immich::stage::stage(&client, &options, &fs_progress::Silent)?;
         let secs = start.elapsed().as_secs_f64();
         ensure!(
             summary.staged == ASSETS,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fs_embed::pipeline::{Reporter, Stage};
+use fs_progress::Phase;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The bars of one process; log lines are printed through it so they don't tear bars.
@@ -53,10 +53,11 @@ impl Bars {
     }
 }
 
-/// One bar per stage of embedding, enrichment or clustering, for the libraries'
-/// progress traits.
+/// The libraries' [`fs_progress::Progress`] as bars: one for the steps of a `run`, one
+/// for the phase under way (embedding, linkage, staging).
 pub(crate) struct StageProgress<'a> {
     bars: &'a Bars,
+    steps: Mutex<Option<ProgressBar>>,
     current: Mutex<Option<ProgressBar>>,
 }
 
@@ -64,12 +65,9 @@ impl<'a> StageProgress<'a> {
     pub(crate) fn new(bars: &'a Bars) -> Self {
         Self {
             bars,
+            steps: Mutex::new(None),
             current: Mutex::new(None),
         }
-    }
-
-    fn start(&self, name: &str, total: u64) {
-        *self.current.lock().expect("not poisoned") = Some(self.bars.bar(name, total));
     }
 
     /// Applies `f` to the current bar, if a stage is running.
@@ -78,48 +76,42 @@ impl<'a> StageProgress<'a> {
             f(bar);
         }
     }
+}
 
-    fn finish(&self) {
-        if let Some(bar) = self.current.lock().expect("not poisoned").take() {
-            bar.finish_and_clear();
+impl fs_progress::Progress for StageProgress<'_> {
+    fn step(&self, index: usize, count: usize, name: &str) {
+        let mut steps = self.steps.lock().expect("not poisoned");
+        let bar = steps.get_or_insert_with(|| self.bars.bar("stages", count as u64));
+        bar.set_position(index as u64);
+        bar.set_message(name.to_string());
+        if index >= count {
+            // Past the last step: the command is done.
+            if let Some(bar) = steps.take() {
+                bar.finish_and_clear();
+            }
         }
     }
-}
 
-impl Reporter for StageProgress<'_> {
-    fn on_start(&self, stage: Stage, total: u64) {
-        let name = match stage {
-            Stage::Hash => "hashing",
-            Stage::Embed => "embedding",
-            Stage::Enrich => "enriching",
-        };
-        self.start(name, total);
-    }
-
-    fn on_item(&self, _stage: Stage, path: &Path) {
-        self.with_bar(|bar| {
-            bar.inc(1);
-            if let Some(name) = path.file_name() {
-                bar.set_message(name.to_string_lossy().into_owned());
-            }
-        });
-    }
-
-    fn on_finish(&self, _stage: Stage) {
-        self.finish();
-    }
-}
-
-impl fs_cluster::progress::Progress for StageProgress<'_> {
-    fn start(&self, phase: fs_cluster::progress::Phase, total: u64) {
-        StageProgress::start(self, phase.label(), total);
+    fn start(&self, phase: Phase, total: u64) {
+        *self.current.lock().expect("not poisoned") = Some(self.bars.bar(phase.label(), total));
     }
 
     fn advance(&self, units: u64) {
         self.with_bar(|bar| bar.inc(units));
     }
 
-    fn finish(&self, _phase: fs_cluster::progress::Phase) {
-        StageProgress::finish(self);
+    fn done(&self, item: &Path) {
+        self.with_bar(|bar| {
+            bar.inc(1);
+            if let Some(name) = item.file_name() {
+                bar.set_message(name.to_string_lossy().into_owned());
+            }
+        });
+    }
+
+    fn finish(&self, _phase: Phase) {
+        if let Some(bar) = self.current.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+        }
     }
 }

@@ -42,7 +42,7 @@ use fs_cluster::Embeddings;
 use fs_cluster::agglomerative::{GraphChoice, cluster_with};
 use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
 use fs_cluster::graph::AnnParams;
-use fs_cluster::progress::Silent;
+use fs_progress::Silent;
 
 const DIM: usize = 512;
 const FREQUENT: usize = 20;

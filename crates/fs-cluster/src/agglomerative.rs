@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::Embeddings;
 use crate::embeddings::dot;
 use crate::graph::{self, AnnParams, Edge, Graph, row_id};
-use crate::progress::{Phase, Progress, Silent};
+use fs_progress::{Phase, Progress, Silent};
 
 /// Above this many rows, [`GraphChoice::Auto`] uses the approximate graph: the exact one
 /// costs `n²·d` flops — about 15 s at 50,000 faces on two cores, a minute at 100,000,

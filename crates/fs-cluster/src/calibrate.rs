@@ -17,7 +17,7 @@ use fs_packs::thresholds::{Family, Thresholds};
 
 use crate::Embeddings;
 use crate::agglomerative::{GraphChoice, cluster_with};
-use crate::progress::Silent;
+use fs_progress::Silent;
 
 /// Faces with their person and photo.
 #[derive(Clone, Copy, Debug)]

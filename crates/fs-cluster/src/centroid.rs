@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::agglomerative::{GraphChoice, sort_clusters};
 use crate::graph;
-use crate::progress::Silent;
+use fs_progress::Silent;
 use crate::{Embeddings, cosine_distance};
 
 /// The normalised mean of the member rows (zero when `members` is empty).

@@ -135,7 +135,7 @@ impl Embeddings {
     /// `max_distance`, in order, found block by block without holding the full matrix
     /// (the edges of [`crate::graph::exact`]).
     pub fn pairs_within(&self, max_distance: f32) -> Vec<(usize, usize, f32)> {
-        crate::graph::exact(self, max_distance, &crate::progress::Silent)
+        crate::graph::exact(self, max_distance, &fs_progress::Silent)
             .edges()
             .filter(|&(_, _, d)| d <= max_distance)
             .collect()

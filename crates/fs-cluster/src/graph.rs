@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::Embeddings;
 use crate::agglomerative::GraphChoice;
-use crate::progress::{Phase, Progress};
+use fs_progress::{Phase, Progress};
 
 /// Slack added to the threshold when collecting edges, so that a pair whose GEMM dot
 /// product rounds just past it is still a candidate (the merge test itself is exact).
@@ -428,7 +428,7 @@ fn nearest_within_cell(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::Silent;
+    use fs_progress::Silent;
     use proptest::prelude::*;
 
     proptest! {

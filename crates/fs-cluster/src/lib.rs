@@ -6,10 +6,11 @@
 //!   exact without a distance matrix (sum vectors over a candidate graph).
 //! - [`graph`]: the candidate graphs — every pair within the threshold (blocked GEMM),
 //!   or each row's nearest neighbours through an HNSW index for very large libraries.
-//! - [`progress`]: progress reports for long runs.
 //! - [`calibrate`]: the distance thresholds measured on labelled faces.
 //! - [`centroid`]: centroids, centroid-level merges, outlier rejection and
 //!   nearest-centroid assignment.
+//!
+//! Long runs report progress through [`fs_progress::Progress`].
 //!
 //! ```
 //! use fs_cluster::{Embeddings, agglomerative::cluster};
@@ -24,6 +25,5 @@ pub mod calibrate;
 pub mod centroid;
 mod embeddings;
 pub mod graph;
-pub mod progress;
 
 pub use embeddings::{Embeddings, connected_groups, cosine_distance};

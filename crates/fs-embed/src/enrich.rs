@@ -9,7 +9,7 @@ use image::RgbImage;
 
 use crate::error::Result;
 use crate::landmark::{Landmarker, Landmarks};
-use crate::pipeline::{Reporter, Stage};
+use fs_progress::{Phase, Progress};
 use crate::pose::{pose_from_keypoints, pose_from_landmarks_3d};
 
 /// What one run did.
@@ -40,7 +40,7 @@ pub fn enrich(
     cache: &mut Cache,
     mut models: LandmarkModels<'_>,
     flush_every: usize,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<EnrichSummary> {
     let (wants_2d, wants_3d) = (
         models.points_2d_106.is_some(),
@@ -61,7 +61,7 @@ pub fn enrich(
         skipped: cache.images().filter(|i| !i.faces().is_empty()).count() - todo.len(),
         ..EnrichSummary::default()
     };
-    reporter.on_start(Stage::Enrich, todo.len() as u64);
+    progress.start(Phase::Enrich, todo.len() as u64);
     let mut since_flush = 0;
     for hash in todo {
         let image = cache.image(&hash).expect("listed above").clone();
@@ -69,9 +69,9 @@ pub fn enrich(
             Ok(p) => p,
             Err(message) => {
                 tracing::warn!(path = %image.path.display(), "{message}");
-                reporter.on_error(&image.path, &message);
+                progress.failed(&image.path, &message);
                 summary.errors.push((image.path.clone(), message));
-                reporter.on_item(Stage::Enrich, &image.path);
+                progress.done(&image.path);
                 continue;
             }
         };
@@ -102,10 +102,10 @@ pub fn enrich(
             cache.flush()?;
             since_flush = 0;
         }
-        reporter.on_item(Stage::Enrich, &image.path);
+        progress.done(&image.path);
     }
     cache.flush()?;
-    reporter.on_finish(Stage::Enrich);
+    progress.finish(Phase::Enrich);
     Ok(summary)
 }
 

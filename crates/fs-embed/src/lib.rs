@@ -8,7 +8,8 @@
 //!
 //! ```no_run
 //! use fs_embed::pack::ModelPack;
-//! use fs_embed::pipeline::{embed, EmbedOptions, FaceAnalyzer, Silent, Source};
+//! use fs_embed::pipeline::{embed, EmbedOptions, FaceAnalyzer, Source};
+//! use fs_progress::Silent;
 //!
 //! fs_detect::runtime::init("libonnxruntime.so.1.31.1")?;
 //! let pack = ModelPack::from_dir("models/buffalo_s")?;

@@ -59,33 +59,7 @@ impl Source {
     }
 }
 
-/// Stages the pipeline reports progress for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// Reading and hashing new or changed files.
-    Hash,
-    /// Decoding, detecting and embedding distinct new images.
-    Embed,
-    /// Adding landmarks and pose to cached faces.
-    Enrich,
-}
-
-/// Receives progress; every method has a no-op default.
-pub trait Reporter: Sync {
-    /// A stage starts with `total` items.
-    fn on_start(&self, _stage: Stage, _total: u64) {}
-    /// One item of `stage` is done.
-    fn on_item(&self, _stage: Stage, _path: &Path) {}
-    /// A file failed; the run goes on.
-    fn on_error(&self, _path: &Path, _message: &str) {}
-    /// A stage is done.
-    fn on_finish(&self, _stage: Stage) {}
-}
-
-/// A reporter that ignores everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Silent;
-impl Reporter for Silent {}
+pub use fs_progress::{Phase, Progress, Silent};
 
 /// Tuning knobs; [`EmbedOptions::default`] is what the CLI uses.
 #[derive(Clone, Debug)]
@@ -306,13 +280,13 @@ pub fn embed(
     cache: &mut Cache,
     analyzer: &mut FaceAnalyzer,
     options: &EmbedOptions,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<EmbedSummary> {
     cache.bind_model(analyzer.model())?;
     let mut summary = EmbedSummary::default();
-    let files = list_files(sources, options.follow_links, cache, &mut summary, reporter)?;
+    let files = list_files(sources, options.follow_links, cache, &mut summary, progress)?;
     summary.files = files.len() + summary.errors.len();
-    let jobs = hash_and_group(files, cache, &mut summary, reporter)?;
+    let jobs = hash_and_group(files, cache, &mut summary, progress)?;
     if !jobs.is_empty() {
         cache.record_run(fs_cache::RunRecord {
             started: std::time::SystemTime::now()
@@ -323,7 +297,7 @@ pub fn embed(
         })?;
     }
     cache.flush()?;
-    run_models(jobs, cache, analyzer, options, &mut summary, reporter)?;
+    run_models(jobs, cache, analyzer, options, &mut summary, progress)?;
     cache.flush()?;
     if cache.needs_compaction() {
         cache.compact()?;
@@ -347,12 +321,12 @@ pub fn is_photo_name(path: &Path) -> bool {
 fn record_error(
     cache: &mut Cache,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
     path: PathBuf,
     message: String,
 ) -> Result<()> {
     tracing::warn!(path = %path.display(), "{message}");
-    reporter.on_error(&path, &message);
+    progress.failed(&path, &message);
     cache.record_unreadable(path.clone(), message.clone())?;
     summary.errors.push((path, message));
     Ok(())
@@ -364,7 +338,7 @@ fn list_files(
     follow_links: bool,
     cache: &mut Cache,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<Vec<(PathBuf, FileStamp)>> {
     let mut files = Vec::new();
     for source in sources {
@@ -389,7 +363,7 @@ fn list_files(
                             *summary.skipped.entry(Skipped::LinkedDirectory).or_default() += 1;
                         }
                         Ok(entry) if is_photo_name(entry.path()) => {
-                            check_file(entry.into_path(), &mut files, cache, summary, reporter)?;
+                            check_file(entry.into_path(), &mut files, cache, summary, progress)?;
                         }
                         Ok(entry) => {
                             tracing::debug!(path = %entry.path().display(), "skipped: not a photo file name");
@@ -409,7 +383,7 @@ fn list_files(
                             record_error(
                                 cache,
                                 summary,
-                                reporter,
+                                progress,
                                 path,
                                 format!("cannot list: {e}"),
                             )?;
@@ -419,7 +393,7 @@ fn list_files(
             }
             Source::File(path) => {
                 let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-                check_file(path, &mut files, cache, summary, reporter)?;
+                check_file(path, &mut files, cache, summary, progress)?;
             }
         }
     }
@@ -437,7 +411,7 @@ fn check_file(
     files: &mut Vec<(PathBuf, FileStamp)>,
     cache: &mut Cache,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<()> {
     match fs::metadata(&path) {
         Ok(meta) if meta.is_file() => files.push((path, FileStamp::from_metadata(&meta))),
@@ -445,13 +419,13 @@ fn check_file(
             record_error(
                 cache,
                 summary,
-                reporter,
+                progress,
                 path,
                 "is a directory, not a photo".into(),
             )?;
         }
-        Ok(_) => record_error(cache, summary, reporter, path, "not a regular file".into())?,
-        Err(e) => record_error(cache, summary, reporter, path, format!("cannot read: {e}"))?,
+        Ok(_) => record_error(cache, summary, progress, path, "not a regular file".into())?,
+        Err(e) => record_error(cache, summary, progress, path, format!("cannot read: {e}"))?,
     }
     Ok(())
 }
@@ -462,14 +436,14 @@ fn hash_and_group(
     files: Vec<(PathBuf, FileStamp)>,
     cache: &mut Cache,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<Vec<Job>> {
     let statuses: Vec<PathStatus> = files
         .iter()
         .map(|(p, s)| cache.path_status(p, *s))
         .collect();
     let to_hash = statuses.iter().filter(|s| **s == PathStatus::New).count();
-    reporter.on_start(Stage::Hash, to_hash as u64);
+    progress.start(Phase::Hash, to_hash as u64);
     let hashed: Vec<std::result::Result<ContentHash, String>> = files
         .par_iter()
         .zip(&statuses)
@@ -479,12 +453,12 @@ fn hash_and_group(
                 let result = File::open(path)
                     .and_then(ContentHash::of_reader)
                     .map_err(|e| format!("cannot read: {e}"));
-                reporter.on_item(Stage::Hash, path);
+                progress.done(path);
                 result
             }
         })
         .collect();
-    reporter.on_finish(Stage::Hash);
+    progress.finish(Phase::Hash);
 
     let mut claimed: HashMap<ContentHash, usize> = HashMap::new();
     let mut jobs = Vec::new();
@@ -492,7 +466,7 @@ fn hash_and_group(
         let hash = match hash {
             Ok(hash) => hash,
             Err(message) => {
-                record_error(cache, summary, reporter, path, message)?;
+                record_error(cache, summary, progress, path, message)?;
                 continue;
             }
         };
@@ -530,11 +504,11 @@ fn run_models(
     analyzer: &mut FaceAnalyzer,
     options: &EmbedOptions,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<()> {
-    reporter.on_start(Stage::Embed, jobs.len() as u64);
+    progress.start(Phase::Embed, jobs.len() as u64);
     if jobs.is_empty() {
-        reporter.on_finish(Stage::Embed);
+        progress.finish(Phase::Embed);
         return Ok(());
     }
     let letterbox = analyzer.detector.letterbox();
@@ -560,12 +534,12 @@ fn run_models(
             });
         }
         drop(done_tx);
-        let result = consume(&done_rx, cache, analyzer, options, summary, reporter);
+        let result = consume(&done_rx, cache, analyzer, options, summary, progress);
         // On a fatal error, stop the decoders: drain so their sends fail fast.
         drop(done_rx);
         result
     })?;
-    reporter.on_finish(Stage::Embed);
+    progress.finish(Phase::Embed);
     Ok(())
 }
 
@@ -662,7 +636,7 @@ fn consume(
     analyzer: &mut FaceAnalyzer,
     options: &EmbedOptions,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let mut pending: Vec<Pending> = Vec::new();
     let mut since_flush = 0usize;
@@ -673,7 +647,7 @@ fn consume(
                 // Nothing decoded yet: use the wait to run recognition on what we have.
                 if !pending.is_empty() {
                     since_flush +=
-                        finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+                        finish_pending(&mut pending, cache, analyzer, summary, progress)?;
                 }
                 done_rx.recv().ok()
             }
@@ -683,12 +657,12 @@ fn consume(
         let DecodedJob { job, result } = decoded;
         match result {
             Err(DecodeFailure::Read(message)) => {
-                record_error(cache, summary, reporter, job.path.clone(), message)?;
-                reporter.on_item(Stage::Embed, &job.path);
+                record_error(cache, summary, progress, job.path.clone(), message)?;
+                progress.done(&job.path);
             }
             Err(DecodeFailure::Decode(message)) => {
                 tracing::warn!(path = %job.path.display(), "{message}");
-                reporter.on_error(&job.path, &message);
+                progress.failed(&job.path, &message);
                 summary.errors.push((job.path.clone(), message.clone()));
                 cache.insert_image(ImageRecord {
                     hash: job.hash,
@@ -701,7 +675,7 @@ fn consume(
                     aliases: Vec::new(),
                 })?;
                 since_flush += 1;
-                reporter.on_item(Stage::Embed, &job.path);
+                progress.done(&job.path);
             }
             Ok(photo) => match detect_and_align(analyzer, &photo, &job.path) {
                 Ok((detections, sharpness, crops)) => pending.push(Pending {
@@ -716,22 +690,22 @@ fn consume(
                 Err(message) => {
                     // Not recorded in the cache, so the next run tries again.
                     tracing::warn!(path = %job.path.display(), "{message}");
-                    reporter.on_error(&job.path, &message);
+                    progress.failed(&job.path, &message);
                     summary.errors.push((job.path.clone(), message));
-                    reporter.on_item(Stage::Embed, &job.path);
+                    progress.done(&job.path);
                 }
             },
         }
         let pending_faces: usize = pending.iter().map(|p| p.crops.len()).sum();
         if pending_faces >= options.recognition_batch || pending.len() >= options.flush_every {
-            since_flush += finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+            since_flush += finish_pending(&mut pending, cache, analyzer, summary, progress)?;
         }
         if since_flush >= options.flush_every {
             cache.flush()?;
             since_flush = 0;
         }
     }
-    finish_pending(&mut pending, cache, analyzer, summary, reporter)?;
+    finish_pending(&mut pending, cache, analyzer, summary, progress)?;
     Ok(())
 }
 
@@ -859,7 +833,7 @@ fn finish_pending(
     cache: &mut Cache,
     analyzer: &mut FaceAnalyzer,
     summary: &mut EmbedSummary,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<usize> {
     if pending.is_empty() {
         return Ok(0);
@@ -870,9 +844,9 @@ fn finish_pending(
         Err(e) => {
             let message = format!("recognition failed: {e}");
             for p in pending.drain(..) {
-                reporter.on_error(&p.job.path, &message);
+                progress.failed(&p.job.path, &message);
                 summary.errors.push((p.job.path.clone(), message.clone()));
-                reporter.on_item(Stage::Embed, &p.job.path);
+                progress.done(&p.job.path);
             }
             return Ok(0);
         }
@@ -912,7 +886,7 @@ fn finish_pending(
             dhash: Some(p.dhash),
             aliases: Vec::new(),
         })?;
-        reporter.on_item(Stage::Embed, &p.job.path);
+        progress.done(&p.job.path);
     }
     Ok(written)
 }

@@ -93,7 +93,7 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
             &embeddings,
             max_distance,
             fs_cluster::agglomerative::GraphChoice::Auto,
-            &fs_cluster::progress::Silent,
+            &fs_progress::Silent,
         );
         let mut candidates: Vec<(usize, usize)> = graph
             .edges()

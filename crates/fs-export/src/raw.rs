@@ -12,7 +12,7 @@ use std::path::Path;
 
 use fs_cache::{Cache, ImageOutcome};
 use fs_cluster::agglomerative::{GraphChoice, cluster_with};
-use fs_cluster::progress::{Progress, Silent};
+use fs_progress::{Progress, Silent};
 
 use crate::error::Result;
 use crate::faces::{self, FaceRow};

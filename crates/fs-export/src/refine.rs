@@ -9,7 +9,7 @@ use std::path::Path;
 use fs_cache::Cache;
 use fs_cluster::agglomerative::{GraphChoice, cluster_with};
 use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
-use fs_cluster::progress::{Progress, Silent};
+use fs_progress::{Progress, Silent};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;

@@ -11,7 +11,7 @@
 //! ```no_run
 //! use fs_immich::{client::Client, stage::{StageOptions, stage}};
 //! let client = Client::new("https://photos.example.com", &std::env::var("IMMICH_API_KEY")?);
-//! let summary = stage(&client, &StageOptions::new("alice", "staging"), &fs_immich::stage::Silent)?;
+//! let summary = stage(&client, &StageOptions::new("alice", "staging"), &fs_progress::Silent)?;
 //! println!("{} staged", summary.staged);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fs_cache::ContentHash;
+use fs_progress::{Phase, Progress};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, PageToken};
@@ -154,19 +155,6 @@ pub struct StageSummary {
     pub errors: Vec<(String, String)>,
 }
 
-/// Progress callbacks; all optional.
-pub trait Reporter: Sync {
-    /// The listing found `total` assets to process.
-    fn on_listed(&self, _total: usize) {}
-    /// One asset finished (or failed).
-    fn on_asset(&self, _id: &str) {}
-}
-
-/// A reporter that ignores everything.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Silent;
-impl Reporter for Silent {}
-
 /// Immich's asset type of a video: staged as Immich's still of it, since the pipeline
 /// reads photos.
 const VIDEO: &str = "VIDEO";
@@ -240,7 +228,7 @@ fn lock_staging(dir: &Path) -> Result<fs::File> {
 pub fn stage(
     client: &Client,
     options: &StageOptions,
-    reporter: &dyn Reporter,
+    progress: &dyn Progress,
 ) -> Result<StageSummary> {
     // Check the key before writing anything.
     retry(options, || client.version())?;
@@ -309,7 +297,7 @@ pub fn stage(
         .filter(|a| !state.done.contains_key(&a.id))
         .collect();
     summary.already_done = summary.seen - todo.len();
-    reporter.on_listed(todo.len());
+    progress.start(Phase::Download, todo.len() as u64);
 
     let shared = Shared {
         options,
@@ -325,9 +313,10 @@ pub fn stage(
     };
     std::thread::scope(|scope| {
         for _ in 0..options.workers.max(1) {
-            scope.spawn(|| worker(client, &shared, reporter));
+            scope.spawn(|| worker(client, &shared, progress));
         }
     });
+    progress.finish(Phase::Download);
     let (state, summary, _) = shared.state.into_inner().expect("workers finished");
     save(&dir, &state)?;
     if let Some(e) = shared.fatal.into_inner().expect("workers finished") {
@@ -342,14 +331,14 @@ pub fn stage(
     Ok(summary)
 }
 
-fn worker(client: &Client, shared: &Shared<'_>, reporter: &dyn Reporter) {
+fn worker(client: &Client, shared: &Shared<'_>, progress: &dyn Progress) {
     let options = shared.options;
     while !shared.stop.load(Ordering::SeqCst) {
         let Some(asset) = shared.queue.lock().expect("not poisoned").pop_front() else {
             return;
         };
         let result = process(client, shared, &asset);
-        reporter.on_asset(&asset.id);
+        progress.advance(1);
         let mut guard = shared.state.lock().expect("not poisoned");
         let (state, summary, since_save) = &mut *guard;
         match result {

@@ -10,7 +10,8 @@ use fs_cache::ContentHash;
 use fs_immich::Error;
 use fs_immich::client::Client;
 use fs_immich::mock::{MockAsset, MockImmich};
-use fs_immich::stage::{Outcome, Silent, StageOptions, State, stage};
+use fs_immich::stage::{Outcome, StageOptions, State, stage};
+use fs_progress::Silent;
 
 const KEY: &str = "sk-immich-7f3a9c-SECRET";
 

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use fs_cache::Cache;
-use fs_cluster::progress::Progress;
+use fs_progress::Progress;
 use fs_export::discover::{DiscoverOptions, discover_indexed};
 use fs_export::extend::{ExtendOptions, extend_raw, extend_refine, write_raw, write_refine};
 use fs_export::faces::FaceIndex;

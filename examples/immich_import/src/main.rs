@@ -39,7 +39,8 @@ use clap::Parser;
 use fs_cache::Cache;
 use fs_embed::locations::Locations;
 use fs_embed::pack::ModelPack;
-use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Silent, Source};
+use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Source};
+use fs_progress::Silent;
 use fs_export::discover::{DiscoverOptions, discover};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
@@ -160,7 +161,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let summary = fs_immich::stage::stage(
         &Client::new(&args.url, &key),
         &options,
-        &fs_immich::stage::Silent,
+        &fs_progress::Silent,
     )?;
     log.line(&format!(
         "stage: {} seen, {} staged ({} bytes), {} deduped against caches, {} internal duplicates, {} no-face, {} small-face, {} errors",

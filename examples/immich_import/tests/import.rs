@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fs_cache::Cache;
-use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Silent, Source};
+use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Source};
+use fs_progress::Silent;
 use fs_export::discover::{DiscoverOptions, discover};
 use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;

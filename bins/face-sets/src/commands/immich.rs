@@ -7,29 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use fs_cache::Cache;
 use fs_immich::client::Client;
-use fs_immich::stage::{Reporter, StageOptions};
-use indicatif::ProgressBar;
+use fs_immich::stage::StageOptions;
 
 use crate::ExitStatus;
 use crate::cli::StageArgs;
-use crate::progress::Bars;
-
-struct StageProgress<'a> {
-    bars: &'a Bars,
-    bar: std::sync::Mutex<Option<ProgressBar>>,
-}
-
-impl Reporter for StageProgress<'_> {
-    fn on_listed(&self, total: usize) {
-        *self.bar.lock().expect("not poisoned") = Some(self.bars.bar("staging", total as u64));
-    }
-
-    fn on_asset(&self, _id: &str) {
-        if let Some(bar) = &*self.bar.lock().expect("not poisoned") {
-            bar.inc(1);
-        }
-    }
-}
+use crate::progress::{Bars, StageProgress};
 
 #[expect(clippy::cast_precision_loss, reason = "megabytes for display")]
 pub(crate) fn stage(args: &StageArgs, bars: &Bars) -> anyhow::Result<ExitStatus> {
@@ -55,11 +37,7 @@ pub(crate) fn stage(args: &StageArgs, bars: &Bars) -> anyhow::Result<ExitStatus>
         |file, name| fs_detect::decode::check_readable(file, name).map_err(|e| e.to_string()),
     )));
     let client = Client::new(&args.url, &key);
-    let reporter = StageProgress {
-        bars,
-        bar: std::sync::Mutex::new(None),
-    };
-    let result = fs_immich::stage::stage(&client, &options, &reporter);
+    let result = fs_immich::stage::stage(&client, &options, &StageProgress::new(bars));
     bars.clear();
     let summary = result?;
     let mut err = std::io::stderr().lock();
