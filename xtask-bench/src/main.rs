@@ -129,7 +129,10 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
             ),
         ]
     };
-    let locations = Locations::from_env();
+    let locations = Locations::with_overrides(
+        std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+        std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+    );
 
     eprintln!("building face-sets (release)…");
     let bin = build_release(&root)?;

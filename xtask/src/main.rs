@@ -69,8 +69,15 @@ fn main() -> ExitCode {
 
 /// `fs_setup`, reporting on stderr.
 fn setup(args: &[String]) -> anyhow::Result<()> {
-    let options = fs_setup::SetupOptions::from_args(args)?;
-    fs_setup::setup(&options, &|line| eprintln!("{line}"))
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let options = fs_setup::SetupOptions {
+        models: var(fs_packs::locations::MODELS_VARIABLE).map(Into::into),
+        runtime: var(fs_packs::locations::RUNTIME_VARIABLE).map(Into::into),
+        python: var("PYTHON").map(|p| p.to_string_lossy().into_owned()),
+        ..fs_setup::SetupOptions::from_args(args)?
+    };
+    fs_setup::setup(&options, &|line| eprintln!("{line}"))?;
+    Ok(())
 }
 
 fn ci() -> anyhow::Result<()> {

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use fs_packs::Thresholds;
 use fs_packs::thresholds::{Family, help_defaults};
 
 const AFTER_HELP: &str = "\
@@ -330,30 +329,106 @@ pub(crate) struct SwapFlags {
 }
 
 impl SwapFlags {
-    /// `defaults` with the distances these flags give.
-    pub(crate) fn in_force(&self, defaults: &Thresholds) -> Thresholds {
-        Thresholds {
-            export_outlier: self
-                .swap_outlier_threshold
-                .unwrap_or(defaults.export_outlier),
-            candidate: self.candidate_match_threshold.unwrap_or(defaults.candidate),
-            ..*defaults
+    /// How the export goes into the library, for the program `writer`.
+    pub(crate) fn settings(&self, writer: &str) -> fs_pipeline::stages::ExportSettings {
+        fs_pipeline::stages::ExportSettings {
+            swap: fs_export::swap::SwapOptions {
+                top_n: self.top_n as usize,
+                pad_ratio: self.pad_ratio,
+                out_size: self.out_size,
+                min_face_short: self.min_face_short,
+                candidates: self.candidates,
+                candidate_min_score: self.candidate_min_score,
+                duplicate_similarity: self.face_similarity,
+                ..fs_export::swap::SwapOptions::default()
+            },
+            overrides: overrides([
+                (Family::ExportOutlier, self.swap_outlier_threshold),
+                (Family::Candidate, self.candidate_match_threshold),
+            ]),
+            crop_check: !self.no_crop_check,
+            lock_timeout: std::time::Duration::from_secs(self.lock_timeout),
+            writer: writer.into(),
+            pack: None,
+        }
+    }
+}
+
+/// The distances a command's flags give.
+fn overrides<const N: usize>(values: [(Family, Option<f32>); N]) -> fs_pipeline::Overrides {
+    values.into_iter().collect()
+}
+
+impl RunArgs {
+    pub(crate) fn options(&self) -> fs_pipeline::RunOptions {
+        fs_pipeline::RunOptions {
+            pack: self.models.clone(),
+            follow_links: self.follow,
+            min_faces: self.min_faces as usize,
+            graph: self.graph.into(),
+            materialize: self.materialize.into(),
+            export: self.swap.settings("face-sets run"),
+            ..fs_pipeline::RunOptions::new(&self.src, &self.out)
+        }
+    }
+}
+
+impl ClusterArgs {
+    pub(crate) fn overrides(&self) -> fs_pipeline::Overrides {
+        overrides([(Family::Cluster, self.threshold)])
+    }
+}
+
+impl RefineArgs {
+    pub(crate) fn options(&self) -> fs_identities::gates::RefineOptions {
+        fs_identities::gates::RefineOptions {
+            min_faces: self.min_faces as usize,
+            min_short: self.min_short,
+            min_blur: self.min_blur,
+            min_det_score: self.min_det_score,
+            graph: self.graph.into(),
+            ..fs_identities::gates::RefineOptions::default()
         }
     }
 
-    /// The options, at `distances` (see [`SwapFlags::in_force`]).
-    pub(crate) fn options(&self, distances: &Thresholds) -> fs_export::swap::SwapOptions {
-        fs_export::swap::SwapOptions {
-            top_n: self.top_n as usize,
-            outlier_threshold: distances.export_outlier,
-            pad_ratio: self.pad_ratio,
-            out_size: self.out_size,
-            min_face_short: self.min_face_short,
-            candidates: self.candidates,
-            candidate_match_threshold: distances.candidate,
-            candidate_min_score: self.candidate_min_score,
-            duplicate_similarity: self.face_similarity,
+    pub(crate) fn overrides(&self) -> fs_pipeline::Overrides {
+        overrides([
+            (Family::Cluster, self.initial_threshold),
+            (Family::Merge, self.merge_threshold),
+            (Family::Outlier, self.outlier_threshold),
+        ])
+    }
+}
+
+impl ExtendArgs {
+    pub(crate) fn overrides(&self) -> fs_pipeline::Overrides {
+        overrides([
+            (Family::Join, self.threshold),
+            (Family::Cluster, self.cluster_threshold),
+        ])
+    }
+}
+
+impl StageArgs {
+    /// The staging options; the caches named are read for the bytes they hold.
+    pub(crate) fn options(&self) -> anyhow::Result<fs_immich::stage::StageOptions> {
+        use anyhow::Context;
+        let mut options = fs_immich::stage::StageOptions::new(&self.user, &self.staging_dir);
+        for path in &self.dedup_against {
+            let cache = fs_cache::Cache::open_read_only(path)
+                .with_context(|| format!("cannot read --dedup-against {}", path.display()))?;
+            options.dedup_against.extend(cache.images().map(|i| i.hash));
         }
+        options.workers = usize::from(self.workers);
+        options.min_face_px = self.min_face;
+        options.attempts = self.attempts;
+        options.backoff = std::time::Duration::from_millis(self.backoff_ms);
+        // An original this build cannot decode (a HEIC without libheif, a damaged
+        // file) is staged as Immich's own JPEG rendering.
+        options.readable = Some(fs_immich::stage::ReadCheck(std::sync::Arc::new(
+            |file, name| fs_detect::decode::check_readable(file, name).map_err(|e| e.to_string()),
+        )));
+        Ok(options)
     }
 }
 
@@ -492,7 +567,7 @@ pub(crate) enum Materialize {
     Symlink,
 }
 
-impl From<Materialize> for fs_export::materialize::Mode {
+impl From<Materialize> for fs_identities::materialize::Mode {
     fn from(m: Materialize) -> Self {
         match m {
             Materialize::Copy => Self::Copy,

@@ -34,7 +34,6 @@ impl From<ExitStatus> for ExitCode {
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let multi = progress::Bars::new(cli.global.quiet);
-    commands::set_quiet(cli.global.quiet);
     logging::init(&cli.global, &multi);
     match commands::run(cli, &multi) {
         Ok(status) => status.into(),

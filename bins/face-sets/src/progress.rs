@@ -13,6 +13,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 #[derive(Clone, Debug)]
 pub(crate) struct Bars {
     multi: MultiProgress,
+    /// `--quiet`: no bars and no notes.
+    quiet: bool,
 }
 
 impl Bars {
@@ -24,6 +26,7 @@ impl Bars {
         };
         Self {
             multi: MultiProgress::with_draw_target(target),
+            quiet,
         }
     }
 
@@ -112,6 +115,12 @@ impl fs_progress::Progress for StageProgress<'_> {
     fn finish(&self, _phase: Phase) {
         if let Some(bar) = self.current.lock().expect("not poisoned").take() {
             bar.finish_and_clear();
+        }
+    }
+
+    fn note(&self, line: &str) {
+        if !self.bars.quiet {
+            let _ = self.bars.write_stderr(format!("{line}\n").as_bytes());
         }
     }
 }

@@ -58,9 +58,9 @@ fn photos(dir: &Path) {
 }
 
 fn analyzer() -> fs_embed::pipeline::FaceAnalyzer {
-    let loc = fs_embed::locations::Locations::from_env();
+    let loc = fs_fixtures::locations();
     fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
-    let pack = fs_embed::pack::ModelPack::from_dir(loc.models.join("buffalo_s"))
+    let pack = fs_packs::ModelPack::from_dir(loc.models.join("buffalo_s"))
         .expect("run `cargo xtask setup`");
     fs_embed::pipeline::FaceAnalyzer::new(&pack, 640, 2).unwrap()
 }

@@ -108,7 +108,7 @@ fn auto_runs_on_the_cpu_here_says_so_and_the_run_log_records_it_once_per_run_wit
 
 #[test]
 fn an_installed_gpu_runtime_is_what_auto_and_cuda_load() {
-    let real = Locations::from_env();
+    let real = fs_fixtures::locations();
     assert!(
         real.runtime.is_file(),
         "run `cargo xtask setup`: no runtime at {}",
@@ -160,7 +160,7 @@ fn an_installed_gpu_runtime_is_what_auto_and_cuda_load() {
 
 #[test]
 fn setup_from_the_binary_keeps_an_intact_install_and_refuses_an_unknown_gpu() {
-    let real = Locations::from_env();
+    let real = fs_fixtures::locations();
     let out = run(bin().arg("setup"));
     assert!(out.status.success(), "{}", stderr(&out));
     for line in [

@@ -280,7 +280,7 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
     // Accept a candidate: the face rejected from Obama first, offered for him again
     // (as `run` offers singletons that resemble an identity). It joins, stops being a
     // candidate, and the next run keeps it there and gives it to no one else.
-    let offered = fs_export::faces::FaceRow::from_cache(&cache, &rejected).unwrap();
+    let offered = fs_identities::faces::FaceRow::from_cache(&cache, &rejected).unwrap();
     let key = offered.key.clone();
     let row = serde_json::to_value(&offered).unwrap();
     let manifest_path = dir.join("manifest.json");
@@ -1061,7 +1061,7 @@ fn a_decision_reuses_the_crops_keeps_the_recorded_settings_and_tidies_its_marker
         )
         .unwrap();
     let mut folder_faces = biden_rows.clone();
-    folder_faces.push(fs_export::faces::FaceRow::from_cache(&cache, &not_a_face).unwrap());
+    folder_faces.push(fs_identities::faces::FaceRow::from_cache(&cache, &not_a_face).unwrap());
     let changes = library
         .add(
             &cache,

@@ -43,6 +43,16 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// [`write`], unless `path` already holds exactly `bytes`: then nothing is written and
+/// its modification time stays (views rewritten after every change touch only what
+/// changed).
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    write(path, bytes)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -53,6 +63,15 @@ mod tests {
         super::write(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        super::write_if_changed(&path, b"new").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+        super::write_if_changed(&path, b"newer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"newer");
         // A write into a missing folder fails and creates nothing.
         assert!(super::write(&dir.path().join("missing/x"), b"x").is_err());
     }

@@ -7,8 +7,8 @@ use rayon::prelude::*;
 
 use crate::agglomerative::{GraphChoice, sort_clusters};
 use crate::graph;
-use fs_progress::Silent;
 use crate::{Embeddings, cosine_distance};
+use fs_progress::Silent;
 
 /// The normalised mean of the member rows (zero when `members` is empty).
 pub fn centroid(embeddings: &Embeddings, members: &[usize]) -> Vec<f32> {

@@ -26,12 +26,12 @@ static ACTIVE: Mutex<(Provider, Choice)> = Mutex::new((Provider::Cpu, Choice::On
 
 /// Loads the ONNX Runtime for `choice` and selects the provider: the GPU build that
 /// `face-sets setup --gpu cuda` installs when `choice` may use it and it is there
-/// (its CUDA libraries preloaded), else `locations.runtime`. `ORT_DYLIB_PATH`, when
-/// set, always wins (it is `locations.runtime` then).
+/// (its CUDA libraries preloaded), else `locations.runtime`. A runtime the program was
+/// given ([`Locations::runtime_given`]) always wins.
 pub fn start(locations: &Locations, choice: Choice) -> Result<Selected> {
-    let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some_and(|v| !v.is_empty());
     let gpu = locations.gpu_runtime("cuda");
-    if !explicit && choice.wants_gpu_runtime() && gpu.is_file() && !is_initialized() {
+    if !locations.runtime_given && choice.wants_gpu_runtime() && gpu.is_file() && !is_initialized()
+    {
         let loaded = preload_libraries(&locations.gpu_libraries("cuda"));
         tracing::debug!(loaded, "preloaded the CUDA libraries");
         init(&gpu)?;

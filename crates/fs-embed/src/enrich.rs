@@ -9,8 +9,8 @@ use image::RgbImage;
 
 use crate::error::Result;
 use crate::landmark::{Landmarker, Landmarks};
-use fs_progress::{Phase, Progress};
 use crate::pose::{pose_from_keypoints, pose_from_landmarks_3d};
+use fs_progress::{Phase, Progress};
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -9,14 +9,9 @@ pub enum Error {
     /// The cache could not be read or written.
     #[error(transparent)]
     Cache(#[from] fs_cache::Error),
-    /// A model pack directory is missing a model or holds a file that fails its checksum.
-    #[error("model pack {}: {message}", dir.display())]
-    Pack {
-        /// The pack directory.
-        dir: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// A model pack directory is missing a model, or a file of it cannot be read.
+    #[error(transparent)]
+    Pack(#[from] fs_packs::PackError),
     /// The recogniser rejected its input or produced an unexpected output.
     #[error("recognition model {}: {message}", model.display())]
     Recognizer {

@@ -2,12 +2,11 @@
 //!
 //! - [`align`]: five-point similarity alignment onto the 112×112 ArcFace template.
 //! - [`arcface`]: the ArcFace recogniser, batched.
-//! - [`pack`]: model packs (`buffalo_s`, `buffalo_l`) and their pinned checksums.
 //! - [`pipeline`]: scan → hash → decode → detect → embed → [`fs_cache::Cache`], with
 //!   decoding overlapped with inference.
 //!
 //! ```no_run
-//! use fs_embed::pack::ModelPack;
+//! use fs_packs::ModelPack;
 //! use fs_embed::pipeline::{embed, EmbedOptions, FaceAnalyzer, Source};
 //! use fs_progress::Silent;
 //!
@@ -28,7 +27,6 @@ pub mod enrich;
 mod error;
 pub mod landmark;
 mod onnx;
-pub mod pack;
 pub mod pipeline;
 pub mod pose;
 

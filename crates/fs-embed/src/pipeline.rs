@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use crate::align::{ARCFACE_TEMPLATE, align_face, align_face_smooth, umeyama};
 use crate::arcface::Recognizer;
 use crate::error::{Error, Result};
-use crate::pack::ModelPack;
+use fs_packs::ModelPack;
 
 /// What to embed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Source {
     }
 }
 
-pub use fs_progress::{Phase, Progress, Silent};
+use fs_progress::{Phase, Progress};
 
 /// Tuning knobs; [`EmbedOptions::default`] is what the CLI uses.
 #[derive(Clone, Debug)]

@@ -10,7 +10,7 @@ mod common;
 
 use common::{cosine, iou};
 use fs_embed::align::align_face;
-use fs_embed::pack::ModelPack;
+use fs_packs::ModelPack;
 
 const REFERENCE: &str = "opencv_yunet_sface.json";
 #[test]

@@ -14,23 +14,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A manifest could not be parsed.
-    #[error("manifest {} is not valid", path.display())]
-    Manifest {
-        /// The manifest.
-        path: PathBuf,
-        /// The parse error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The output directory holds something this run must not mix with.
-    #[error("{}: {message}", path.display())]
-    Conflict {
-        /// The output directory.
-        path: PathBuf,
-        /// What is there and what to do.
-        message: String,
-    },
+    /// A manifest could not be read, or a result folder holds something else.
+    #[error(transparent)]
+    Identities(#[from] fs_identities::Error),
 }
 
 /// Result type of this crate.

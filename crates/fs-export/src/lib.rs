@@ -1,36 +1,25 @@
-//! From a cache of faces to identities on disk.
+//! Identities rendered for people and for face swapping: the only crate here that
+//! decodes photos for output.
 //!
-//! - [`faces`]: the cache's faces as rows for clustering, in a stable order.
-//! - [`raw`]: `cluster` — raw clusters (`person_NNN/`, `_singletons/`, `_noface/`).
-//! - [`refine`]: quality-gated facesets (`faceset_NNN/`).
-//! - [`extend`]: fold new faces into an existing result without renumbering.
-//! - [`dedup`]: byte-identical and near-duplicate groups.
-//! - [`discover`]: new identities from one source, beside known ones.
-//! - [`report`]: the HTML review page of a `run`.
 //! - [`swap`]: `export-swap` — ranked single-face PNG crops and `.fsz` bundles (the
-//!   library crate `fs-library` owns the folder they go into).
-//! - [`manifest`], [`materialize`]: the JSON manifests and the files behind them,
-//!   written atomically; source photos are only ever read.
+//!   library crate `fs-library` owns the folder they go into), and the roop crop check.
+//! - [`report`]: the HTML review page of a `run`.
 //!
-//! ```no_run
-//! use fs_export::raw::{cluster_cache, ClusterOptions};
-//! let cache = fs_cache::Cache::open_read_only("photos.fsc")?;
-//! let manifest = cluster_cache(&cache, &ClusterOptions::default());
-//! println!("{} people", manifest.clusters.len());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Which faces form an identity is `fs-identities`' work; source photos are only read.
 #![warn(missing_docs)]
 
-pub mod dedup;
-pub mod discover;
 mod error;
-pub mod extend;
-pub mod faces;
-pub mod manifest;
-pub mod materialize;
-pub mod raw;
-pub mod refine;
 pub mod report;
 pub mod swap;
 
 pub use error::{Error, Result};
+
+/// Replaces `path` with `bytes` atomically and durably.
+pub(crate) fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    fs_cache::atomic::write(path, bytes).map_err(error::io_err(path, "write"))
+}
+
+/// [`write_file`], unless `path` already holds exactly `bytes` (then it is not touched).
+pub(crate) fn write_if_changed(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    fs_cache::atomic::write_if_changed(path, bytes).map_err(error::io_err(path, "write"))
+}

@@ -11,49 +11,11 @@ use std::path::{Path, PathBuf};
 
 use fs_cache::{Cache, FaceKey, ImageRecord};
 
-use crate::dedup::DuplicateReport;
 use crate::error::{Result, io_err};
-use crate::faces::FaceRow;
-use crate::manifest::{self, RawManifest};
 use crate::swap::{CropSource, FacesetExport, other_faces};
-
-/// Where `run` puts each part, relative to its OUT.
-#[derive(Clone, Debug)]
-pub struct RunLayout {
-    /// The run's output directory.
-    pub root: PathBuf,
-}
-
-impl RunLayout {
-    /// The layout under `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-    /// `cache.fsc`.
-    pub fn cache(&self) -> PathBuf {
-        self.root.join("cache.fsc")
-    }
-    /// `raw/` (cluster).
-    pub fn raw(&self) -> PathBuf {
-        self.root.join("raw")
-    }
-    /// `facesets/` (refine).
-    pub fn facesets(&self) -> PathBuf {
-        self.root.join("facesets")
-    }
-    /// `facesets_swap_ready/` (export-swap).
-    pub fn swap(&self) -> PathBuf {
-        self.root.join("facesets_swap_ready")
-    }
-    /// `report.html`.
-    pub fn report(&self) -> PathBuf {
-        self.root.join("report.html")
-    }
-    /// `report_assets/`.
-    pub fn assets(&self) -> PathBuf {
-        self.root.join("report_assets")
-    }
-}
+use fs_identities::dedup::DuplicateReport;
+use fs_identities::faces::FaceRow;
+use fs_identities::manifest::{self, RawManifest};
 
 const THUMB: u32 = 128;
 
@@ -63,13 +25,34 @@ struct Listed {
     facesets: Vec<FacesetExport>,
 }
 
-/// Writes `report.html` (and its thumbnails) for a `run` directory.
-pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
-    let swap: Listed = manifest::read(&layout.swap().join(crate::swap::SWAP_MANIFEST))?;
-    let raw: Option<RawManifest> = manifest::read(&layout.raw().join(manifest::RAW_MANIFEST)).ok();
-    let dups: Option<DuplicateReport> =
-        manifest::read(&crate::dedup::report_path(&layout.cache())).ok();
-    let assets = layout.assets();
+/// What a report shows and where it goes. The page links to the library's crops by
+/// `library`'s folder name, so the page lies beside the library.
+#[derive(Clone, Debug)]
+pub struct ReportPaths {
+    /// The page (`report.html`).
+    pub page: PathBuf,
+    /// Its thumbnails (`report_assets/`).
+    pub assets: PathBuf,
+    /// The library folder (`facesets_swap_ready/`).
+    pub library: PathBuf,
+    /// The raw clusters (for the singletons), when there are any.
+    pub raw_manifest: PathBuf,
+    /// The duplicates report, when there is one.
+    pub duplicates: PathBuf,
+}
+
+/// Writes the page (and its thumbnails) for the faces of `cache`; returns its path.
+pub fn write_report(paths: &ReportPaths, cache: &Cache) -> Result<PathBuf> {
+    let swap: Listed = manifest::read(&paths.library.join(crate::swap::SWAP_MANIFEST))?;
+    let raw: Option<RawManifest> = manifest::read(&paths.raw_manifest).ok();
+    let dups: Option<DuplicateReport> = manifest::read(&paths.duplicates).ok();
+    let library = escape(
+        &paths
+            .library
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    );
+    let assets = paths.assets.clone();
     fs::create_dir_all(&assets).map_err(io_err(&assets, "create report assets"))?;
 
     let mut html = String::new();
@@ -85,13 +68,13 @@ pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
          <p>{} identities exported from <code>{}</code>.</p>\n",
         exported.len(),
         exported.len(),
-        escape(&layout.cache().to_string_lossy())
+        escape(&cache.path().to_string_lossy())
     );
     for faceset in &exported {
         let _ = write!(
             html,
             "<section class=\"identity\" data-name=\"{0}\"><h2>{0}</h2><p>{1} crops · mean quality {2:.2} · \
-             <a href=\"facesets_swap_ready/{0}/{3}\">{3}</a></p><div class=\"sheet\">",
+             <a href=\"{library}/{0}/{3}\">{3}</a></p><div class=\"sheet\">",
             escape(&faceset.name),
             faceset.faces.len(),
             faceset.mean_quality,
@@ -100,7 +83,7 @@ pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
         for face in &faceset.faces {
             let _ = write!(
                 html,
-                "<figure><img src=\"facesets_swap_ready/{}/{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"><figcaption>#{} · {:.2}</figcaption></figure>",
+                "<figure><img src=\"{library}/{}/{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"><figcaption>#{} · {:.2}</figcaption></figure>",
                 escape(&faceset.name),
                 escape(&face.png),
                 face.rank,
@@ -166,9 +149,8 @@ pub fn write_report(layout: &RunLayout, cache: &Cache) -> Result<PathBuf> {
     }
     html.push_str(SCRIPT);
     html.push_str("</body></html>\n");
-    let path = layout.report();
-    manifest::write_bytes_atomically(&path, html.as_bytes())?;
-    Ok(path)
+    crate::write_file(&paths.page, html.as_bytes())?;
+    Ok(paths.page.clone())
 }
 
 /// A small crop of one face in `report_assets/`, returned as a page-relative URL.
@@ -232,7 +214,7 @@ fn save_png(img: &image::RgbImage, target: &Path) -> Result<()> {
             action: "encode thumbnail",
             source: std::io::Error::other(e),
         })?;
-    manifest::write_bytes_atomically(target, &png)
+    crate::write_file(target, &png)
 }
 
 fn escape(s: &str) -> String {

@@ -33,10 +33,10 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::DedupOptions;
 use crate::error::{Error, Result, io_err};
-use crate::faces::FaceRow;
-use crate::manifest::{self, RawManifest};
+use fs_identities::dedup::DedupOptions;
+use fs_identities::faces::FaceRow;
+use fs_identities::manifest::RawManifest;
 
 /// Options of `export-swap`; the distances by default are the default pack's
 /// ([`SwapOptions::at`] takes another pack's), the rest the original tool's.
@@ -150,7 +150,7 @@ pub struct FacesetExport {
 #[derive(Clone, Debug)]
 pub struct ExportRequest<'a> {
     /// The faceset (name and faces).
-    pub faceset: &'a crate::manifest::Faceset,
+    pub faceset: &'a fs_identities::manifest::Faceset,
     /// Its folder, relative to OUT (usually the name).
     pub dir: String,
     /// Stem of the bundle files (usually the name; a label for hand-sorted imports).
@@ -375,7 +375,7 @@ pub fn export_faceset(
         let row = present[i].0;
         let name = png_name(&row.key);
         if new {
-            manifest::write_bytes_atomically(&dir.join(&name), &bytes)?;
+            crate::write_file(&dir.join(&name), &bytes)?;
         }
         export.faces.push(ExportedFace {
             rank: export.faces.len(),
@@ -417,7 +417,7 @@ struct Selection<'f, 'a> {
 /// excepted), the size gate, then visual duplicates of a better face.
 fn select<'f, 'a>(
     faces: &'f CacheFaces<'a>,
-    faceset: &'f crate::manifest::Faceset,
+    faceset: &'f fs_identities::manifest::Faceset,
     chosen: &std::collections::BTreeSet<String>,
     options: &SwapOptions,
 ) -> Selection<'f, 'a> {
@@ -512,7 +512,7 @@ fn select<'f, 'a>(
 /// drop), for making their crops ahead ([`prepare_crops`]).
 pub fn exported_keys(
     faces: &CacheFaces<'_>,
-    faceset: &crate::manifest::Faceset,
+    faceset: &fs_identities::manifest::Faceset,
     options: &SwapOptions,
 ) -> Vec<String> {
     let selection = select(faces, faceset, &std::collections::BTreeSet::new(), options);
@@ -543,7 +543,7 @@ pub fn write_views(out: &Path, export: &FacesetExport, top_n: usize, bundles: bo
             (&export.all_bundle, &pngs[..]),
         ] {
             let path = dir.join(bundle);
-            manifest::write_bytes_if_changed(&path, &bundle_bytes(&path, crops)?)?;
+            crate::write_if_changed(&path, &bundle_bytes(&path, crops)?)?;
         }
     } else {
         for bundle in [&export.top_bundle, &export.all_bundle] {
@@ -558,7 +558,7 @@ pub fn write_views(out: &Path, export: &FacesetExport, top_n: usize, bundles: bo
     }
     let mut json = serde_json::to_vec_pretty(export).expect("a manifest always serialises");
     json.push(b'\n');
-    manifest::write_bytes_if_changed(&dir.join(SWAP_MANIFEST), &json)
+    crate::write_if_changed(&dir.join(SWAP_MANIFEST), &json)
 }
 
 /// Crops an export lists that are not in its folder (or are not PNGs any more).
@@ -598,7 +598,7 @@ pub fn remake_crops(
         match render_crop(k.image, k.index, options, check) {
             Rendered::Png(png) => {
                 fs::create_dir_all(&dir).map_err(io_err(&dir, "create faceset directory"))?;
-                manifest::write_bytes_atomically(&dir.join(png_name(&key)), &png)?;
+                crate::write_file(&dir.join(png_name(&key)), &png)?;
             }
             Rendered::Unreadable(path, why) => {
                 failed.push((key, format!("{}: {why}", path.display())));
@@ -642,9 +642,7 @@ pub fn prepare_crops(
         .filter(|key| {
             let k = &faces.0[**key];
             match render_crop(k.image, k.index, options, check) {
-                Rendered::Png(png) => {
-                    manifest::write_bytes_atomically(&dir.join(png_name(key)), &png).is_ok()
-                }
+                Rendered::Png(png) => crate::write_file(&dir.join(png_name(key)), &png).is_ok(),
                 _ => false,
             }
         })
@@ -697,7 +695,7 @@ pub fn rescue_candidates(
             Rendered::Png(png) => {
                 fs::create_dir_all(&dir).map_err(io_err(&dir, "create candidates directory"))?;
                 let file = png_name(&row.key);
-                manifest::write_bytes_atomically(&dir.join(&file), &png)?;
+                crate::write_file(&dir.join(&file), &png)?;
                 candidates.push(Candidate {
                     faceset: name.clone(),
                     png: format!("{CANDIDATES}/{name}/{file}"),
@@ -1031,7 +1029,7 @@ fn resize_lanczos(img: &RgbImage, side: u32) -> RgbImage {
 /// A plain zip of PNGs named `0.png`, `1.png`, … in order, stored uncompressed (PNG is
 /// compressed already), written to a temp file and renamed into place.
 pub fn write_bundle(path: &Path, pngs: &[Vec<u8>]) -> Result<()> {
-    manifest::write_bytes_atomically(path, &bundle_bytes(path, pngs)?)
+    crate::write_file(path, &bundle_bytes(path, pngs)?)
 }
 
 /// The bytes of the bundle `path` would hold.

@@ -173,6 +173,17 @@ impl Noise {
     }
 }
 
+/// Where the tests find the runtime and the models: what the `face-sets` binary would
+/// use in this process (its variables, else the defaults). The harness is part of each
+/// test binary, so it reads the environment as the binary does.
+pub fn locations() -> fs_packs::Locations {
+    use fs_packs::locations::{MODELS_VARIABLE, RUNTIME_VARIABLE};
+    fs_packs::Locations::with_overrides(
+        std::env::var_os(MODELS_VARIABLE),
+        std::env::var_os(RUNTIME_VARIABLE),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,7 +130,7 @@ pub struct State {
 }
 
 /// What a run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StageSummary {
     /// Photos and videos the key can see.
     pub seen: usize,
@@ -153,6 +153,32 @@ pub struct StageSummary {
     pub small_face: usize,
     /// Assets that failed (left for the next run), with why.
     pub errors: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for StageSummary {
+    #[expect(clippy::cast_precision_loss, reason = "megabytes for display")]
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} IMAGE assets seen ({} done before); {} staged ({:.1} MB; {} as Immich's \
+             rendering of an unreadable original); {} byte-deduped against caches, {} \
+             internal byte-duplicates; skipped {} no-face, {} small-face; {} errors",
+            self.seen,
+            self.already_done,
+            self.staged,
+            self.bytes as f64 / 1e6,
+            self.renderings,
+            self.deduped_against_cache,
+            self.deduped_internal,
+            self.no_face,
+            self.small_face,
+            self.errors.len()
+        )?;
+        for (id, message) in &self.errors {
+            write!(f, "\n  asset {id}: {message}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Immich's asset type of a video: staged as Immich's still of it, since the pipeline

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use fs_cache::Cache;
-use fs_export::faces::FaceRow;
-use fs_export::manifest::{self, Faceset};
 use fs_export::swap::{CacheFaces, ExportRequest, SwapOptions, export_faceset};
+use fs_identities::faces::FaceRow;
+use fs_identities::manifest::{self, Faceset};
 
 use crate::review::{self, Decision, DecisionLog, Record, Review};
 use crate::{Entry, Error, Kind, Library, Provenance, Result, now};

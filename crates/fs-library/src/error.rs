@@ -8,6 +8,9 @@ pub enum Error {
     /// Exporting a faceset failed.
     #[error(transparent)]
     Export(#[from] fs_export::Error),
+    /// A manifest could not be read or written.
+    #[error(transparent)]
+    Identities(#[from] fs_identities::Error),
     /// A file of the library could not be read or written.
     #[error("{}: cannot {action}", path.display())]
     Io {

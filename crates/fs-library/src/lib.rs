@@ -28,7 +28,6 @@
 
 mod decide;
 mod error;
-pub mod grow;
 mod legacy;
 mod lock;
 pub mod review;
@@ -41,12 +40,12 @@ use std::path::{Path, PathBuf};
 use fs_cache::{Cache, FaceKey, ModelId};
 use fs_cluster::Embeddings;
 use fs_cluster::centroid::centroid;
-use fs_export::faces::FaceRow;
-use fs_export::manifest::{self, Faceset, RawManifest, RefineManifest};
 use fs_export::swap::{
     CacheFaces, Candidate, CropCheck, ExportOutcome, ExportRequest, FacesetExport, SWAP_MANIFEST,
     SwapOptions, export_faceset, rescue_candidates,
 };
+use fs_identities::faces::FaceRow;
+use fs_identities::manifest::{self, Faceset, RawManifest, RefineManifest};
 use serde::{Deserialize, Serialize};
 
 pub use decide::{Applied, MAX_LABEL_CHARS, check_label};
@@ -855,7 +854,7 @@ impl Library {
             let chosen = review.exempt_from_outlier_gate();
             let renamed = Faceset {
                 name: name.clone(),
-                images: fs_export::faces::distinct_images(&members),
+                images: fs_identities::faces::distinct_images(&members),
                 faces: members,
                 ..faceset.clone()
             };
@@ -1032,10 +1031,9 @@ pub fn crop_check_for(
 ) -> Result<CropCheck> {
     let setup = |e: String| Error::CropCheck(e);
     fs_detect::runtime::init(&locations.runtime).map_err(|e| setup(e.to_string()))?;
-    let pack = fs_embed::pack::ModelPack::from_dir(
-        locations.pack_for(cache.model().map(|m| m.pack.as_str())),
-    )
-    .map_err(|e| setup(e.to_string()))?;
+    let pack =
+        fs_packs::ModelPack::from_dir(locations.pack_for(cache.model().map(|m| m.pack.as_str())))
+            .map_err(|e| setup(e.to_string()))?;
     CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
 }
 
@@ -1093,7 +1091,7 @@ fn is_copy_of_any(
 /// Whether the face `key` is a copy of the face `of` (another face, as alike as
 /// `dedup`'s near-duplicates).
 pub(crate) fn is_copy(faces: &CacheFaces<'_>, key: &str, of: &str) -> bool {
-    let similarity = fs_export::dedup::DedupOptions::default().face_similarity;
+    let similarity = fs_identities::dedup::DedupOptions::default().face_similarity;
     key != of && faces.alike(key, of, similarity)
 }
 

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use fs_export::faces::FaceRow;
+use fs_identities::faces::FaceRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};

@@ -688,5 +688,9 @@ fn remove_file(path: &Path) -> Result<()> {
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    Ok(fs_export::manifest::write_bytes_if_changed(path, bytes)?)
+    fs_cache::atomic::write_if_changed(path, bytes).map_err(|source| crate::Error::Io {
+        path: path.to_path_buf(),
+        action: "write",
+        source,
+    })
 }

@@ -3,6 +3,7 @@
 //! - [`catalogue`]: the model files this project knows by name, by role, with the
 //!   SHA-256 each is pinned to.
 //! - [`locations`]: where the ONNX Runtime library and the packs are installed.
+//! - [`pack`]: one installed pack's files, by role, and the id of the embeddings it makes.
 //! - [`thresholds`]: the distance defaults of each pack's embedding space.
 //!
 //! A small crate with no model runtime in it, so that installing (`cargo xtask setup`)
@@ -18,8 +19,10 @@
 
 pub mod catalogue;
 pub mod locations;
+pub mod pack;
 pub mod thresholds;
 
 pub use catalogue::DEFAULT_PACK;
 pub use locations::Locations;
+pub use pack::{ModelPack, PackError};
 pub use thresholds::Thresholds;

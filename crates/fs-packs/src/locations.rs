@@ -10,9 +10,11 @@
 //!   models/buffalo_l/{det_10g,w600k_r50,2d106det,1k3d68}.onnx   (optional)
 //! ```
 //!
-//! `FACE_SETS_MODELS` overrides the models directory and `ORT_DYLIB_PATH` the library;
-//! only [`Locations::from_env`] reads them, so embedding programs can pass their own.
+//! A program may let [`MODELS_VARIABLE`] override the models directory and
+//! [`RUNTIME_VARIABLE`] the library: it reads them and passes the values to
+//! [`Locations::with_overrides`] (libraries never read the environment).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::catalogue::DEFAULT_PACK;
@@ -31,6 +33,13 @@ pub fn runtime_file_name() -> String {
     }
 }
 
+/// The environment variable the `face-sets` binary reads for the models directory.
+pub const MODELS_VARIABLE: &str = "FACE_SETS_MODELS";
+
+/// The environment variable the `face-sets` binary reads for the ONNX Runtime library
+/// (the name `ort` itself uses).
+pub const RUNTIME_VARIABLE: &str = "ORT_DYLIB_PATH";
+
 /// Resolved install locations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locations {
@@ -38,6 +47,17 @@ pub struct Locations {
     pub models: PathBuf,
     /// The ONNX Runtime shared library.
     pub runtime: PathBuf,
+    /// Whether `runtime` was given rather than the default: a given library is always
+    /// the one loaded, never the GPU build beside the default.
+    pub runtime_given: bool,
+}
+
+impl Default for Locations {
+    /// The defaults under [`Locations::default_home`] (`.face-sets` where the platform
+    /// has no data directory).
+    fn default() -> Self {
+        Self::with_overrides(None, None)
+    }
 }
 
 impl Locations {
@@ -50,20 +70,18 @@ impl Locations {
     pub fn new(home: &Path, models: Option<PathBuf>, runtime: Option<PathBuf>) -> Self {
         Self {
             models: models.unwrap_or_else(|| home.join("models")),
+            runtime_given: runtime.is_some(),
             runtime: runtime.unwrap_or_else(|| home.join("runtime").join(runtime_file_name())),
         }
     }
 
-    /// Locations from `FACE_SETS_MODELS` and `ORT_DYLIB_PATH` (when set and non-empty),
-    /// else the defaults. For binaries, tests and tools, not for library code.
-    pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+    /// The defaults, with the models directory and the runtime library a program was
+    /// given (the values of [`MODELS_VARIABLE`] and [`RUNTIME_VARIABLE`], say); empty
+    /// values count as not given.
+    pub fn with_overrides(models: Option<OsString>, runtime: Option<OsString>) -> Self {
+        let given = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
         let home = Self::default_home().unwrap_or_else(|| PathBuf::from(".face-sets"));
-        Self::new(&home, var("FACE_SETS_MODELS"), var("ORT_DYLIB_PATH"))
+        Self::new(&home, given(models), given(runtime))
     }
 
     /// The pack a new cache is embedded with when none is named: always `buffalo_s`, so

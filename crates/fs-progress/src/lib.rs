@@ -68,6 +68,9 @@ pub trait Progress: Sync {
     fn failed(&self, _item: &Path, _message: &str) {}
     /// The phase is over.
     fn finish(&self, _phase: Phase) {}
+    /// A line worth telling the person waiting (which execution provider runs, which
+    /// distances apply, what opening the library put right); not an error.
+    fn note(&self, _line: &str) {}
 }
 
 /// Reports nothing.

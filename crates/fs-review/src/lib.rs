@@ -39,8 +39,8 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use fs_cache::Cache;
-use fs_export::manifest::RawManifest;
 use fs_export::swap::SwapOptions;
+use fs_identities::manifest::RawManifest;
 use fs_library::{Decision, Library};
 use serde::Deserialize;
 use serde_json::json;
@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// The clusters manifest (for the singletons) could not be read.
     #[error(transparent)]
-    Raw(#[from] fs_export::Error),
+    Raw(#[from] fs_identities::Error),
     /// No randomness for the token, or no thread for the server.
     #[error("cannot start the server: {0}")]
     Start(String),
@@ -303,9 +303,9 @@ impl Inner {
     }
 }
 
-fn read_raw(path: Option<&std::path::Path>) -> Result<Option<RawManifest>, fs_export::Error> {
+fn read_raw(path: Option<&std::path::Path>) -> Result<Option<RawManifest>, fs_identities::Error> {
     path.filter(|p| p.is_file())
-        .map(fs_export::manifest::read)
+        .map(fs_identities::manifest::read)
         .transpose()
 }
 

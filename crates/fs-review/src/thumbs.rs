@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_export::faces::FaceRow;
+use fs_identities::faces::FaceRow;
 use image::RgbImage;
 
 /// Side of a thumbnail, in pixels (the page shows them at 96 CSS px; this is sharp on
@@ -120,10 +120,7 @@ fn encode(pixels: &RgbImage) -> Option<Vec<u8>> {
 fn keep(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("a thumbnail lies in a folder");
     std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut file, bytes)?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    fs_cache::atomic::write(path, bytes)
 }
 
 #[cfg(test)]

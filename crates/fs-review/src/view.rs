@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use fs_cache::Cache;
-use fs_export::faces::FaceRow;
-use fs_export::manifest::RawManifest;
+use fs_identities::faces::FaceRow;
+use fs_identities::manifest::RawManifest;
 use fs_library::{Entry, Library};
 use serde_json::{Value, json};
 

@@ -13,10 +13,10 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, Result, bail};
 use fs_packs::locations::Locations;
 
-use crate::{CP311_MANYLINUX_2_28, PinnedWheel, pip_download_from, write_atomically};
+use crate::{CP311_MANYLINUX_2_28, PinnedWheel, Pip, write_atomically};
 
 /// What one GPU kind installs.
 pub(crate) struct GpuPlan {
@@ -111,9 +111,9 @@ fn nvidia(
 pub(crate) fn install(
     plan: &GpuPlan,
     locations: &Locations,
-    index: Option<&str>,
+    pip: &Pip<'_>,
     report: &dyn Fn(&str),
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let runtime = locations.gpu_runtime(plan.kind);
     let libraries = locations.gpu_libraries(plan.kind);
     let folder = runtime
@@ -122,17 +122,12 @@ pub(crate) fn install(
         .to_path_buf();
     // Every wheel is fetched and checked before anything is written.
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download_from(&plan.runtime, tmp.path(), index, report)?;
+    let wheel = pip.download(&plan.runtime, tmp.path(), report)?;
     let library_wheels = plan
         .libraries
         .iter()
-        .map(|pinned| {
-            Ok((
-                pinned,
-                pip_download_from(pinned, tmp.path(), index, report)?,
-            ))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(|pinned| Ok((pinned, pip.download(pinned, tmp.path(), report)?)))
+        .collect::<Result<Vec<_>>>()?;
     let written = extract(&wheel, |name| {
         name.strip_prefix("onnxruntime/capi/")
             .filter(|rest| rest.starts_with("lib") && !rest.contains('/'))
@@ -165,7 +160,7 @@ pub(crate) fn install(
 }
 
 /// Writes every member of `wheel` that `target` maps to a path; returns the paths.
-fn extract(wheel: &Path, target: impl Fn(&str) -> Option<PathBuf>) -> anyhow::Result<Vec<PathBuf>> {
+fn extract(wheel: &Path, target: impl Fn(&str) -> Option<PathBuf>) -> Result<Vec<PathBuf>> {
     let file = fs::File::open(wheel).with_context(|| format!("cannot open {}", wheel.display()))?;
     let mut archive = zip::ZipArchive::new(file)
         .with_context(|| format!("{} is not a wheel", wheel.display()))?;
@@ -304,7 +299,10 @@ mod tests {
         install(
             &plan(Box::leak(cudnn_sha.into_boxed_str())),
             &locations,
-            Some(&url),
+            &Pip {
+                python: "python3",
+                index: Some(&url),
+            },
             &|_| {},
         )
         .unwrap();
@@ -327,7 +325,10 @@ mod tests {
         let err = install(
             &plan("0".repeat(64).leak()),
             &locations,
-            Some(&url),
+            &Pip {
+                python: "python3",
+                index: Some(&url),
+            },
             &|_| {},
         )
         .unwrap_err()

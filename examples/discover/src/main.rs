@@ -29,9 +29,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use fs_cache::Cache;
-use fs_export::discover::{DiscoverOptions, discover, under_root};
-use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
+use fs_identities::discover::{DiscoverOptions, discover, under_root};
+use fs_identities::gates::RefineOptions;
 use std::io::Write as _;
 
 use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
@@ -114,7 +114,10 @@ fn main() -> anyhow::Result<()> {
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
-            &fs_library::Locations::from_env(),
+            &fs_library::Locations::with_overrides(
+                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+            ),
             0,
         )?);
     }

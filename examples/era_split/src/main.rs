@@ -41,10 +41,10 @@ use fs_cache::{Cache, FaceKey, ImageRecord};
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::centroid;
 use fs_cluster::cosine_distance;
-use fs_export::discover::under_root;
-use fs_export::faces::{FaceIndex, FaceRow};
-use fs_export::refine::{RefineOptions, quality_gate};
 use fs_export::swap::SwapOptions;
+use fs_identities::discover::under_root;
+use fs_identities::faces::{FaceIndex, FaceRow};
+use fs_identities::gates::{RefineOptions, quality_gate};
 use std::io::Write as _;
 
 use fs_library::{Kind, Library, NewFaceset};
@@ -304,7 +304,10 @@ fn split(args: &SplitArgs) -> anyhow::Result<()> {
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
-            &fs_library::Locations::from_env(),
+            &fs_library::Locations::with_overrides(
+                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+            ),
             0,
         )?);
     }

@@ -41,9 +41,9 @@ use fs_cache::Cache;
 use fs_cluster::Embeddings;
 use fs_cluster::centroid::{centroid, reject_outliers};
 use fs_cluster::cosine_distance;
-use fs_export::discover::under_root;
-use fs_export::faces::{self, FaceRow};
 use fs_export::swap::SwapOptions;
+use fs_identities::discover::under_root;
+use fs_identities::faces::{self, FaceRow};
 use std::io::Write as _;
 
 use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
@@ -164,7 +164,10 @@ fn main() -> anyhow::Result<()> {
     if !args.no_crop_check && !args.dry_run {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
-            &fs_library::Locations::from_env(),
+            &fs_library::Locations::with_overrides(
+                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+            ),
             0,
         )?);
     }

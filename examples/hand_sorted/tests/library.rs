@@ -245,9 +245,8 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
     );
 
     // Every crop holds exactly one face for roop-unleashed's detector.
-    fs_detect::runtime::init(&fs_embed::locations::Locations::from_env().runtime)
-        .expect("run `cargo xtask setup`");
-    let pack = fs_embed::locations::Locations::from_env().default_pack();
+    fs_detect::runtime::init(&fs_fixtures::locations().runtime).expect("run `cargo xtask setup`");
+    let pack = fs_fixtures::locations().default_pack();
     let mut detector = fs_detect::Detector::builder(pack.join("scrfd_500m_bnkps.onnx"))
         .input_size(640)
         .shape_to_image(false)

@@ -168,10 +168,10 @@ fn hand_sorted_then_discover_then_era_split_never_renumber() {
     let facesets = manifest["facesets"].as_array().unwrap();
     assert_eq!(facesets.len(), 2);
     let mut analyzer = {
-        let loc = fs_embed::locations::Locations::from_env();
+        let loc = fs_fixtures::locations();
         fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
         fs_embed::pipeline::FaceAnalyzer::new(
-            &fs_embed::pack::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap(),
+            &fs_packs::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap(),
             640,
             2,
         )

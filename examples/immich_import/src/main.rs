@@ -38,15 +38,15 @@ use anyhow::Context;
 use clap::Parser;
 use fs_cache::Cache;
 use fs_embed::locations::Locations;
-use fs_embed::pack::ModelPack;
 use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Source};
-use fs_progress::Silent;
-use fs_export::discover::{DiscoverOptions, discover};
-use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
+use fs_identities::discover::{DiscoverOptions, discover};
+use fs_identities::gates::RefineOptions;
 use fs_immich::client::Client;
 use fs_immich::stage::{QUEUE_FILE, StageOptions};
 use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
+use fs_packs::ModelPack;
+use fs_progress::Silent;
 
 /// Import a self-hosted Immich library into the faceset library.
 #[derive(Debug, Parser)]
@@ -177,7 +177,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
 
     // 2. Embed the queue.
     let queue: Vec<PathBuf> = serde_json_paths(&options.user_dir().join(QUEUE_FILE))?;
-    let locations = Locations::from_env();
+    let locations = Locations::with_overrides(
+        std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+        std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+    );
     let selected = fs_detect::runtime::start(&locations, args.provider)?;
     log.line(&format!("embed: execution provider {}", selected.provider));
     let pack = ModelPack::from_dir(locations.default_pack())?;
@@ -226,7 +229,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if !args.no_crop_check {
         library = library.with_crop_check(fs_library::crop_check_for(
             &cache,
-            &fs_library::Locations::from_env(),
+            &fs_library::Locations::with_overrides(
+                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+            ),
             0,
         )?);
     }

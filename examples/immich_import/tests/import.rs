@@ -8,12 +8,12 @@ use std::process::Command;
 
 use fs_cache::Cache;
 use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Source};
-use fs_progress::Silent;
-use fs_export::discover::{DiscoverOptions, discover};
-use fs_export::refine::RefineOptions;
 use fs_export::swap::SwapOptions;
+use fs_identities::discover::{DiscoverOptions, discover};
+use fs_identities::gates::RefineOptions;
 use fs_immich::mock::{MockAsset, MockImmich};
 use fs_library::{Kind, Library, NewFaceset};
+use fs_progress::Silent;
 
 const KEY: &str = "sk-test-immich-import";
 
@@ -115,9 +115,9 @@ fn immich_import_finds_the_identities_the_local_pipeline_finds() {
     assert!(log.contains("discover:") && !log.contains(KEY));
 
     // The local pipeline on the same photos, through the same library code.
-    let loc = fs_embed::locations::Locations::from_env();
+    let loc = fs_fixtures::locations();
     fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
-    let pack = fs_embed::pack::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap();
+    let pack = fs_packs::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap();
     let mut analyzer = FaceAnalyzer::new(&pack, 640, 2).unwrap();
     let mut cache = Cache::open(tmp.path().join("local.fsc")).unwrap();
     fs_embed::pipeline::embed(

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use fs_embed::locations::Locations;
-use fs_embed::pack::ModelPack;
 use fs_embed::pipeline::FaceAnalyzer;
+use fs_packs::ModelPack;
 
 /// Loads ONNX Runtime and the `buffalo_s` pack, or fails with the command that installs them.
 pub fn pack() -> ModelPack {
@@ -17,7 +16,7 @@ pub fn pack() -> ModelPack {
 /// Loads ONNX Runtime and the installed pack `name`, or fails with the command that
 /// installs them.
 pub fn pack_named(name: &str) -> ModelPack {
-    let loc = Locations::from_env();
+    let loc = fs_fixtures::locations();
     fs_detect::runtime::init(&loc.runtime).unwrap_or_else(|e| {
         panic!("{e}\n(the tests need the real runtime and models: run `cargo xtask setup`)")
     });

@@ -4,8 +4,19 @@ use std::path::{Path, PathBuf};
 
 use fs_cache::ModelId;
 
-use crate::error::{Error, Result};
-pub use fs_packs::catalogue::{Architecture, KNOWN_MODELS, KnownModel, Role, pinned_sha256};
+use crate::catalogue::{Architecture, KNOWN_MODELS, Role};
+
+/// A model pack directory is missing a model, or one of its files cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("model pack {}: {message}", dir.display())]
+pub struct PackError {
+    /// The pack directory.
+    pub dir: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+type Result<T> = std::result::Result<T, PackError>;
 
 /// The model files of one pack, by role.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,9 +39,10 @@ impl ModelPack {
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         if !dir.is_dir() {
-            return Err(Error::Pack {
+            return Err(PackError {
                 dir,
-                message: "no such directory; run `face-sets setup` (`cargo xtask setup` in a checkout) or pass --models DIR".into(),
+                message: "no such directory; install the pack (`face-sets setup`) or name another"
+                    .into(),
             });
         }
         // Prefer the later pack's files when several are present (buffalo_l's over
@@ -43,7 +55,7 @@ impl ModelPack {
                 .find(|m| dir.join(m.file).is_file())
         };
         let find = |role: Role| find_in(role, None).map(|m| dir.join(m.file));
-        let missing = |role: Role, what: &str| Error::Pack {
+        let missing = |role: Role, what: &str| PackError {
             dir: dir.clone(),
             message: format!("no {what} model found (looked for {})", names_of(role)),
         };
@@ -84,7 +96,7 @@ impl ModelPack {
     }
 
     /// The id of the embeddings this pack makes: file names and SHA-256 of its detector
-    /// and recogniser, and `embedding_size` (see [`crate::arcface::Recognizer::embedding_size`]).
+    /// and recogniser, and `embedding_size` (the recogniser's output width).
     pub fn model_id(&self, embedding_size: usize) -> Result<ModelId> {
         let file_name = |p: &Path| {
             p.file_name()
@@ -103,11 +115,11 @@ impl ModelPack {
     fn sha256_of(&self, file: &Path) -> Result<String> {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
-        let mut reader = std::fs::File::open(file).map_err(|e| Error::Pack {
+        let mut reader = std::fs::File::open(file).map_err(|e| PackError {
             dir: self.dir.clone(),
             message: format!("cannot read {}: {e}", file.display()),
         })?;
-        std::io::copy(&mut reader, &mut hasher).map_err(|e| Error::Pack {
+        std::io::copy(&mut reader, &mut hasher).map_err(|e| PackError {
             dir: self.dir.clone(),
             message: format!("cannot read {}: {e}", file.display()),
         })?;

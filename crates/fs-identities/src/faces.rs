@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use fs_cache::{Cache, FaceKey};
+use fs_cache::{Cache, FaceKey, ImageOutcome};
 use fs_cluster::Embeddings;
 use serde::{Deserialize, Serialize};
 
@@ -124,4 +124,19 @@ impl FaceIndex {
             .filter_map(|k| self.by_key.get(k).copied())
             .collect()
     }
+}
+
+/// Every path of no-face and of undecodable images, sorted.
+pub(crate) fn other_images(cache: &Cache) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+    let (mut noface, mut undecodable) = (Vec::new(), Vec::new());
+    for image in cache.images() {
+        match image.outcome {
+            ImageOutcome::NoFace => noface.extend(image.all_paths().cloned()),
+            ImageOutcome::DecodeError(_) => undecodable.extend(image.all_paths().cloned()),
+            ImageOutcome::Faces(_) => {}
+        }
+    }
+    noface.sort();
+    undecodable.sort();
+    (noface, undecodable)
 }

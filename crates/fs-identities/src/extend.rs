@@ -7,20 +7,16 @@
 //! threshold. Running it again with no new photos changes nothing.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use fs_cache::Cache;
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::{assign, centroid};
 
-use crate::error::Result;
-use crate::faces::{FaceIndex, FaceRow};
-use crate::manifest::{self, Cluster, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
-use crate::materialize::Mode;
 use fs_packs::Thresholds;
 
-use crate::raw::{WriteSummary, other_images};
-use crate::refine::quality_gate;
+use crate::faces::{FaceIndex, FaceRow, other_images};
+use crate::gates::quality_gate;
+use crate::manifest::{self, Cluster, RawManifest, RefineManifest};
 
 /// Options of `extend`.
 #[derive(Clone, Debug, PartialEq)]
@@ -209,19 +205,4 @@ pub fn extend_refine(cache: &Cache, old: &RefineManifest) -> (RefineManifest, us
         faceset.images = images.len();
     }
     (manifest, joined)
-}
-
-/// Writes an extended raw result over its old one: new files are added, the manifest
-/// is replaced atomically.
-pub fn write_raw(out: &Path, manifest: &RawManifest, mode: Mode) -> Result<WriteSummary> {
-    let summary = crate::raw::place_all(out, manifest, mode)?;
-    manifest::write_atomically(&out.join(RAW_MANIFEST), manifest)?;
-    Ok(summary)
-}
-
-/// Writes an extended refine result over its old one.
-pub fn write_refine(out: &Path, manifest: &RefineManifest, mode: Mode) -> Result<WriteSummary> {
-    let summary = crate::refine::place_all(out, manifest, mode)?;
-    manifest::write_atomically(&out.join(REFINE_MANIFEST), manifest)?;
-    Ok(summary)
 }

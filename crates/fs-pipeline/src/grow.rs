@@ -1,7 +1,7 @@
 //! The identity stages of `face-sets run`, as one function: cluster (or extend) the
 //! cache, refine (or extend) the facesets, and on a re-run discover the new people among
 //! faces that joined no identity, so a person first seen in a later batch gets a
-//! faceset. The library is grown from the result with [`crate::Library::refresh_refined`].
+//! faceset. The library is grown from the result with [`Library::refresh_refined`].
 //!
 //! ```text
 //! first run:  cluster → refine                       (facesets numbered from 001)
@@ -11,19 +11,22 @@
 use std::collections::HashSet;
 
 use fs_cache::Cache;
-use fs_progress::Progress;
-use fs_export::discover::{DiscoverOptions, discover_indexed};
-use fs_export::extend::{ExtendOptions, extend_raw, extend_refine, write_raw, write_refine};
-use fs_export::faces::FaceIndex;
-use fs_export::manifest::{
+use fs_identities::cluster::{ClusterOptions, cluster_cache_reporting};
+use fs_identities::discover::{DiscoverOptions, discover_indexed};
+use fs_identities::extend::{ExtendOptions, extend_raw, extend_refine};
+use fs_identities::faces::FaceIndex;
+use fs_identities::gates::RefineOptions;
+use fs_identities::manifest::{
     self, Faceset, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest,
 };
-use fs_export::materialize::Mode;
-use fs_export::raw::{ClusterOptions, cluster_cache_reporting};
-use fs_export::refine::{RefineOptions, refine_cache_reporting};
-use fs_export::report::RunLayout;
+use fs_identities::materialize::{Mode, Over, write_raw, write_refine};
+use fs_identities::refine::refine_cache_reporting;
+use fs_library::Library;
+use fs_progress::Progress;
 
-use crate::{Library, Result};
+use crate::layout::RunLayout;
+
+use crate::Result;
 
 /// Options of the identity stages.
 #[derive(Clone, Debug, Default)]
@@ -67,11 +70,11 @@ pub fn identities(
     let raw = if raw_path.is_file() {
         let old: RawManifest = manifest::read(&raw_path)?;
         let (raw, _) = extend_raw(cache, &old, &options.extend);
-        write_raw(&layout.raw(), &raw, options.materialize)?;
+        write_raw(&layout.raw(), &raw, options.materialize, Over::Earlier)?;
         raw
     } else {
         let raw = cluster_cache_reporting(cache, &options.cluster, progress);
-        fs_export::raw::write(&layout.raw(), &raw, options.materialize)?;
+        write_raw(&layout.raw(), &raw, options.materialize, Over::Nothing)?;
         raw
     };
     let mut discovered = Vec::new();
@@ -79,11 +82,21 @@ pub fn identities(
         let old: RefineManifest = manifest::read(&refine_path)?;
         let (mut refine, _) = extend_refine(cache, &old);
         discovered = discover_new(cache, &mut refine, library, &options.discover)?;
-        write_refine(&layout.facesets(), &refine, options.materialize)?;
+        write_refine(
+            &layout.facesets(),
+            &refine,
+            options.materialize,
+            Over::Earlier,
+        )?;
         refine
     } else {
         let refine = refine_cache_reporting(cache, &options.refine, progress);
-        fs_export::refine::write(&layout.facesets(), &refine, options.materialize)?;
+        write_refine(
+            &layout.facesets(),
+            &refine,
+            options.materialize,
+            Over::Nothing,
+        )?;
         refine
     };
     Ok(Grown {
@@ -142,7 +155,7 @@ fn discover_new(
             names.push(name.clone());
             Faceset {
                 name,
-                images: fs_export::faces::distinct_images(&c.survivors),
+                images: fs_identities::faces::distinct_images(&c.survivors),
                 faces: c.survivors.clone(),
                 dropped: Vec::new(),
             }

@@ -1,10 +1,19 @@
-//! Putting photos into result folders: copies, hard links or symlinks, named after the
-//! flattened absolute source path. Sources are only read.
+//! Result folders: photos put in by copy, hard link or symlink, named after the
+//! flattened absolute source path (sources are only read), and the one writer of each
+//! result's manifest ([`write_raw`], [`write_refine`]).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, io_err};
+use crate::faces::FaceRow;
+use crate::manifest::{self, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
+
+/// The folder of a raw result's faces that joined no cluster.
+pub const SINGLETONS: &str = "_singletons";
+/// The folder of a raw result's photos without a face.
+pub const NOFACE: &str = "_noface";
 
 /// How a photo appears in a result folder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,6 +91,98 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
 #[cfg(windows)]
 fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_file(target, link)
+}
+
+/// What writing a result did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Files placed this run.
+    pub placed: usize,
+    /// Files already there.
+    pub existing: usize,
+}
+
+/// What `out` may hold before a result is written to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Over {
+    /// Nothing, or this exact result (then files are only added if missing); anything
+    /// else is refused with [`crate::Error::Conflict`].
+    Nothing,
+    /// An earlier result this one extends: new files are added, the manifest replaced.
+    Earlier,
+}
+
+/// Writes a `cluster` result: `person_NNN/`, `_singletons/`, `_noface/` and
+/// `manifest.json` under `out`. The only writer of a raw manifest.
+pub fn write_raw(
+    out: &Path,
+    manifest: &RawManifest,
+    mode: Mode,
+    over: Over,
+) -> Result<WriteSummary> {
+    if over == Over::Nothing {
+        manifest::check_out_dir(out, RAW_MANIFEST, manifest)?;
+    }
+    let summary = place_raw(out, manifest, mode)?;
+    fs::create_dir_all(out).map_err(io_err(out, "create output directory"))?;
+    manifest::write_json(&out.join(RAW_MANIFEST), manifest)?;
+    Ok(summary)
+}
+
+/// Writes a `refine` result: `faceset_NNN/` and `refine_manifest.json` under `out`.
+/// The only writer of a refine manifest.
+pub fn write_refine(
+    out: &Path,
+    manifest: &RefineManifest,
+    mode: Mode,
+    over: Over,
+) -> Result<WriteSummary> {
+    if over == Over::Nothing {
+        manifest::check_out_dir(out, REFINE_MANIFEST, manifest)?;
+    }
+    let mut summary = WriteSummary::default();
+    for faceset in &manifest.facesets {
+        for path in unique_paths(&faceset.faces) {
+            summary.count(place(path, &out.join(&faceset.name), mode)?);
+        }
+    }
+    fs::create_dir_all(out).map_err(io_err(out, "create output directory"))?;
+    manifest::write_json(&out.join(REFINE_MANIFEST), manifest)?;
+    Ok(summary)
+}
+
+/// Places every path of every face (each photo once per folder) and of no-face photos.
+fn place_raw(out: &Path, manifest: &RawManifest, mode: Mode) -> Result<WriteSummary> {
+    let mut summary = WriteSummary::default();
+    for cluster in &manifest.clusters {
+        for path in unique_paths(&cluster.faces) {
+            summary.count(place(path, &out.join(&cluster.name), mode)?);
+        }
+    }
+    for path in unique_paths(&manifest.singletons) {
+        summary.count(place(path, &out.join(SINGLETONS), mode)?);
+    }
+    for path in &manifest.noface {
+        summary.count(place(path, &out.join(NOFACE), mode)?);
+    }
+    Ok(summary)
+}
+
+impl WriteSummary {
+    fn count(&mut self, placed: bool) {
+        if placed {
+            self.placed += 1;
+        } else {
+            self.existing += 1;
+        }
+    }
+}
+
+fn unique_paths(faces: &[FaceRow]) -> BTreeSet<&Path> {
+    faces
+        .iter()
+        .flat_map(|f| f.paths.iter().map(std::path::PathBuf::as_path))
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use fs_cluster::centroid::{assign, reject_outliers};
 use fs_packs::Thresholds;
 
 use crate::faces::{FaceIndex, FaceRow};
-use crate::refine::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
+use crate::gates::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
 
 /// Thresholds of discovery.
 #[derive(Clone, Debug, PartialEq)]

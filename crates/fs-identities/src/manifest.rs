@@ -89,7 +89,7 @@ pub struct RefineManifest {
     /// The cache refined.
     pub cache: PathBuf,
     /// The parameters used.
-    pub params: crate::refine::RefineOptions,
+    pub params: crate::gates::RefineOptions,
     /// The facesets, `faceset_001` first.
     pub facesets: Vec<Faceset>,
 }
@@ -105,30 +105,16 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
 
 /// Writes `value` as pretty JSON to a temp file beside `path`, syncs it and renames it
 /// into place, so readers see the old manifest or the new one, never half of one.
-pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut json = serde_json::to_vec_pretty(value).expect("manifests always serialise");
     json.push(b'\n');
-    write_bytes_atomically(path, &json)
-}
-
-/// Writes bytes to a temp file beside `path`, syncs it and renames it into place.
-pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs_cache::atomic::write(path, bytes).map_err(io_err(path, "write"))
-}
-
-/// [`write_bytes_atomically`], unless `path` already holds exactly `bytes` (an
-/// unchanged view is never rewritten, so its file time stays).
-pub fn write_bytes_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    write_bytes_atomically(path, bytes)
+    fs_cache::atomic::write(path, &json).map_err(io_err(path, "write"))
 }
 
 /// Checks that `out` may receive a result whose manifest is `manifest_name` with
 /// contents `new`: it is missing, empty, or already holds exactly this result (a re-run
 /// is then a no-op). Anything else is refused, never mixed.
-pub fn check_out_dir<T: DeserializeOwned + PartialEq>(
+pub(crate) fn check_out_dir<T: DeserializeOwned + PartialEq>(
     out: &Path,
     manifest_name: &str,
     new: &T,
@@ -198,7 +184,7 @@ mod tests {
         assert!(!check_out_dir(&out, "m.json", &1u32).unwrap());
         fs::create_dir(&out).unwrap();
         assert!(!check_out_dir(&out, "m.json", &1u32).unwrap());
-        write_atomically(&out.join("m.json"), &1u32).unwrap();
+        write_json(&out.join("m.json"), &1u32).unwrap();
         assert!(check_out_dir(&out, "m.json", &1u32).unwrap());
         assert!(matches!(
             check_out_dir(&out, "m.json", &2u32),

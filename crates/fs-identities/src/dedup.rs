@@ -196,3 +196,11 @@ pub fn report_path(cache: &std::path::Path) -> PathBuf {
     name.push(".duplicates.json");
     PathBuf::from(name)
 }
+
+/// Writes `report` beside `cache` (at [`report_path`]), atomically: the only writer of a
+/// duplicates report. Returns its path.
+pub fn write_report(cache: &std::path::Path, report: &DuplicateReport) -> crate::Result<PathBuf> {
+    let path = report_path(cache);
+    crate::manifest::write_json(&path, report)?;
+    Ok(path)
+}

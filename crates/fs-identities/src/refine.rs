@@ -1,0 +1,91 @@
+//! `refine`: identities you can use — merged, quality-gated and outlier-free.
+//!
+//! Initial clustering (0.55) → centroid merge (0.40) → quality gate (face short side
+//! ≥ 90 px, sharpness ≥ 40, detector score ≥ 0.6) → outlier rejection (0.55, clusters of
+//! 4 or more) → size filter (≥ 15 distinct images) → `faceset_NNN/`.
+
+use fs_cache::Cache;
+use fs_cluster::agglomerative::cluster_with;
+use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
+use fs_progress::{Progress, Silent};
+
+use crate::faces::{self, FaceRow};
+use crate::manifest::{self, DroppedFace, Faceset, RefineManifest};
+
+use crate::gates::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
+
+/// Runs the refine pipeline over every face of the cache.
+pub fn refine_cache(cache: &Cache, options: &RefineOptions) -> RefineManifest {
+    refine_cache_reporting(cache, options, &Silent)
+}
+
+/// [`refine_cache`], reporting the clustering's progress.
+pub fn refine_cache_reporting(
+    cache: &Cache,
+    options: &RefineOptions,
+    progress: &dyn Progress,
+) -> RefineManifest {
+    let (rows, embeddings) = faces::collect(cache, |_| true);
+    let clusters = cluster_with(
+        &embeddings,
+        options.initial_threshold,
+        options.graph,
+        progress,
+    );
+    let merged = merge_by_centroid(&embeddings, clusters, options.merge_threshold);
+    let mut candidates: Vec<(Vec<usize>, Vec<DroppedFace>)> = Vec::new();
+    for members in merged {
+        let mut dropped = Vec::new();
+        let gated: Vec<usize> = members
+            .into_iter()
+            .filter(|&i| match quality_gate(&rows[i], options) {
+                None => true,
+                Some(reason) => {
+                    dropped.push(DroppedFace {
+                        face: rows[i].clone(),
+                        reason,
+                    });
+                    false
+                }
+            })
+            .collect();
+        let (kept, outliers) = reject_outliers(
+            &embeddings,
+            &gated,
+            options.outlier_threshold,
+            OUTLIER_MIN_SIZE,
+        );
+        dropped.extend(outliers.into_iter().map(|i| DroppedFace {
+            face: rows[i].clone(),
+            reason: format!(
+                "outlier: farther than {} from the centroid",
+                options.outlier_threshold
+            ),
+        }));
+        if distinct_images(&kept, &rows) >= options.min_faces.max(1) {
+            candidates.push((kept, dropped));
+        }
+    }
+    // Number by size, then by first path, like raw clusters.
+    candidates.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0[0].cmp(&b.0[0])));
+    let facesets = candidates
+        .into_iter()
+        .enumerate()
+        .map(|(n, (kept, dropped))| Faceset {
+            name: manifest::numbered("faceset", n + 1),
+            images: distinct_images(&kept, &rows),
+            faces: kept.iter().map(|&i| rows[i].clone()).collect(),
+            dropped,
+        })
+        .collect();
+    RefineManifest {
+        version: manifest::VERSION,
+        cache: std::path::absolute(cache.path()).unwrap_or_else(|_| cache.path().to_path_buf()),
+        params: options.clone(),
+        facesets,
+    }
+}
+
+fn distinct_images(members: &[usize], rows: &[FaceRow]) -> usize {
+    faces::distinct_images(members.iter().map(|&i| &rows[i]))
+}
