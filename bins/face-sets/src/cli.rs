@@ -209,6 +209,24 @@ pub(crate) struct SetupArgs {
     pub(crate) index_url: Option<String>,
 }
 
+impl SetupArgs {
+    /// What to install, where this process's variables say.
+    pub(crate) fn options(self) -> fs_setup::SetupOptions {
+        use fs_packs::locations::{MODELS_VARIABLE, RUNTIME_VARIABLE};
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        fs_setup::SetupOptions {
+            home: self.home,
+            buffalo_s: self.buffalo_s,
+            buffalo_l: self.buffalo_l,
+            gpu: self.gpu,
+            index_url: self.index_url,
+            models: var(MODELS_VARIABLE).map(PathBuf::from),
+            runtime: var(RUNTIME_VARIABLE).map(PathBuf::from),
+            python: var("PYTHON").map(|p| p.to_string_lossy().into_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct CalibrateArgs {
     /// The cache holding the folders' photos.
@@ -742,6 +760,36 @@ pub(crate) struct EmbedArgs {
 }
 
 impl EmbedArgs {
+    /// What to embed: the sources, then the files `--list` names.
+    pub(crate) fn request(&self) -> anyhow::Result<fs_pipeline::stages::EmbedRequest> {
+        use fs_embed::pipeline::Source;
+        if self.sources().is_empty() && self.list.is_none() {
+            anyhow::bail!("nothing to embed: give SOURCE paths before CACHE, or --list FILE");
+        }
+        if let Some(missing) = self.sources().iter().find(|s| !s.exists()) {
+            anyhow::bail!("source {} does not exist", missing.display());
+        }
+        let mut sources: Vec<Source> = self.sources().iter().map(Source::from_path).collect();
+        if let Some(list) = &self.list {
+            // Listed files are checked one by one: a missing one is that file's error.
+            let listed = fs_pipeline::stages::read_list(list)?;
+            sources.extend(listed.into_iter().map(Source::File));
+        }
+        let mut request = fs_pipeline::stages::EmbedRequest::new(sources, self.cache());
+        request.pack.clone_from(&self.models);
+        request.det_size = self.det_size;
+        request.recover_filling_faces = !self.no_recovery;
+        let options = &mut request.options;
+        options.flush_every = self.flush_every as usize;
+        options.follow_links = self.follow;
+        options.full_decode = self.full_decode;
+        options.tool = format!("face-sets {} embed", env!("CARGO_PKG_VERSION"));
+        if let Some(n) = self.decode_threads {
+            options.decode_threads = usize::from(n);
+        }
+        Ok(request)
+    }
+
     /// The sources: every path but the last.
     pub(crate) fn sources(&self) -> &[PathBuf] {
         &self.paths[..self.paths.len() - 1]

@@ -3,14 +3,12 @@
 
 use std::fmt::Display;
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use fs_cache::Cache;
-use fs_embed::pipeline::Source;
 use fs_packs::Locations;
 use fs_packs::locations::{MODELS_VARIABLE, RUNTIME_VARIABLE};
-use fs_pipeline::stages::{self, EmbedRequest};
+use fs_pipeline::stages;
 use fs_pipeline::{Models, identities, inspect};
 use serde::Serialize;
 
@@ -23,24 +21,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
     let p = &progress;
     match cli.command {
         Command::Embed(args) => {
-            if args.sources().is_empty() && args.list.is_none() {
-                anyhow::bail!("nothing to embed: give SOURCE paths before CACHE, or --list FILE");
-            }
-            let mut sources: Vec<Source> = args.sources().iter().map(Source::from_path).collect();
-            if let Some(list) = &args.list {
-                sources.extend(stages::read_list(list)?.into_iter().map(Source::File));
-            }
-            let mut request = EmbedRequest::new(sources, args.cache());
-            request.pack.clone_from(&args.models);
-            request.det_size = args.det_size;
-            request.recover_filling_faces = !args.no_recovery;
-            request.options.flush_every = args.flush_every as usize;
-            request.options.follow_links = args.follow;
-            request.options.full_decode = args.full_decode;
-            request.options.tool = tool("embed");
-            if let Some(n) = args.decode_threads {
-                request.options.decode_threads = usize::from(n);
-            }
+            let request = args.request()?;
             let report = stages::embed(&request, &models(&args.runtime, args.threads), p)?;
             let errors = report.summary.errors.len();
             finish(bars, &report, args.json, errors)
@@ -146,17 +127,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
         Command::Review(args) => review(&args, p),
         Command::Calibrate(args) => calibrate(&args, p),
         Command::Setup(args) => {
-            let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-            let options = fs_setup::SetupOptions {
-                home: args.home,
-                buffalo_s: args.buffalo_s,
-                buffalo_l: args.buffalo_l,
-                gpu: args.gpu,
-                index_url: args.index_url,
-                models: var(MODELS_VARIABLE).map(PathBuf::from),
-                runtime: var(RUNTIME_VARIABLE).map(PathBuf::from),
-                python: var("PYTHON").map(|p| p.to_string_lossy().into_owned()),
-            };
+            let options = args.options();
             #[expect(clippy::print_stderr, reason = "setup's progress, line by line")]
             fs_setup::setup(&options, &|line| eprintln!("{line}"))?;
             Ok(ExitStatus::Success)
@@ -201,7 +172,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
 }
 
 /// Where the runtime and the packs are: this process's variables, else the defaults.
-fn locations() -> Locations {
+pub(crate) fn locations() -> Locations {
     Locations::with_overrides(
         std::env::var_os(MODELS_VARIABLE),
         std::env::var_os(RUNTIME_VARIABLE),
@@ -215,11 +186,6 @@ fn models(runtime: &RuntimeFlags, threads: Option<u16>) -> Models {
         provider: runtime.provider,
         threads: threads.map_or(0, usize::from),
     }
-}
-
-/// The program recorded in a cache's run log.
-pub(crate) fn tool(command: &str) -> String {
-    format!("face-sets {} {command}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Prints `summary` on stderr (and as JSON on stdout with `json`); the exit status
@@ -260,13 +226,7 @@ fn calibrate(
         args.false_match_rate,
         library.as_ref(),
     )
-    .with_context(|| {
-        format!(
-            "{} labelled folders in {}",
-            args.folders.len(),
-            args.cache.display()
-        )
-    })?;
+    .with_context(|| format!("{} labelled folders", args.folders.len()))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{:#}", measured.to_json())?;
@@ -274,25 +234,14 @@ fn calibrate(
         writeln!(out, "{measured}")?;
     }
     let mut err = std::io::stderr().lock();
-    let missing = measured.gathered.not_in_cache;
-    if missing > 0 {
-        let c = args.cache.display();
-        writeln!(
-            err,
-            "warning: {missing} photos under the folders are not in {c}; embed them first with `face-sets embed DIR... {c}`"
-        )?;
-    }
-    if let Some(why) = measured.calibration.too_few() {
-        writeln!(err, "warning: {why}")?;
+    for warning in measured.warnings(&args.cache) {
+        writeln!(err, "warning: {warning}")?;
     }
     if let Some(mut library) = library {
         let dir = library.dir().display().to_string();
-        if measured.calibration.too_few().is_some() && !args.force {
-            anyhow::bail!(
-                "not kept in {dir}: the folders are too few to trust (pass --force to keep them anyway)"
-            );
-        }
-        measured.keep(&cache, &mut library, args.force)?;
+        measured
+            .keep(&cache, &mut library, args.force)
+            .context("the calibration is not kept (pass --force to keep it anyway)")?;
         writeln!(
             err,
             "kept as the distance defaults of {dir} (export-swap and run use them; flags override)"
@@ -336,29 +285,8 @@ fn review(args: &crate::cli::ReviewArgs, p: &StageProgress<'_>) -> anyhow::Resul
     writeln!(std::io::stdout(), "{}", server.url())?;
     fs_progress::Progress::note(p, &format!("reviewing {} (Ctrl-C to stop)", dir.display()));
     if !args.no_open {
-        open_browser(server.url());
+        fs_review::open_in_browser(server.url());
     }
     server.wait();
     Ok(ExitStatus::Success)
-}
-
-/// Opens `url` in the desktop's browser; when there is none, the printed address is
-/// enough.
-fn open_browser(url: &str) {
-    let opener: &[&str] = if cfg!(target_os = "macos") {
-        &["open"]
-    } else if cfg!(windows) {
-        &["cmd", "/C", "start", ""]
-    } else {
-        &["xdg-open"]
-    };
-    let started = std::process::Command::new(opener[0])
-        .args(&opener[1..])
-        .arg(url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(e) = started {
-        tracing::debug!("no browser opened ({e}); open the address by hand");
-    }
 }

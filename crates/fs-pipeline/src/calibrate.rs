@@ -139,7 +139,7 @@ impl Measured {
         if let Some(why) = self.calibration.too_few().filter(|_| !force) {
             return Err(input(
                 library.dir(),
-                format!("not kept: {why}; the folders are too few to trust"),
+                format!("the folders are too few to trust: {why}"),
             ));
         }
         library.set_calibrated(Calibrated {
@@ -154,6 +154,22 @@ impl Measured {
         })?;
         library.save()?;
         Ok(())
+    }
+
+    /// What a person should know before trusting it: photos of the folders that the
+    /// cache at `cache` lacks, too few people or faces.
+    pub fn warnings(&self, cache: &Path) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let missing = self.gathered.not_in_cache;
+        if missing > 0 {
+            let c = cache.display();
+            warnings.push(format!(
+                "{missing} photos under the folders are not in {c}; embed them first with \
+                 `face-sets embed DIR... {c}`"
+            ));
+        }
+        warnings.extend(self.calibration.too_few());
+        warnings
     }
 
     /// The whole measurement as JSON.

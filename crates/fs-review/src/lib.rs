@@ -595,3 +595,24 @@ async fn crop(
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
+
+/// Opens `url` in the desktop's browser; when there is none, the printed address is
+/// enough.
+pub fn open_in_browser(url: &str) {
+    let opener: &[&str] = if cfg!(target_os = "macos") {
+        &["open"]
+    } else if cfg!(windows) {
+        &["cmd", "/C", "start", ""]
+    } else {
+        &["xdg-open"]
+    };
+    let started = std::process::Command::new(opener[0])
+        .args(&opener[1..])
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        tracing::debug!("no browser opened ({e}); open the address by hand");
+    }
+}
