@@ -44,12 +44,6 @@ pub enum Error {
         /// The version it names (`none` when it has no version).
         found: String,
     },
-    /// The detector that checks crops could not be loaded.
-    #[error(
-        "cannot load the detector that checks crops as roop-unleashed will ({0}); run \
-         `cargo xtask setup`, or pass --no-crop-check"
-    )]
-    CropCheck(String),
     /// New faces come from another model than an identity of the library.
     #[error(
         "{entry} in {} was made by {library}, but these faces come from {requested}; \

@@ -50,7 +50,6 @@ use serde::{Deserialize, Serialize};
 
 pub use decide::{Applied, MAX_LABEL_CHARS, check_label};
 pub use error::{Error, Result};
-pub use fs_packs::Locations;
 pub use fs_packs::thresholds::{Origin, Thresholds};
 pub use lock::{Holder, LOCK_FILE};
 pub use review::{Decision, DecisionLog, RejectReason, Review};
@@ -1019,22 +1018,6 @@ pub fn pack_distances(model: Option<&ModelId>) -> (Thresholds, Origin) {
         }
         None => fs_packs::thresholds::for_pack(fs_packs::DEFAULT_PACK),
     }
-}
-
-/// The [`CropCheck`] for faces of `cache`: the detector of the pack that made it (of
-/// the default pack when the cache does not say), found under `locations`. Loads ONNX
-/// Runtime from `locations` first.
-pub fn crop_check_for(
-    cache: &Cache,
-    locations: &fs_embed::locations::Locations,
-    threads: usize,
-) -> Result<CropCheck> {
-    let setup = |e: String| Error::CropCheck(e);
-    fs_detect::runtime::init(&locations.runtime).map_err(|e| setup(e.to_string()))?;
-    let pack =
-        fs_packs::ModelPack::from_dir(locations.pack_for(cache.model().map(|m| m.pack.as_str())))
-            .map_err(|e| setup(e.to_string()))?;
-    CropCheck::new(&pack.detector, threads).map_err(|e| setup(e.to_string()))
 }
 
 /// Reads a library manifest of any version this build knows.

@@ -518,26 +518,81 @@ pub(crate) fn export_at(
     models: &Models,
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
+    let LibraryAt {
+        mut library,
+        swap: options,
+        ..
+    } = ready(
+        library,
+        cache,
+        (distances, origin),
+        settings,
+        models,
+        progress,
+    )?;
+    // The photos are decoded for new crops before the library is locked.
+    library.prepare_refresh(cache, refine, &options);
+    let changes = library.refresh_refined(cache, refine, raw, &options)?;
+    library.save()?;
+    Ok(ExportReport::of(&library, changes))
+}
+
+/// A library ready for a writer to add identities to.
+#[derive(Debug)]
+pub struct LibraryAt {
+    /// The library, with its distances and, when asked, the roop crop check.
+    pub library: Library,
+    /// The distances in force (the library's or the pack's, with the overrides).
+    pub distances: fs_packs::Thresholds,
+    /// Where the defaults came from.
+    pub origin: fs_packs::thresholds::Origin,
+    /// The export options at those distances.
+    pub swap: SwapOptions,
+}
+
+/// Opens the library in `dir` for `settings.writer` to add identities of `cache` to:
+/// the distances in force said to `progress`, the lock's timeout, and the roop crop
+/// check when `settings` asks for it. What every workflow does before it adds.
+pub fn library_for(
+    dir: &Path,
+    cache: &Cache,
+    settings: &ExportSettings,
+    models: &Models,
+    progress: &dyn Progress,
+) -> Result<LibraryAt> {
+    let library = open_library(dir, &settings.writer, progress)?;
+    let at = crate::models::distances(cache, Some(&library), &settings.overrides, progress);
+    ready(library, cache, at, settings, models, progress)
+}
+
+fn ready(
+    library: Library,
+    cache: &Cache,
+    (distances, origin): (fs_packs::Thresholds, fs_packs::thresholds::Origin),
+    settings: &ExportSettings,
+    models: &Models,
+    progress: &dyn Progress,
+) -> Result<LibraryAt> {
     let library = library.with_busy_timeout(settings.lock_timeout);
     let library = if settings.crop_check {
         library.with_crop_check(models.crop_check(cache, settings.pack.as_deref(), progress)?)
     } else {
         library
     };
-    let options = SwapOptions {
+    let swap = SwapOptions {
         outlier_threshold: distances.export_outlier,
         candidate_match_threshold: distances.candidate,
         ..settings.swap.clone()
     };
-    let mut library = library.with_distances(Distances {
-        values: distances,
-        defaults: origin,
-    });
-    // The photos are decoded for new crops before the library is locked.
-    library.prepare_refresh(cache, refine, &options);
-    let changes = library.refresh_refined(cache, refine, raw, &options)?;
-    library.save()?;
-    Ok(ExportReport::of(&library, changes))
+    Ok(LibraryAt {
+        library: library.with_distances(Distances {
+            values: distances,
+            defaults: origin.clone(),
+        }),
+        distances,
+        origin,
+        swap,
+    })
 }
 
 /// `export-swap` on its own: the manifests from disk, then [`export`].

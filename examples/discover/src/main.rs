@@ -32,9 +32,12 @@ use fs_cache::Cache;
 use fs_export::swap::SwapOptions;
 use fs_identities::discover::{DiscoverOptions, discover, under_root};
 use fs_identities::gates::RefineOptions;
-use std::io::Write as _;
 
-use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
+use fs_library::{Kind, NewFaceset};
+use fs_packs::thresholds::Family;
+use fs_pipeline::Models;
+use fs_pipeline::stages::{ExportSettings, LibraryAt, library_for};
+use fs_progress::Silent;
 
 /// Discover new identities among the photos under one source folder.
 #[derive(Debug, Parser)]
@@ -90,37 +93,37 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
-    let library = Library::open(&args.swap_out)?
-        .with_writer_name("discover")
-        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
-    let (defaults, origin) = library.distances_for(cache.model());
-    let distances = Thresholds {
-        known: args.existing_threshold.unwrap_or(defaults.known),
-        cluster: args.cluster_threshold.unwrap_or(defaults.cluster),
-        ..defaults
+    let settings = ExportSettings {
+        swap: SwapOptions {
+            min_face_short: args.min_face_short,
+            ..SwapOptions::default()
+        },
+        overrides: [
+            (Family::Known, args.existing_threshold),
+            (Family::Cluster, args.cluster_threshold),
+        ]
+        .into_iter()
+        .collect(),
+        crop_check: !args.no_crop_check && !args.dry_run,
+        writer: "discover".into(),
+        ..ExportSettings::default()
     };
+    let LibraryAt {
+        mut library,
+        distances,
+        origin,
+        swap: swap_options,
+    } = library_for(
+        &args.swap_out,
+        &cache,
+        &settings,
+        &Models::default(),
+        &Silent,
+    )?;
     println!(
         "distances: known {:.2}, cluster {:.2} ({origin})",
         distances.known, distances.cluster
     );
-    let mut library = library.with_distances(Distances {
-        values: distances,
-        defaults: origin,
-    });
-    let swap_options = SwapOptions {
-        min_face_short: args.min_face_short,
-        ..SwapOptions::at(&distances)
-    };
-    if !args.no_crop_check && !args.dry_run {
-        library = library.with_crop_check(fs_library::crop_check_for(
-            &cache,
-            &fs_library::Locations::with_overrides(
-                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
-                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
-            ),
-            0,
-        )?);
-    }
     let existing: Vec<Vec<f32>> = library
         .known_identities(cache.model(), &[&cache])?
         .into_iter()

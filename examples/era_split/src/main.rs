@@ -41,11 +41,12 @@ use fs_cache::{Cache, FaceKey, ImageRecord};
 use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::centroid;
 use fs_cluster::cosine_distance;
-use fs_export::swap::SwapOptions;
 use fs_identities::discover::under_root;
 use fs_identities::faces::{FaceIndex, FaceRow};
 use fs_identities::gates::{RefineOptions, quality_gate};
-use std::io::Write as _;
+use fs_pipeline::Models;
+use fs_pipeline::stages::{ExportSettings, LibraryAt, library_for};
+use fs_progress::Silent;
 
 use fs_library::{Kind, Library, NewFaceset};
 
@@ -245,9 +246,7 @@ fn dominant_year(years: &[Option<i32>]) -> Option<i32> {
 #[expect(clippy::cast_precision_loss, reason = "histogram bin edges")]
 fn probe(args: &Common) -> anyhow::Result<()> {
     let cache = Cache::open_read_only(&args.cache)?;
-    let library = Library::open(&args.swap_out)?
-        .with_writer_name("era_split")
-        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
+    let library = Library::open(&args.swap_out)?.with_writer_name("era_split");
     let all = FaceIndex::of(&cache);
     let members = all.rows_of(
         seed_faces(&library, &args.faceset)?
@@ -297,20 +296,23 @@ fn probe(args: &Common) -> anyhow::Result<()> {
 fn split(args: &SplitArgs) -> anyhow::Result<()> {
     let common = &args.common;
     let cache = Cache::open_read_only(&common.cache)?;
-    let swap_options = SwapOptions::default();
-    let mut library = Library::open(&common.swap_out)?
-        .with_writer_name("era_split")
-        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
-    if !args.no_crop_check && !args.dry_run {
-        library = library.with_crop_check(fs_library::crop_check_for(
-            &cache,
-            &fs_library::Locations::with_overrides(
-                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
-                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
-            ),
-            0,
-        )?);
-    }
+    let settings = ExportSettings {
+        crop_check: !args.no_crop_check && !args.dry_run,
+        writer: "era_split".into(),
+        ..ExportSettings::default()
+    };
+    // The export gates at the library's distances (or the pack's), as `run` exports.
+    let LibraryAt {
+        mut library,
+        swap: swap_options,
+        ..
+    } = library_for(
+        &common.swap_out,
+        &cache,
+        &settings,
+        &Models::default(),
+        &Silent,
+    )?;
     let all = FaceIndex::of(&cache);
     let seed = all.rows_of(
         seed_faces(&library, &common.faceset)?

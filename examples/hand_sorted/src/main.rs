@@ -41,12 +41,14 @@ use fs_cache::Cache;
 use fs_cluster::Embeddings;
 use fs_cluster::centroid::{centroid, reject_outliers};
 use fs_cluster::cosine_distance;
-use fs_export::swap::SwapOptions;
 use fs_identities::discover::under_root;
 use fs_identities::faces::{self, FaceRow};
-use std::io::Write as _;
+use fs_packs::thresholds::Family;
+use fs_pipeline::Models;
+use fs_pipeline::stages::{ExportSettings, LibraryAt, library_for};
+use fs_progress::Silent;
 
-use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
+use fs_library::{Kind, NewFaceset};
 
 /// Import hand-sorted folders as identities, routing a mixed folder into them.
 #[derive(Debug, Parser)]
@@ -140,37 +142,32 @@ fn main() -> anyhow::Result<()> {
 
     let cache = Cache::open_read_only(&args.cache)
         .with_context(|| format!("cannot read {}", args.cache.display()))?;
-    let library = Library::open(&args.swap_out)?
-        .with_writer_name("hand_sorted")
-        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
-    let (defaults, origin) = library.distances_for(cache.model());
-    let route_threshold = route_threshold.unwrap_or(defaults.known);
+    let settings = ExportSettings {
+        overrides: [(Family::Known, route_threshold)].into_iter().collect(),
+        crop_check: !args.no_crop_check && !args.dry_run,
+        writer: "hand_sorted".into(),
+        ..ExportSettings::default()
+    };
+    let LibraryAt {
+        mut library,
+        distances,
+        origin,
+        swap: swap_options,
+    } = library_for(
+        &args.swap_out,
+        &cache,
+        &settings,
+        &Models::default(),
+        &Silent,
+    )?;
+    let route_threshold = distances.known;
     let centroid_passes = args
         .centroid_passes
         .clone()
-        .unwrap_or_else(|| vec![defaults.outlier, defaults.export_outlier]);
-    let distances = Thresholds {
-        known: route_threshold,
-        ..defaults
-    };
+        .unwrap_or_else(|| vec![distances.outlier, distances.export_outlier]);
     println!(
         "distances: route {route_threshold:.2}, centroid passes {centroid_passes:.2?} ({origin})"
     );
-    let mut library = library.with_distances(Distances {
-        values: distances,
-        defaults: origin,
-    });
-    let swap_options = SwapOptions::at(&distances);
-    if !args.no_crop_check && !args.dry_run {
-        library = library.with_crop_check(fs_library::crop_check_for(
-            &cache,
-            &fs_library::Locations::with_overrides(
-                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
-                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
-            ),
-            0,
-        )?);
-    }
     let (rows, embeddings) = faces::collect(&cache, |_| true);
 
     let mut identities = Vec::new();

@@ -37,15 +37,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use fs_cache::Cache;
-use fs_embed::locations::Locations;
-use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Source};
+use fs_embed::pipeline::Source;
 use fs_export::swap::SwapOptions;
 use fs_identities::discover::{DiscoverOptions, discover};
 use fs_identities::gates::RefineOptions;
 use fs_immich::client::Client;
 use fs_immich::stage::{QUEUE_FILE, StageOptions};
-use fs_library::{Distances, Kind, Library, NewFaceset, Thresholds};
-use fs_packs::ModelPack;
+use fs_library::{Kind, NewFaceset};
+use fs_packs::thresholds::Family;
+use fs_pipeline::Models;
+use fs_pipeline::stages::{EmbedRequest, ExportSettings, LibraryAt, library_for};
 use fs_progress::Silent;
 
 /// Import a self-hosted Immich library into the faceset library.
@@ -177,27 +178,18 @@ fn run(args: &Args) -> anyhow::Result<()> {
 
     // 2. Embed the queue.
     let queue: Vec<PathBuf> = serde_json_paths(&options.user_dir().join(QUEUE_FILE))?;
-    let locations = Locations::with_overrides(
-        std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
-        std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
-    );
-    let selected = fs_detect::runtime::start(&locations, args.provider)?;
-    log.line(&format!("embed: execution provider {}", selected.provider));
-    let pack = ModelPack::from_dir(locations.default_pack())?;
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let mut analyzer = FaceAnalyzer::new(&pack, 640, threads)?;
-    let mut cache = Cache::open(&args.cache)?;
-    let sources: Vec<Source> = queue.into_iter().map(Source::File).collect();
-    let embedded = fs_embed::pipeline::embed(
-        &sources,
-        &mut cache,
-        &mut analyzer,
-        &EmbedOptions {
-            tool: format!("immich_import {}", env!("CARGO_PKG_VERSION")),
-            ..EmbedOptions::default()
-        },
-        &Silent,
-    )?;
+    let models = Models {
+        provider: args.provider,
+        ..Models::default()
+    };
+    let mut request = EmbedRequest::new(queue.into_iter().map(Source::File).collect(), &args.cache);
+    request.options.tool = format!("immich_import {}", env!("CARGO_PKG_VERSION"));
+    let embedded = fs_pipeline::stages::embed(&request, &models, &Silent)?.summary;
+    log.line(&format!(
+        "embed: execution provider {}",
+        fs_detect::runtime::active_provider()
+    ));
+    let cache = Cache::open_read_only(&args.cache)?;
     log.line(&format!(
         "embed: {} images embedded, {} faces, {} errors",
         embedded.embedded,
@@ -206,36 +198,28 @@ fn run(args: &Args) -> anyhow::Result<()> {
     ));
 
     // 3. Discover against the existing identities.
-    let library = Library::open(&args.swap_out)?
-        .with_writer_name("immich_import")
-        .with_busy_notice(|h| drop(writeln!(std::io::stderr(), "library busy: {h}; waiting")));
-    let (defaults, origin) = library.distances_for(cache.model());
-    let distances = Thresholds {
-        known: args.existing_threshold.unwrap_or(defaults.known),
-        ..defaults
+    let settings = ExportSettings {
+        swap: SwapOptions {
+            min_face_short: args.min_face_short,
+            ..SwapOptions::default()
+        },
+        overrides: [(Family::Known, args.existing_threshold)]
+            .into_iter()
+            .collect(),
+        crop_check: !args.no_crop_check,
+        writer: "immich_import".into(),
+        ..ExportSettings::default()
     };
+    let LibraryAt {
+        mut library,
+        distances,
+        origin,
+        swap: swap_options,
+    } = library_for(&args.swap_out, &cache, &settings, &models, &Silent)?;
     log.line(&format!(
         "distances: known {:.2}, cluster {:.2} ({origin})",
         distances.known, distances.cluster
     ));
-    let mut library = library.with_distances(Distances {
-        values: distances,
-        defaults: origin,
-    });
-    let swap_options = SwapOptions {
-        min_face_short: args.min_face_short,
-        ..SwapOptions::at(&distances)
-    };
-    if !args.no_crop_check {
-        library = library.with_crop_check(fs_library::crop_check_for(
-            &cache,
-            &fs_library::Locations::with_overrides(
-                std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
-                std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
-            ),
-            0,
-        )?);
-    }
     let mut lookup: Vec<&Cache> = others.iter().collect();
     lookup.push(&cache);
     let existing: Vec<Vec<f32>> = library
