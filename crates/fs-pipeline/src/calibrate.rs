@@ -99,7 +99,10 @@ pub fn measure(
 ) -> Result<Measured> {
     for (label, dir) in folders {
         if !dir.is_dir() {
-            return Err(input(dir, format!("the folder of {label} does not exist")));
+            return Err(input(
+                dir,
+                format!("no such folder (given as {label}={})", dir.display()),
+            ));
         }
     }
     let dirs: Vec<PathBuf> = folders.iter().map(|(_, d)| d.clone()).collect();

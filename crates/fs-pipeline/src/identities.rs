@@ -24,6 +24,13 @@ pub fn read_cache(path: &Path) -> Result<Cache> {
     Cache::open_read_only(path).map_err(|e| input(path, format!("cannot read the cache: {e}")))
 }
 
+/// The people of `cache`: its faces clustered at the cluster distance in force (the
+/// pack's that made them, or `overrides`'), said to `progress`. Nothing is written.
+pub fn people(cache: &Cache, overrides: &Overrides, progress: &dyn Progress) -> RawManifest {
+    let (values, _) = distances(cache, None, overrides, progress);
+    cluster_cache_reporting(cache, &ClusterOptions::at(&values), progress)
+}
+
 /// What `cluster` wrote.
 #[derive(Clone, Debug, Serialize)]
 pub struct Clustered {

@@ -117,6 +117,10 @@ pub struct RunSummary {
     pub report: PathBuf,
     /// The library folder.
     pub library: PathBuf,
+    /// The model whose faces the cache holds.
+    pub model: String,
+    /// Whether the cache was new (its model chosen by this run).
+    pub new_cache: bool,
     /// Photo files found.
     pub photos: usize,
     /// Images embedded this run.
@@ -152,6 +156,9 @@ pub struct RunSummary {
 
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.new_cache {
+            writeln!(f, "new cache: faces by {}", self.model)?;
+        }
         write!(
             f,
             "{} photos ({} images embedded this run, {} faces found this run); {} faces in the \
@@ -222,7 +229,9 @@ pub fn run(options: &RunOptions, models: &Models, progress: &dyn Progress) -> Re
         follow_links: options.follow_links,
         ..request.options
     };
-    let embedded: EmbedCounts = embed(&request, models, progress)?.summary;
+    let embed_report = embed(&request, models, progress)?;
+    let (model, new_cache) = (embed_report.model, embed_report.new_cache);
+    let embedded: EmbedCounts = embed_report.summary;
     let mut cache = Cache::open(layout.cache())?;
 
     step(1);
@@ -288,6 +297,8 @@ pub fn run(options: &RunOptions, models: &Models, progress: &dyn Progress) -> Re
         out: options.out.clone(),
         report,
         library: layout.swap(),
+        model,
+        new_cache,
         photos: embedded.files,
         embedded: embedded.embedded,
         faces_found: embedded.faces,

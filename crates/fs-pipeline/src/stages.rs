@@ -128,6 +128,8 @@ pub struct EmbedReport {
     pub cache: PathBuf,
     /// Whether the cache was new (its model chosen by this run).
     pub new_cache: bool,
+    /// The model whose faces the cache holds: pack, files and checksums.
+    pub model: String,
     /// The counts.
     #[serde(flatten)]
     pub summary: EmbedCounts,
@@ -208,6 +210,14 @@ impl EmbedCounts {
 impl fmt::Display for EmbedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.summary;
+        if self.new_cache {
+            writeln!(
+                f,
+                "new cache {}: faces by {}",
+                self.cache.display(),
+                self.model
+            )?;
+        }
         write!(
             f,
             "{} photo files: {} unchanged, {} hashed, {} new aliases; {} images embedded \
@@ -261,13 +271,7 @@ pub fn embed(
     let pack = models.pack(request.pack.as_deref(), cache.model(), progress)?;
     let mut analyzer = analyzer_for(request, &pack, models.thread_count())?;
     let new_cache = cache.model().is_none();
-    if new_cache {
-        progress.note(&format!(
-            "new cache {}: faces by {}",
-            request.cache.display(),
-            analyzer.model()
-        ));
-    }
+    let model = analyzer.model().to_string();
     let summary = fs_embed::pipeline::embed(
         &request.sources,
         &mut cache,
@@ -278,6 +282,7 @@ pub fn embed(
     Ok(EmbedReport {
         cache: request.cache.clone(),
         new_cache,
+        model,
         summary: summary.into(),
     })
 }
