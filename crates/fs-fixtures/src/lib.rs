@@ -12,6 +12,8 @@
 #![warn(missing_docs)]
 
 pub mod library;
+#[cfg(feature = "library")]
+pub mod review;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;

@@ -1,41 +1,14 @@
-#![allow(
-    clippy::needless_range_loop,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
 //! enrich, export-swap, run and report on the real fixtures with the real models.
 
-mod common;
-
+use crate::util::{bin, images, ok};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use fs_cache::{Cache, FaceKey};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
-    cmd.arg("--quiet");
-    cmd
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
-}
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
@@ -44,13 +17,13 @@ fn json(path: &Path) -> Value {
 /// All fixtures plus a mirrored copy of the official portrait.
 fn photos(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
-    for entry in fs::read_dir(fixtures()).unwrap() {
+    for entry in fs::read_dir(images()).unwrap() {
         let entry = entry.unwrap();
         fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
-    let portrait = image::open(fixtures().join("f0012.jpg")).unwrap();
+    let portrait = image::open(images().join("f0012.jpg")).unwrap();
     portrait.fliph().save(dir.join("mirrored.png")).unwrap();
-    let turned = image::open(fixtures().join("f0008.jpg")).unwrap();
+    let turned = image::open(images().join("f0008.jpg")).unwrap();
     turned
         .fliph()
         .save(dir.join("mirrored_turned.png"))
@@ -278,7 +251,7 @@ fn enrich_gives_landmarks_and_a_pose_that_mirrors() {
 #[test]
 fn group_photo_crops_show_only_their_own_face() {
     let image =
-        fs_detect::decode::decode_image(&fs::read(fixtures().join("f0014.jpg")).unwrap()).unwrap();
+        fs_detect::decode::decode_image(&fs::read(images().join("f0014.jpg")).unwrap()).unwrap();
     let mut analyzer = analyzer();
     let faces = analyzer.analyze(&image).unwrap();
     assert_eq!(faces.len(), 2);
@@ -353,8 +326,8 @@ fn run_twice_then_the_report_renders_in_chromium() {
     );
 
     let profile = tempfile::tempdir().unwrap();
-    let dom = Command::new(common::chromium())
-        .args(common::headless(profile.path()))
+    let dom = Command::new(crate::util::chromium())
+        .args(crate::util::headless(profile.path()))
         .args(["--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("file://{}", report.display()))
         .output()
@@ -385,7 +358,7 @@ fn face_similarity_decides_which_copies_are_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("photos");
     photos(&src);
-    let original = image::open(fixtures().join("f0011.jpg")).unwrap();
+    let original = image::open(images().join("f0011.jpg")).unwrap();
     original
         .resize_exact(
             original.width() * 9 / 10,

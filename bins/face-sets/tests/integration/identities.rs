@@ -1,36 +1,11 @@
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
 //! cluster, refine, extend and dedup on the real fixture photos with the real models.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{fixtures, labels};
+use crate::util::{bin, fixtures, labels, ok};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
-    cmd.arg("--quiet");
-    cmd
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Copies the named fixtures (all when `None`) into `dir`.
 fn photos(dir: &Path, only: Option<&[&str]>) {

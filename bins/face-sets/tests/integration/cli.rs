@@ -1,35 +1,17 @@
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 //! The real binary on real files: embed, resume, aliases, bad input, crashes.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{face_sets, run, stderr};
+use crate::util::{bin, face_sets, images, run, stderr};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_face-sets"));
-    cmd.arg("--quiet");
-    cmd
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
-}
 
 /// Copies the fixture photos into `dir`.
 fn copy_fixtures(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
-    for entry in fs::read_dir(fixtures()).unwrap() {
+    for entry in fs::read_dir(images()).unwrap() {
         let entry = entry.unwrap();
         fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
@@ -113,9 +95,9 @@ fn bad_files_are_recorded_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
     fs::create_dir(&photos).unwrap();
-    fs::copy(fixtures().join("f0003.png"), photos.join("good.png")).unwrap();
+    fs::copy(images().join("f0003.png"), photos.join("good.png")).unwrap();
     fs::write(photos.join("zero.jpg"), b"").unwrap();
-    let jpeg = fs::read(fixtures().join("f0012.jpg")).unwrap();
+    let jpeg = fs::read(images().join("f0012.jpg")).unwrap();
     fs::write(photos.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
     fs::write(photos.join("text.jpg"), "just some notes, not a photo\n").unwrap();
     fs::create_dir(photos.join("x.jpg")).unwrap();
@@ -226,7 +208,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 fn write_variants(photos: &Path, variants: u8) -> usize {
     fs::create_dir_all(photos).unwrap();
     let mut count = 0;
-    for entry in fs::read_dir(fixtures()).unwrap() {
+    for entry in fs::read_dir(images()).unwrap() {
         let entry = entry.unwrap();
         let bytes = fs::read(entry.path()).unwrap();
         for v in 0..variants {
@@ -483,7 +465,7 @@ fn json_summaries_of_embed_cluster_and_run_say_what_was_done() {
     fs::create_dir_all(&photos).unwrap();
     for name in ["f0001.jpg", "f0009.jpg", "f0002.jpg", "f0007.jpg"] {
         fs::copy(
-            common::fixtures().join("images").join(name),
+            crate::util::fixtures().join("images").join(name),
             photos.join(name),
         )
         .unwrap();

@@ -1,12 +1,10 @@
 //! `--provider` on a machine without a GPU: what runs, what is refused and how the
 //! refusal reads, which ONNX Runtime is loaded, and the run log.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{face_sets as bin, fixtures, run, stderr};
+use crate::util::{face_sets as bin, fixtures, run, stderr};
 use fs_packs::Locations;
 
 /// One photo with a face, in a folder of its own.

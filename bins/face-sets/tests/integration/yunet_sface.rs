@@ -1,13 +1,11 @@
 //! The `yunet_sface` pack end to end through the real binary: every stage of `run`,
 //! its own distances, enrich without landmark models, and packs that never mix.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use common::{face_sets, fixtures, labels, run, stderr};
+use crate::util::{face_sets, fixtures, labels, run, stderr};
 use serde_json::Value;
 
 fn json(path: &Path) -> Value {

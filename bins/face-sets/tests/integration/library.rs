@@ -7,14 +7,12 @@
     reason = "the library writes these names itself, in lower case"
 )]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{
+use crate::util::{
     BIDEN, Fixture, OBAMA, Stop, decide, entry_with, face_keys, face_sets, fixture_library, get,
     run, run_pipeline, serve, stderr,
 };

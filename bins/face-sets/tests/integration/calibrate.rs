@@ -1,19 +1,12 @@
 //! `face-sets calibrate` on the fixtures' labelled people, and the library keeping what
 //! it measured.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
-use common::{face_sets, fixtures, run, stderr};
+// Without `--quiet`: the tests read the notices that say which distances are used.
+use crate::util::{face_sets as bin, fixtures, run, stderr};
 use serde_json::Value;
-
-fn bin() -> Command {
-    // Without `--quiet`: the tests read the notices that say which distances are used.
-    face_sets()
-}
 
 /// One folder per labelled person of `fixtures/labels.csv` under `dir`, and their
 /// `LABEL=DIR` arguments.

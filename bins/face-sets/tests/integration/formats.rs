@@ -5,14 +5,12 @@
 //! (`ImageMagick`'s `convert`, `heif-enc`, `avifenc`, `cjxl`; `.ci/run` installs them).
 //! The rotated HEIC (`irot`) is checked in: Debian 12's `heif-enc` cannot write one.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{face_sets, fixtures, run, stderr};
+use crate::util::{face_sets, fixtures, run, stderr};
 use serde_json::Value;
 
 /// The photo every copy is made from: one face, 910×1137.

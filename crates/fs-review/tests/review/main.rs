@@ -1,21 +1,21 @@
-//! `face-sets review`: decisions made by hand change the manifest and the exported
+//! The review page and its server: decisions made by hand change the manifest and the exported
 //! folders at once, are logged, can be undone, and a following `face-sets run` on the
 //! same photos keeps them; the server behind the page answers only its own page.
 
-mod common;
+mod util;
 
 use std::fs;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{
-    BIDEN, OBAMA, Stop, agent, chromium, decide, entry_with, face_keys, face_sets, get, headless,
-    library_of_fixtures, run, run_pipeline, serve, stderr,
-};
 use fs_cache::Cache;
 use fs_export::swap::SwapOptions;
+use fs_fixtures::review::{
+    BIDEN, OBAMA, agent, chromium, decide, entry_with, face_keys, get, headless,
+};
 use fs_library::{Decision, Error, Library, RejectReason};
+use util::{library_of_fixtures, run_pipeline, serve};
 
 fn count_files(dir: &Path) -> usize {
     fs::read_dir(dir).map_or(0, |entries| {
@@ -341,8 +341,7 @@ fn decisions_change_the_library_at_once_and_later_runs_keep_them() {
 fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, out) = library_of_fixtures(tmp.path());
-    let (child, url) = serve(&out);
-    let _stop = Stop(child);
+    let (_server, url) = serve(&out);
     let (base, token) = url.split_once("/?token=").unwrap();
     let (base, token) = (base.to_string(), token.to_string());
 
@@ -476,11 +475,17 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
     // none, so cluster them again as tightly as can be: Eileen Collins, in no identity
     // of the library, is then two singletons.
     fs::remove_dir_all(out.join("raw")).unwrap();
-    let clustered = run(face_sets()
-        .args(["cluster", "--threshold", "0.05"])
-        .arg(out.join("cache.fsc"))
-        .arg(out.join("raw")));
-    assert!(clustered.status.success(), "{}", stderr(&clustered));
+    fs_pipeline::identities::cluster(
+        &out.join("cache.fsc"),
+        &out.join("raw"),
+        &[(fs_packs::thresholds::Family::Cluster, Some(0.05))]
+            .into_iter()
+            .collect(),
+        fs_cluster::agglomerative::GraphChoice::Auto,
+        fs_identities::materialize::Mode::Copy,
+        &fs_progress::Silent,
+    )
+    .unwrap();
     let singletons = |offset: usize, limit: usize| -> serde_json::Value {
         let (status, body) = get(&format!(
             "{base}/api/singletons?offset={offset}&limit={limit}&token={token}"
@@ -755,8 +760,7 @@ fn a_person_fixes_identities_on_the_page_and_the_next_run_keeps_it() {
     let obama = entry_with(&library, OBAMA);
     let biden = entry_with(&library, BIDEN);
     drop(library);
-    let (child, url) = serve(&out);
-    let _stop = Stop(child);
+    let (_server, url) = serve(&out);
     let mut browser = Browser::open(&url);
     browser.wait_for("document.querySelectorAll('section.identity').length >= 2");
     let faces_of = |shown: &[(String, String, u64)], name: &str| {
@@ -1096,8 +1100,7 @@ fn a_library_of_50000_faces_opens_with_a_first_view_of_each_identitys_best() {
     assert_eq!(opened.entries().count(), 300, "the current format");
     drop(opened);
     drop(Cache::open(out.join("cache.fsc")).unwrap());
-    let (child, url) = serve(&out);
-    let _stop = Stop(child);
+    let (_server, url) = serve(&out);
     let (base, token) = url.split_once("/?token=").unwrap();
 
     // The first view: every identity, its twelve best faces and its count.

@@ -1,13 +1,10 @@
 //! Helpers shared by the tests that run the real `face-sets` binary.
-#![allow(dead_code, reason = "each test file uses its own subset")]
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-
-use fs_library::Library;
 
 /// The binary, with no provider chosen from the environment.
 pub(crate) fn face_sets() -> Command {
@@ -16,9 +13,29 @@ pub(crate) fn face_sets() -> Command {
     cmd
 }
 
+/// The binary with `--quiet` (no bars, no notes) and no provider chosen from the
+/// environment.
+pub(crate) fn bin() -> Command {
+    let mut cmd = face_sets();
+    cmd.arg("--quiet");
+    cmd
+}
+
+/// Runs `cmd`, failing the test unless it succeeds.
+pub(crate) fn ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed: {}", stderr(&out));
+    out
+}
+
 /// The repository's `fixtures/` folder.
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The fixture photos, `fixtures/images/`.
+pub(crate) fn images() -> PathBuf {
+    fixtures().join("images")
 }
 
 /// `file name → identity` from `fixtures/labels.csv` ("" no face, "multi" group photo).
@@ -42,31 +59,6 @@ pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A headless Chromium on this machine (`.ci/run` installs Debian's), failing the test
-/// when there is none.
-pub(crate) fn chromium() -> &'static str {
-    fs_fixtures::chromium()
-        .expect("a headless Chromium is needed for this test: apt-get install chromium")
-}
-
-/// Chromium's flags for a headless run that reaches nothing but the page, with its
-/// profile in `profile` (add `--virtual-time-budget` to dump or shoot a page).
-pub(crate) fn headless(profile: &Path) -> Vec<String> {
-    [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .into_iter()
-    .map(str::to_string)
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect()
-}
-
 // The library of the fixture photos, and the review server over it.
 
 pub(crate) fn run_pipeline(photos: &Path, out: &Path) {
@@ -77,31 +69,9 @@ pub(crate) fn run_pipeline(photos: &Path, out: &Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-/// The entry holding a face of one of `photos`.
-pub(crate) fn entry_with(library: &Library, photos: &[&str]) -> String {
-    library
-        .entries()
-        .find(|e| {
-            e.review.merged_into.is_none()
-                && e.export
-                    .faces
-                    .iter()
-                    .any(|f| photos.iter().any(|p| f.face.path.ends_with(p)))
-        })
-        .unwrap_or_else(|| panic!("no entry holds {photos:?}"))
-        .export
-        .name
-        .clone()
-}
-
-pub(crate) const OBAMA: &[&str] = &[
-    "f0001.jpg",
-    "f0009.jpg",
-    "f0011.jpg",
-    "f0012.jpg",
-    "f0015.jpg",
-];
-pub(crate) const BIDEN: &[&str] = &["f0002.jpg", "f0007.jpg", "f0008.jpg"];
+pub(crate) use fs_fixtures::review::{
+    BIDEN, OBAMA, chromium, decide, entry_with, face_keys, get, headless,
+};
 
 /// The fixture photos and a `run` of them.
 pub(crate) fn library_of_fixtures(root: &Path) -> (PathBuf, PathBuf) {
@@ -143,45 +113,6 @@ impl Drop for Stop {
     }
 }
 
-pub(crate) fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-pub(crate) fn decide(
-    base: &str,
-    token: &str,
-    origin: Option<&str>,
-    body: &serde_json::Value,
-) -> (u16, String) {
-    let mut request = agent()
-        .post(format!("{base}/api/decide"))
-        .header("content-type", "application/json");
-    if !token.is_empty() {
-        request = request.header("x-review-token", token);
-    }
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    let mut response = request.send(body.to_string().as_bytes()).unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_to_string().unwrap_or_default(),
-    )
-}
-
-pub(crate) fn get(url: &str) -> (u16, Vec<u8>) {
-    let mut response = agent().get(url).call().unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_to_vec().unwrap_or_default(),
-    )
-}
-
 /// A `run` of the fixture photos: where they are, the run's output, its library and
 /// its cache. Bind `_tmp` when destructuring (`..` would drop it, and the folder with it).
 pub(crate) struct Fixture {
@@ -202,16 +133,4 @@ pub(crate) fn fixture_library() -> Fixture {
         photos,
         out,
     }
-}
-
-/// The keys of the faces `entry` exports, best first.
-pub(crate) fn face_keys(library: &Library, entry: &str) -> Vec<String> {
-    library
-        .entry(entry)
-        .unwrap()
-        .export
-        .faces
-        .iter()
-        .map(|f| f.face.key.clone())
-        .collect()
 }

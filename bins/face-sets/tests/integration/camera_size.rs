@@ -5,11 +5,9 @@
 //! 4032×3024 frame (decoded at 1/4 and aligned from that) and the group photo small in
 //! the middle of one (its faces need a finer decode to be aligned).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{face_sets, fixtures, run, stderr};
+use crate::util::{face_sets, fixtures, run, stderr};
 use fs_cache::{Cache, Face, ImageOutcome};
 use fs_detect::nms::iou;
 use fs_fixtures::{Framing, camera_photo, jpeg};
