@@ -21,6 +21,16 @@ use std::path::{Path, PathBuf};
 
 use image::{RgbImage, codecs::jpeg::JpegEncoder};
 
+/// The repository's `fixtures/` folder: real photos, their labels and licences.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The fixture photos, `fixtures/images/`.
+pub fn images() -> PathBuf {
+    dir().join("images")
+}
+
 /// The headless Chromium on this machine (`chromium`, `chromium-browser` or
 /// `google-chrome`, the first that answers `--version`), for tests and benchmarks that
 /// load a page.

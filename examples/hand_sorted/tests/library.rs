@@ -7,14 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
-}
 
 /// A workspace binary beside this test's (`cargo test --workspace` builds them all).
 fn sibling(bin: &str) -> Command {
@@ -49,7 +46,7 @@ fn ok(cmd: &mut Command) -> String {
 
 fn copy(name: &str, to: &Path) {
     fs::create_dir_all(to.parent().unwrap()).unwrap();
-    fs::copy(fixtures().join(name), to).unwrap();
+    fs::copy(fs_fixtures::images().join(name), to).unwrap();
 }
 
 /// Name → (kind, label, crop count), from the library manifest.

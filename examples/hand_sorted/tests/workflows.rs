@@ -14,9 +14,6 @@ use std::process::{Command, Output};
 use fs_cache::{Cache, FaceKey};
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
-}
 
 /// A workspace binary beside this test's (`cargo test --workspace` builds every
 /// package's binaries before running any test).
@@ -53,7 +50,7 @@ fn ok(cmd: &mut Command) -> Output {
 
 fn copy(name: &str, to: &Path) {
     fs::create_dir_all(to.parent().unwrap()).unwrap();
-    fs::copy(fixtures().join(name), to).unwrap();
+    fs::copy(fs_fixtures::images().join(name), to).unwrap();
 }
 
 fn json(path: &Path) -> Value {
@@ -341,7 +338,7 @@ fn with_exif_year(jpeg: &[u8], year: u32) -> Vec<u8> {
 
 /// A fixture re-encoded without its own metadata, then dated.
 fn dated(name: &str, year: u32, to: &Path) {
-    let img = image::open(fixtures().join(name)).unwrap().to_rgb8();
+    let img = image::open(fs_fixtures::images().join(name)).unwrap().to_rgb8();
     let mut jpeg = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut jpeg),

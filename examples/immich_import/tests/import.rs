@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use fs_cache::Cache;
@@ -17,20 +17,17 @@ use fs_progress::Silent;
 
 const KEY: &str = "sk-test-immich-import";
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
 
 /// Every fixture as an asset; Immich's box for a labelled face is 200 px, none otherwise.
 fn assets() -> Vec<MockAsset> {
-    let labels = fs::read_to_string(fixtures().join("labels.csv")).unwrap();
+    let labels = fs::read_to_string(fs_fixtures::dir().join("labels.csv")).unwrap();
     labels
         .lines()
         .skip(1)
         .map(|l| {
             let (path, identity) = l.split_once(',').unwrap();
             let name = path.trim_start_matches("images/");
-            let file = fixtures().join(path);
+            let file = fs_fixtures::dir().join(path);
             let size = image::image_dimensions(&file).unwrap();
             let faces = if identity.is_empty() {
                 vec![]
@@ -121,7 +118,7 @@ fn immich_import_finds_the_identities_the_local_pipeline_finds() {
     let mut analyzer = FaceAnalyzer::new(&pack, 640, 2).unwrap();
     let mut cache = Cache::open(tmp.path().join("local.fsc")).unwrap();
     fs_embed::pipeline::embed(
-        &[Source::Tree(fixtures().join("images"))],
+        &[Source::Tree(fs_fixtures::dir().join("images"))],
         &mut cache,
         &mut analyzer,
         &EmbedOptions::default(),

@@ -28,15 +28,7 @@ pub(crate) fn ok(cmd: &mut Command) -> Output {
     out
 }
 
-/// The repository's `fixtures/` folder.
-pub(crate) fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// The fixture photos, `fixtures/images/`.
-pub(crate) fn images() -> PathBuf {
-    fixtures().join("images")
-}
+pub(crate) use fs_fixtures::{dir as fixtures, images};
 
 /// `file name → identity` from `fixtures/labels.csv` ("" no face, "multi" group photo).
 pub(crate) fn labels() -> BTreeMap<String, String> {

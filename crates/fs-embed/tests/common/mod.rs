@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use fs_embed::pipeline::FaceAnalyzer;
@@ -35,17 +35,14 @@ pub fn analyzer_of(pack: &str) -> FaceAnalyzer {
 /// ONNX Runtime sessions are heavy; tests that build one take turns.
 pub static MODELS: Mutex<()> = Mutex::new(());
 
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
 
 pub fn fixture(name: &str) -> PathBuf {
-    fixtures().join("images").join(name)
+    fs_fixtures::dir().join("images").join(name)
 }
 
 /// `(file, identity)` from labels.csv; identity is empty for no-face, `multi` for groups.
 pub fn labels() -> Vec<(String, String)> {
-    fs_fixtures::labels(&fixtures())
+    fs_fixtures::labels(&fs_fixtures::dir())
         .unwrap()
         .into_iter()
         .collect()
@@ -95,6 +92,6 @@ pub struct RefFace {
 
 /// `fixtures/reference/<name>`.
 pub fn reference(name: &str) -> Reference {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("reference").join(name)).unwrap())
+    serde_json::from_str(&std::fs::read_to_string(fs_fixtures::dir().join("reference").join(name)).unwrap())
         .unwrap()
 }
