@@ -559,12 +559,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 mod tests {
     use super::*;
     use crate::record::{Embedding, ImageOutcome};

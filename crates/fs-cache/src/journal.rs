@@ -142,7 +142,10 @@ pub(crate) fn append_durably(file: &mut std::fs::File, bytes: &[u8]) -> io::Resu
 }
 
 #[cfg(test)]
-#[allow(clippy::cast_possible_truncation)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
     use crate::record::{ContentHash, UnreadableRecord};

@@ -489,11 +489,9 @@ pub fn sort_clusters(clusters: &mut [Vec<usize>]) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
+#[expect(
     clippy::cast_precision_loss,
-    clippy::float_cmp
+    reason = "test values: exact copies compared, small counts cast"
 )]
 mod tests {
     use super::*;

@@ -97,7 +97,7 @@ pub struct Recommendation {
     pub as_good_to: Option<f32>,
 }
 
-#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
 fn family_name<S: serde::Serializer>(family: &Family, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(family.name())
 }
@@ -463,7 +463,7 @@ fn centroid_distances(embeddings: &Embeddings, people: &[Vec<usize>]) -> (Vec<f3
     (halves, pairs)
 }
 
-#[allow(clippy::cast_precision_loss, reason = "shares of counts")]
+#[expect(clippy::cast_precision_loss, reason = "shares of counts")]
 fn shares(grid: &[f32], own: &[f32], other: &[f32]) -> Vec<Point> {
     let share = |values: &[f32], t: f32| {
         if values.is_empty() {
@@ -483,7 +483,7 @@ fn shares(grid: &[f32], own: &[f32], other: &[f32]) -> Vec<Point> {
 
 /// B³ precision, recall and F of `clusters` (rows not in any cluster are singletons)
 /// against the true `person` of each row.
-#[allow(clippy::cast_precision_loss, reason = "shares of counts")]
+#[expect(clippy::cast_precision_loss, reason = "shares of counts")]
 pub fn b_cubed(clusters: &[Vec<usize>], person: &[usize]) -> (f32, f32, f32) {
     use std::collections::HashMap;
     let n = person.len();
@@ -518,7 +518,7 @@ pub fn b_cubed(clusters: &[Vec<usize>], person: &[usize]) -> (f32, f32, f32) {
     } else {
         0.0
     };
-    #[allow(clippy::cast_possible_truncation, reason = "a share")]
+    #[expect(clippy::cast_possible_truncation, reason = "a share")]
     (p as f32, r as f32, f as f32)
 }
 

@@ -183,12 +183,6 @@ pub fn assign(centroids: &[Vec<f32>], query: &[f32], cutoff: f32) -> Option<usiz
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 mod tests {
     use super::*;
 

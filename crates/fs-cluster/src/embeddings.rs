@@ -269,11 +269,10 @@ fn chunk_rows(first: usize, len: usize, n: usize) -> usize {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
+    reason = "test values: exact copies compared, small counts cast"
 )]
 mod tests {
     use super::*;

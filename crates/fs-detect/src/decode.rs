@@ -417,11 +417,10 @@ fn resize_with(image: &RgbImage, width: u32, height: u32, algorithm: fr::ResizeA
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
+    clippy::float_cmp,
+    reason = "test values: exact copies compared, small counts cast"
 )]
 mod tests {
     use super::*;

@@ -529,7 +529,10 @@ impl Candidates {
 }
 
 #[cfg(test)]
-#[allow(clippy::float_cmp)]
+#[expect(
+    clippy::float_cmp,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
 

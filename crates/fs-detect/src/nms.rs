@@ -41,12 +41,6 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

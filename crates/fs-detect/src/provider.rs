@@ -6,7 +6,7 @@
 //! CPU (and CoreML on macOS), `onnxruntime-gpu` adds CUDA and TensorRT,
 //! `onnxruntime-directml` DirectML, and so on. [`Provider::how_to_get`] says which.
 
-#![allow(
+#![expect(
     clippy::doc_markdown,
     reason = "provider names (CoreML, TensorRT, OpenVINO) are names, not code"
 )]

@@ -80,11 +80,9 @@ fn decode_level(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
+#[expect(
+    clippy::float_cmp,
+    reason = "test values: exact copies compared, small counts cast"
 )]
 mod tests {
     use super::*;

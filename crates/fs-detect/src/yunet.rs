@@ -104,7 +104,10 @@ impl Level<'_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::float_cmp)]
+#[expect(
+    clippy::float_cmp,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
 

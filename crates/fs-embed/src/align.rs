@@ -205,11 +205,11 @@ pub fn align_face_smooth(image: &RgbImage, kps: &[[f32; 2]; 5]) -> RgbImage {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     clippy::cast_precision_loss,
-    clippy::float_cmp
+    reason = "test values: exact copies compared, small counts cast"
 )]
 mod tests {
     use super::*;

@@ -892,7 +892,7 @@ fn finish_pending(
 }
 
 #[cfg(test)]
-#[allow(clippy::float_cmp, reason = "scaling by powers of two is exact")]
+#[expect(clippy::float_cmp, reason = "scaling by powers of two is exact")]
 mod tests {
     use super::*;
 

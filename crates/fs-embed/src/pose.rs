@@ -229,7 +229,10 @@ fn invert3(m: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 }
 
 #[cfg(test)]
-#[allow(clippy::cast_possible_truncation)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
 

@@ -1,8 +1,8 @@
-#![allow(
+#![expect(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     clippy::cast_precision_loss,
-    clippy::float_cmp
+    reason = "test values: exact copies compared, small counts cast"
 )]
 //! Real models on the real fixture photos: counts, boxes, identities and face chips.
 

@@ -1,9 +1,3 @@
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 //! Boxes and embeddings match Python InsightFace on the fixture photos.
 //!
 //! The reference numbers come from `scripts/insightface_reference.py` (insightface +

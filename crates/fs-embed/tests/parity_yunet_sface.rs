@@ -1,4 +1,3 @@
-#![allow(clippy::cast_precision_loss)]
 //! The `yunet_sface` pack matches OpenCV's own `FaceDetectorYN` and `FaceRecognizerSF`
 //! on the fixture photos.
 //!

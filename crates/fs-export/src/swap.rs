@@ -1061,11 +1061,6 @@ fn bundle_bytes(path: &Path, pngs: &[Vec<u8>]) -> Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
 mod tests {
     use super::*;
 

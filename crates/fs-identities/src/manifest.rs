@@ -160,12 +160,6 @@ pub fn number_of(prefix: &str, name: &str) -> Option<usize> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 mod tests {
     use super::*;
 

@@ -186,12 +186,6 @@ fn unique_paths(faces: &[FaceRow]) -> BTreeSet<&Path> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
-)]
 mod tests {
     use super::*;
 

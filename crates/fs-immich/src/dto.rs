@@ -179,7 +179,10 @@ pub struct ServerVersionResponseDto {
 }
 
 #[cfg(test)]
-#[allow(clippy::float_cmp)]
+#[expect(
+    clippy::float_cmp,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,7 @@
-#![allow(clippy::cast_possible_truncation)]
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 //! Staging against a real HTTP server on 127.0.0.1 shaped like Immich.
 
 use std::collections::BTreeMap;

@@ -26,7 +26,10 @@ pub fn hamming(a: u64, b: u64) -> u32 {
 }
 
 #[cfg(test)]
-#[allow(clippy::cast_possible_truncation)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
 

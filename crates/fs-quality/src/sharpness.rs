@@ -78,11 +78,9 @@ fn clamp_to_side(v: f32, side: u32) -> u32 {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::float_cmp
+#[expect(
+    clippy::float_cmp,
+    reason = "test values: exact copies compared, small counts cast"
 )]
 mod tests {
     use super::*;

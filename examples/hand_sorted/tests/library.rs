@@ -12,7 +12,6 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-
 /// A workspace binary beside this test's (`cargo test --workspace` builds them all).
 fn sibling(bin: &str) -> Command {
     if bin == env!("CARGO_PKG_NAME") {

@@ -1,8 +1,3 @@
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
 //! The three workflow programs on the real fixtures, one after another on one library:
 //! hand-sorted import, mixed-folder discovery and era split.
 
@@ -13,7 +8,6 @@ use std::process::{Command, Output};
 
 use fs_cache::{Cache, FaceKey};
 use serde_json::Value;
-
 
 /// A workspace binary beside this test's (`cargo test --workspace` builds every
 /// package's binaries before running any test).
@@ -338,7 +332,9 @@ fn with_exif_year(jpeg: &[u8], year: u32) -> Vec<u8> {
 
 /// A fixture re-encoded without its own metadata, then dated.
 fn dated(name: &str, year: u32, to: &Path) {
-    let img = image::open(fs_fixtures::images().join(name)).unwrap().to_rgb8();
+    let img = image::open(fs_fixtures::images().join(name))
+        .unwrap()
+        .to_rgb8();
     let mut jpeg = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut jpeg),

@@ -17,7 +17,6 @@ use fs_progress::Silent;
 
 const KEY: &str = "sk-test-immich-import";
 
-
 /// Every fixture as an asset; Immich's box for a labelled face is 200 px, none otherwise.
 fn assets() -> Vec<MockAsset> {
     let labels = fs::read_to_string(fs_fixtures::dir().join("labels.csv")).unwrap();

@@ -151,7 +151,10 @@ pub(super) fn decode_preview(bytes: &[u8]) -> Result<RgbImage> {
 }
 
 #[cfg(test)]
-#[allow(clippy::cast_possible_truncation)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "test values: exact copies compared, small counts cast"
+)]
 mod tests {
     use super::*;
     use std::io::Cursor;

@@ -35,7 +35,6 @@ pub fn analyzer_of(pack: &str) -> FaceAnalyzer {
 /// ONNX Runtime sessions are heavy; tests that build one take turns.
 pub static MODELS: Mutex<()> = Mutex::new(());
 
-
 pub fn fixture(name: &str) -> PathBuf {
     fs_fixtures::dir().join("images").join(name)
 }
@@ -92,6 +91,8 @@ pub struct RefFace {
 
 /// `fixtures/reference/<name>`.
 pub fn reference(name: &str) -> Reference {
-    serde_json::from_str(&std::fs::read_to_string(fs_fixtures::dir().join("reference").join(name)).unwrap())
-        .unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(fs_fixtures::dir().join("reference").join(name)).unwrap(),
+    )
+    .unwrap()
 }
