@@ -762,7 +762,7 @@ pub(crate) struct EmbedArgs {
 impl EmbedArgs {
     /// What to embed: the sources, then the files `--list` names.
     pub(crate) fn request(&self) -> anyhow::Result<fs_pipeline::stages::EmbedRequest> {
-        use fs_embed::pipeline::Source;
+        use fs_embedder::pipeline::Source;
         if self.sources().is_empty() && self.list.is_none() {
             anyhow::bail!("nothing to embed: give SOURCE paths before CACHE, or --list FILE");
         }

@@ -20,7 +20,7 @@ pub(crate) fn init(global: &GlobalArgs, bars: &Bars) {
         "error".to_string()
     } else {
         format!(
-            "warn,ort=warn,face_sets={ours},fs_cache={ours},fs_detect={ours},fs_embed={ours},fs_quality={ours}"
+            "warn,ort=warn,face_sets={ours},fs_cache={ours},fs_detect={ours},fs_embedder={ours},fs_quality={ours}"
         )
     };
     // `target=level` directives, comma-separated (RUST_LOG's common form; a value
@@ -29,7 +29,10 @@ pub(crate) fn init(global: &GlobalArgs, bars: &Bars) {
         .ok()
         .and_then(|v| v.parse::<Targets>().ok());
     let filter = from_env.unwrap_or_else(|| default.parse().expect("the default filter parses"));
+    // Colour only on a terminal: logs redirected to a file stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
+        .with_ansi(ansi)
         .with_writer(BarWriter(bars.clone()))
         .with_target(global.verbose > 0)
         .without_time()

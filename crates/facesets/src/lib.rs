@@ -30,7 +30,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_embed::pipeline::FaceAnalyzer;
+use fs_embedder::pipeline::FaceAnalyzer;
 
 pub use fs_cache::{Cache, ModelId};
 pub use fs_identities::manifest::RawManifest;
@@ -45,7 +45,7 @@ pub mod crates {
     pub use fs_cache as cache;
     pub use fs_cluster as cluster;
     pub use fs_detect as detect;
-    pub use fs_embed as embed;
+    pub use fs_embedder as embed;
     pub use fs_export as export;
     pub use fs_identities as identities;
     pub use fs_library as library;
@@ -171,7 +171,7 @@ impl Analyzer {
 /// does not hold yet, with the installed default pack; returns the cache.
 pub fn embed(folder: impl AsRef<Path>, cache: impl AsRef<Path>) -> Result<Cache> {
     let request = fs_pipeline::stages::EmbedRequest::new(
-        vec![fs_embed::pipeline::Source::Tree(
+        vec![fs_embedder::pipeline::Source::Tree(
             folder.as_ref().to_path_buf(),
         )],
         cache.as_ref(),

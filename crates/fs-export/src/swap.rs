@@ -273,7 +273,7 @@ fn key_index(cache: &Cache) -> HashMap<String, Known<'_>> {
 pub fn face_quality(face: &Face) -> Quality {
     let pose = face
         .pose
-        .unwrap_or_else(|| fs_embed::pose::pose_from_keypoints(&face.kps));
+        .unwrap_or_else(|| fs_embedder::pose::pose_from_keypoints(&face.kps));
     fs_quality::score(&QualityInputs {
         yaw: pose.yaw,
         pitch: pose.pitch,

@@ -68,7 +68,7 @@ pub fn gather(cache: &Cache, folders: &[PathBuf]) -> Gathered {
     gathered.not_in_cache = roots
         .iter()
         .flat_map(|root| walkdir::WalkDir::new(root).into_iter().flatten())
-        .filter(|e| e.file_type().is_file() && fs_embed::pipeline::is_photo_name(e.path()))
+        .filter(|e| e.file_type().is_file() && fs_embedder::pipeline::is_photo_name(e.path()))
         .filter(|e| !cached.contains(e.path()))
         .count();
     gathered

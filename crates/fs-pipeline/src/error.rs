@@ -32,7 +32,7 @@ pub enum Error {
     Detect(#[from] fs_detect::Error),
     /// Embedding failed.
     #[error(transparent)]
-    Embed(#[from] fs_embed::Error),
+    Embed(#[from] fs_embedder::Error),
     /// The cache could not be read or written.
     #[error(transparent)]
     Cache(#[from] fs_cache::Error),

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use fs_cache::Cache;
 use fs_cluster::agglomerative::GraphChoice;
-use fs_embed::pipeline::{EmbedOptions, Source};
+use fs_embedder::pipeline::{EmbedOptions, Source};
 use fs_identities::cluster::ClusterOptions;
 use fs_identities::discover::DiscoverOptions;
 use fs_identities::extend::ExtendOptions;

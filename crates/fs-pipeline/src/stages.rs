@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use fs_cache::Cache;
 use fs_detect::Detector;
-use fs_embed::arcface::Recognizer;
-use fs_embed::enrich::{EnrichSummary, LandmarkModels};
-use fs_embed::landmark::Landmarker;
-use fs_embed::pipeline::{EmbedOptions, EmbedSummary, FaceAnalyzer, Source};
+use fs_embedder::arcface::Recognizer;
+use fs_embedder::enrich::{EnrichSummary, LandmarkModels};
+use fs_embedder::landmark::Landmarker;
+use fs_embedder::pipeline::{EmbedOptions, EmbedSummary, FaceAnalyzer, Source};
 use fs_export::swap::SwapOptions;
 use fs_identities::manifest::{RawManifest, RefineManifest};
 use fs_library::{Changes, Distances, Library};
@@ -272,7 +272,7 @@ pub fn embed(
     let mut analyzer = analyzer_for(request, &pack, models.thread_count())?;
     let new_cache = cache.model().is_none();
     let model = analyzer.model().to_string();
-    let summary = fs_embed::pipeline::embed(
+    let summary = fs_embedder::pipeline::embed(
         &request.sources,
         &mut cache,
         &mut analyzer,
@@ -352,7 +352,7 @@ pub fn enrich(
     };
     let (mut points_2d, mut points_3d) =
         (open(&pack.landmarks_2d_106)?, open(&pack.landmarks_3d_68)?);
-    let summary = fs_embed::enrich::enrich(
+    let summary = fs_embedder::enrich::enrich(
         cache,
         LandmarkModels {
             points_2d_106: points_2d.as_mut(),

@@ -161,7 +161,7 @@ fn hand_sorted_then_discover_then_era_split_never_renumber() {
     let mut analyzer = {
         let loc = fs_fixtures::locations();
         fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
-        fs_embed::pipeline::FaceAnalyzer::new(
+        fs_embedder::pipeline::FaceAnalyzer::new(
             &fs_packs::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap(),
             640,
             2,

@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use fs_cache::Cache;
-use fs_embed::pipeline::Source;
+use fs_embedder::pipeline::Source;
 use fs_export::swap::SwapOptions;
 use fs_identities::discover::{DiscoverOptions, discover};
 use fs_identities::gates::RefineOptions;

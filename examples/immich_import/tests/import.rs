@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use fs_cache::Cache;
-use fs_embed::pipeline::{EmbedOptions, FaceAnalyzer, Source};
+use fs_embedder::pipeline::{EmbedOptions, FaceAnalyzer, Source};
 use fs_export::swap::SwapOptions;
 use fs_identities::discover::{DiscoverOptions, discover};
 use fs_identities::gates::RefineOptions;
@@ -116,7 +116,7 @@ fn immich_import_finds_the_identities_the_local_pipeline_finds() {
     let pack = fs_packs::ModelPack::from_dir(loc.models.join("buffalo_s")).unwrap();
     let mut analyzer = FaceAnalyzer::new(&pack, 640, 2).unwrap();
     let mut cache = Cache::open(tmp.path().join("local.fsc")).unwrap();
-    fs_embed::pipeline::embed(
+    fs_embedder::pipeline::embed(
         &[Source::Tree(fs_fixtures::dir().join("images"))],
         &mut cache,
         &mut analyzer,

@@ -30,12 +30,12 @@ fn photos(dir: &Path) {
         .unwrap();
 }
 
-fn analyzer() -> fs_embed::pipeline::FaceAnalyzer {
+fn analyzer() -> fs_embedder::pipeline::FaceAnalyzer {
     let loc = fs_fixtures::locations();
     fs_detect::runtime::init(&loc.runtime).expect("run `cargo xtask setup`");
     let pack = fs_packs::ModelPack::from_dir(loc.models.join("buffalo_s"))
         .expect("run `cargo xtask setup`");
-    fs_embed::pipeline::FaceAnalyzer::new(&pack, 640, 2).unwrap()
+    fs_embedder::pipeline::FaceAnalyzer::new(&pack, 640, 2).unwrap()
 }
 
 fn unit(v: &[f32]) -> Vec<f32> {

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use fs_packs::ModelPack;
-//! use fs_embed::pipeline::{embed, EmbedOptions, FaceAnalyzer, Source};
+//! use fs_embedder::pipeline::{embed, EmbedOptions, FaceAnalyzer, Source};
 //! use fs_progress::Silent;
 //!
 //! fs_detect::runtime::init("libonnxruntime.so.1.31.1")?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use fs_embed::pipeline::FaceAnalyzer;
+use fs_embedder::pipeline::FaceAnalyzer;
 use fs_packs::ModelPack;
 
 /// Loads ONNX Runtime and the `buffalo_s` pack, or fails with the command that installs them.

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{cosine, iou};
-use fs_embed::align::align_face;
+use fs_embedder::align::align_face;
 use fs_packs::ModelPack;
 
 const REFERENCE: &str = "opencv_yunet_sface.json";

@@ -87,7 +87,7 @@ impl Default for EmbedOptions {
             flush_every: 50,
             decode_threads: 1,
             recognition_batch: 32,
-            tool: format!("fs-embed {}", env!("CARGO_PKG_VERSION")),
+            tool: format!("fs-embedder {}", env!("CARGO_PKG_VERSION")),
             follow_links: false,
             full_decode: false,
         }
