@@ -1,35 +1,11 @@
-use std::path::PathBuf;
+//! Results are read and written with `fs-identities`' errors: one type for every file
+//! of a result.
 
-/// Errors while reading or writing results.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A file or directory could not be read or written.
-    #[error("{}: {action}", path.display())]
-    Io {
-        /// The path involved.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A manifest could not be read, or a result folder holds something else.
-    #[error(transparent)]
-    Identities(#[from] fs_identities::Error),
-}
-
-/// Result type of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub use fs_identities::{Error, Result};
 
 pub(crate) fn io_err(
-    path: impl Into<PathBuf>,
+    path: impl Into<std::path::PathBuf>,
     action: &'static str,
 ) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Io {
-        path,
-        action,
-        source,
-    }
+    Error::io(path, action)
 }

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
-/// Errors while reading or writing results.
+/// Errors while reading or writing results: manifests, folders, crops, bundles and
+/// the report (`fs-export` writes with the same errors).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or directory could not be read or written.
@@ -36,14 +37,24 @@ pub enum Error {
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl Error {
+    /// An [`Error::Io`] maker for `map_err`: `action` on `path` failed.
+    pub fn io(
+        path: impl Into<PathBuf>,
+        action: &'static str,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            path,
+            action,
+            source,
+        }
+    }
+}
+
 pub(crate) fn io_err(
     path: impl Into<PathBuf>,
     action: &'static str,
 ) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Io {
-        path,
-        action,
-        source,
-    }
+    Error::io(path, action)
 }

@@ -5,12 +5,9 @@ use fs_cache::ModelId;
 /// Everything that can go wrong with a library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Exporting a faceset failed.
+    /// A manifest, crop or bundle could not be read or written.
     #[error(transparent)]
     Export(#[from] fs_export::Error),
-    /// A manifest could not be read or written.
-    #[error(transparent)]
-    Identities(#[from] fs_identities::Error),
     /// A file of the library could not be read or written.
     #[error("{}: cannot {action}", path.display())]
     Io {

@@ -36,12 +36,10 @@ pub enum Error {
     /// The cache could not be read or written.
     #[error(transparent)]
     Cache(#[from] fs_cache::Error),
-    /// A manifest could not be read or written, or a result folder holds another result.
+    /// A manifest, crop, bundle or the report could not be read or written, or a
+    /// result folder holds another result.
     #[error(transparent)]
-    Identities(#[from] fs_identities::Error),
-    /// Crops, bundles or the report could not be written.
-    #[error(transparent)]
-    Export(#[from] fs_export::Error),
+    Results(#[from] fs_identities::Error),
     /// The library refused or failed a change (nothing of it was kept).
     #[error(transparent)]
     Library(#[from] fs_library::Error),

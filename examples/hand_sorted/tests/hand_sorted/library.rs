@@ -8,45 +8,10 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// A workspace binary beside this test's (`cargo test --workspace` builds them all).
-fn sibling(bin: &str) -> Command {
-    if bin == env!("CARGO_PKG_NAME") {
-        return Command::new(env!("CARGO_BIN_EXE_hand_sorted"));
-    }
-    let path = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join(bin);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --workspace`",
-        path.display()
-    );
-    Command::new(path)
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out: Output = cmd.output().expect("program runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
-
-fn copy(name: &str, to: &Path) {
-    fs::create_dir_all(to.parent().unwrap()).unwrap();
-    fs::copy(fs_fixtures::images().join(name), to).unwrap();
-}
+use crate::util::{copy, sibling};
 
 /// Name → (kind, label, crop count), from the library manifest.
 type Listing = BTreeMap<String, (String, String, usize)>;
@@ -123,18 +88,22 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
     }
     // The astronaut's best photo has a 91 px face: below export-swap's 100 px default.
     let run = || {
-        ok(sibling("face-sets")
-            .args(["run", "--min-faces", "1", "--min-face-short", "80"])
-            .arg(&src)
-            .arg(&out))
+        crate::util::said_ok(
+            sibling("face-sets")
+                .args(["run", "--min-faces", "1", "--min-face-short", "80"])
+                .arg(&src)
+                .arg(&out),
+        )
     };
     let text = run();
     let first = check_grows(&library, &Listing::new(), "first run");
     assert_eq!(first.len(), 1, "{text}\n{first:?}");
     assert!(first.values().all(|(kind, _, _)| kind == "refined"));
-    let inspect = ok(sibling("face-sets")
-        .arg("inspect")
-        .arg(out.join("cache.fsc")));
+    let inspect = crate::util::said_ok(
+        sibling("face-sets")
+            .arg("inspect")
+            .arg(out.join("cache.fsc")),
+    );
     assert!(
         inspect.contains("model       buffalo_s (w600k_mbf.onnx sha256 9cc6e4a75f0e"),
         "{inspect}"
@@ -145,17 +114,21 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
         copy(name, &root.join("sorted/biden").join(name));
     }
     let hand_cache = root.join("work/hand.fsc");
-    ok(sibling("face-sets")
-        .args(["--quiet", "embed"])
-        .arg(root.join("sorted"))
-        .arg(&hand_cache));
-    let text = ok(sibling("hand_sorted")
-        .arg("--cache")
-        .arg(&hand_cache)
-        .arg("--swap-out")
-        .arg(&library)
-        .arg("--trusted")
-        .arg(format!("biden={}", root.join("sorted/biden").display())));
+    crate::util::said_ok(
+        sibling("face-sets")
+            .args(["--quiet", "embed"])
+            .arg(root.join("sorted"))
+            .arg(&hand_cache),
+    );
+    let text = crate::util::said_ok(
+        sibling("hand_sorted")
+            .arg("--cache")
+            .arg(&hand_cache)
+            .arg("--swap-out")
+            .arg(&library)
+            .arg("--trusted")
+            .arg(format!("biden={}", root.join("sorted/biden").display())),
+    );
     let imported = check_grows(&library, &first, "hand-sorted import");
     assert_eq!(imported.len(), 2, "{text}");
     let biden = imported
@@ -168,19 +141,23 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
     //    and the second run leaves the library byte-identical.
     copy("f0014.jpg", &root.join("mixed/group.jpg"));
     copy("f0016.jpg", &root.join("mixed/other.jpg"));
-    ok(sibling("face-sets")
-        .args(["--quiet", "embed"])
-        .arg(root.join("mixed"))
-        .arg(&hand_cache));
-    let discover = || {
-        ok(sibling("discover")
-            .arg("--cache")
-            .arg(&hand_cache)
-            .arg("--source")
+    crate::util::said_ok(
+        sibling("face-sets")
+            .args(["--quiet", "embed"])
             .arg(root.join("mixed"))
-            .arg("--swap-out")
-            .arg(&library)
-            .args(["--min-faces", "1"]))
+            .arg(&hand_cache),
+    );
+    let discover = || {
+        crate::util::said_ok(
+            sibling("discover")
+                .arg("--cache")
+                .arg(&hand_cache)
+                .arg("--source")
+                .arg(root.join("mixed"))
+                .arg("--swap-out")
+                .arg(&library)
+                .args(["--min-faces", "1"]),
+        )
     };
     let text = discover();
     assert!(
@@ -226,13 +203,15 @@ fn a_library_grown_from_many_sources_never_loses_renames_or_empties_a_faceset() 
         "identical re-run: {text}"
     );
     // The refresh run does, by hand: same cut, candidates from the raw clusters.
-    let text = ok(sibling("face-sets")
-        .args(["export-swap", "--min-face-short", "80", "--candidates"])
-        .arg("--raw-manifest")
-        .arg(out.join("raw/manifest.json"))
-        .arg(out.join("cache.fsc"))
-        .arg(out.join("facesets/refine_manifest.json"))
-        .arg(&library));
+    let text = crate::util::said_ok(
+        sibling("face-sets")
+            .args(["export-swap", "--min-face-short", "80", "--candidates"])
+            .arg("--raw-manifest")
+            .arg(out.join("raw/manifest.json"))
+            .arg(out.join("cache.fsc"))
+            .arg(out.join("facesets/refine_manifest.json"))
+            .arg(&library),
+    );
     check_grows(&library, &second, "export-swap refresh");
     assert_eq!(
         fs::read(&manifest).unwrap(),

@@ -4,48 +4,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use fs_cache::{Cache, FaceKey};
 use serde_json::Value;
 
-/// A workspace binary beside this test's (`cargo test --workspace` builds every
-/// package's binaries before running any test).
-fn sibling(package: &str, bin: &str) -> Command {
-    if bin == env!("CARGO_PKG_NAME") {
-        return Command::new(env!("CARGO_BIN_EXE_hand_sorted"));
-    }
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join(bin);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build -p {package}`)",
-        path.display()
-    );
-    Command::new(path)
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("program runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn copy(name: &str, to: &Path) {
-    fs::create_dir_all(to.parent().unwrap()).unwrap();
-    fs::copy(fs_fixtures::images().join(name), to).unwrap();
-}
+use crate::util::{copy, ok, sibling};
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(path).expect("manifest exists")).expect("valid JSON")
@@ -135,14 +98,14 @@ fn hand_sorted_then_discover_then_era_split_never_renumber() {
     let cache_path = root.join("work/photos.fsc");
     let swap = root.join("facesets_swap_ready");
     for dir in ["obama", "biden", "mixed"] {
-        ok(sibling("face-sets", "face-sets")
+        ok(sibling("face-sets")
             .arg("--quiet")
             .arg("embed")
             .arg(root.join(dir))
             .arg(&cache_path));
     }
 
-    ok(sibling("hand_sorted", "hand_sorted")
+    ok(sibling("hand_sorted")
         .arg("--cache")
         .arg(&cache_path)
         .arg("--swap-out")
@@ -213,13 +176,13 @@ fn hand_sorted_then_discover_then_era_split_never_renumber() {
     copy("f0003.png", &root.join("newsrc/a.png"));
     copy("f0013.jpg", &root.join("newsrc/b.jpg"));
     copy("f0011.jpg", &root.join("newsrc/c.jpg"));
-    ok(sibling("face-sets", "face-sets")
+    ok(sibling("face-sets")
         .arg("--quiet")
         .arg("embed")
         .arg(root.join("newsrc"))
         .arg(&cache_path));
     let discover = |dry: bool| {
-        let mut cmd = sibling("discover", "discover");
+        let mut cmd = sibling("discover");
         cmd.arg("--cache")
             .arg(&cache_path)
             .arg("--source")
@@ -284,7 +247,7 @@ fn hand_sorted_then_discover_then_era_split_never_renumber() {
         .as_str()
         .unwrap()
         .to_string();
-    ok(sibling("era_split", "era_split")
+    ok(sibling("era_split")
         .arg("split")
         .arg("--cache")
         .arg(&cache_path)
@@ -356,7 +319,7 @@ fn era_split_follows_exif_years_and_rereads_no_exif() {
     dated("f0014.jpg", 2016, &root.join("photos/group.jpg"));
     let cache = root.join("c.fsc");
     let fs_bin = || {
-        let mut c = sibling("face-sets", "face-sets");
+        let mut c = sibling("face-sets");
         c.arg("--quiet");
         c
     };
@@ -379,7 +342,7 @@ fn era_split_follows_exif_years_and_rereads_no_exif() {
         .to_string();
 
     let era = |mode: &str, extra: &[&str]| {
-        ok(sibling("era_split", "era_split")
+        ok(sibling("era_split")
             .arg(mode)
             .arg("--cache")
             .arg(&cache)
