@@ -63,8 +63,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         Some("export") => export(),
         Some("immich") => immich(),
         Some("review") => review(),
+        Some("decode") => decode(),
         _ => bail!(
-            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review"
+            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review | decode"
         ),
     }
 }
@@ -315,6 +316,103 @@ fn print_embed_table(
 
 /// `cargo xtask bench export`: `run` end to end on the bench set beside the sum of its
 /// stages run one by one, crops/s of export-swap, and `.fsz` MB/s.
+/// Scaled decoding, measured: a large face's export crop from the scaled decode against
+/// the full one (the README's "2.35× faster"), and `face-sets embed` on a 100-megapixel
+/// JPEG with and without `--full-decode` (time and peak resident memory).
+fn decode() -> anyhow::Result<()> {
+    use fs_detect::decode::{decode_photo, decode_photo_scaled};
+    use fs_export::swap::{crop_decode_side, crop_single_face};
+    let root = workspace_root();
+    let source = image::open(root.join("fixtures/images/f0009.jpg"))?.to_rgb8();
+    let portrait = fs_fixtures::jpeg(&fs_fixtures::camera_photo(
+        &source,
+        fs_fixtures::Framing::Fill,
+        7,
+    ));
+    let full = decode_photo(None, &portrait)?;
+    let size = full.dimensions();
+    // A face of about 1,400 px in the middle, as in crates/fs-export/tests/crop_decode.rs.
+    let half = |v: u32| f32::from(u16::try_from(v / 2).expect("a camera's side"));
+    let (cx, cy) = (half(size.0), half(size.1));
+    let bbox = [cx - 600.0, cy - 700.0, cx + 600.0, cy + 700.0];
+    let side = crop_decode_side(size, bbox, 512);
+    let best_of = |f: &dyn Fn() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let mut best = f64::INFINITY;
+        for _ in 0..7 {
+            let start = Instant::now();
+            f()?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    let scaled_secs = best_of(&|| {
+        let scaled = decode_photo_scaled(None, &portrait, side)?;
+        crop_single_face(&scaled.image, scaled.map_box(bbox), &[], 0.5, 512);
+        Ok(())
+    })?;
+    let full_secs = best_of(&|| {
+        let full = decode_photo(None, &portrait)?;
+        crop_single_face(&full, bbox, &[], 0.5, 512);
+        Ok(())
+    })?;
+    println!(
+        "export crop of a 1,400-px face in a {}x{} JPEG (best of 7): decoded to {side} px {:.0} ms, \
+         full size {:.0} ms: {:.2}x faster",
+        size.0,
+        size.1,
+        scaled_secs * 1e3,
+        full_secs * 1e3,
+        full_secs / scaled_secs
+    );
+
+    let bin = build_release(&root)?;
+    let scratch = tempfile::tempdir()?;
+    let photos = scratch.path().join("photos");
+    std::fs::create_dir_all(&photos)?;
+    let big = fs_detect::decode::resize_lanczos(&source, 10_000, 10_000);
+    std::fs::write(photos.join("100mp.jpg"), fs_fixtures::jpeg(&big))?;
+    let small = scratch.path().join("small");
+    std::fs::create_dir_all(&small)?;
+    std::fs::copy(root.join("fixtures/images/f0009.jpg"), small.join("a.jpg"))?;
+    println!("face-sets embed, one photo (wall time, peak resident memory):");
+    for (what, dir, flags) in [
+        ("a small photo (the models loaded)", &small, &[][..]),
+        ("100-MP JPEG, scaled decoding", &photos, &[][..]),
+        ("100-MP JPEG, --full-decode", &photos, &["--full-decode"][..]),
+    ] {
+        let cache = scratch.path().join(format!("{}.fsc", flags.len() + what.len()));
+        let start = Instant::now();
+        let mut child = Command::new(&bin)
+            .args(["--quiet", "embed", "--provider", "cpu"])
+            .args(flags)
+            .arg(dir)
+            .arg(&cache)
+            .spawn()?;
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak_kb = 0u64;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if let Ok(text) = std::fs::read_to_string(&status_file) {
+                let hwm = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+                peak_kb = peak_kb.max(hwm.unwrap_or(0));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        ensure!(status.success(), "{what}: embed failed");
+        println!(
+            "  {what:<36} {:>6.2} s {:>6} MB",
+            start.elapsed().as_secs_f64(),
+            peak_kb / 1024
+        );
+    }
+    Ok(())
+}
+
 fn export() -> anyhow::Result<()> {
     let root = workspace_root();
     let scratch = tempfile::tempdir()?;

@@ -1,5 +1,5 @@
 //! Progress bars on stderr (hidden off a terminal and under --quiet), implementing the
-//! library's [`Reporter`].
+//! libraries' [`fs_progress::Progress`].
 
 use std::io::Write;
 use std::path::Path;

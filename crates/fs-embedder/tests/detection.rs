@@ -148,6 +148,12 @@ fn face_chips_that_fill_the_frame_are_found() {
     }
     println!("{chips} chips: all found; single-pass (reference) detection found {reference_found}");
     assert!(chips >= 20);
+    // What the README claims: these are faces InsightFace's single pass misses (it
+    // found 1 of the 20 here).
+    assert!(
+        reference_found * 5 <= chips,
+        "the single pass found {reference_found} of {chips} chips: the recovery pass is not what finds them"
+    );
 }
 
 #[test]

@@ -7,8 +7,9 @@
 //! 1. Take the cache's faces whose photo (or any byte-identical copy) lies under
 //!    `--source`.
 //! 2. Set aside faces already covered by an identity of the library, whatever cache
-//!    its faces came from (centroid within `--existing-threshold`, 0.45).
-//! 3. Cluster the rest (`--cluster-threshold`, 0.55); apply refine's gates (face size,
+//!    its faces came from (centroid within `--existing-threshold`: the `known` distance,
+//!    0.50 for `buffalo_s`).
+//! 3. Cluster the rest (`--cluster-threshold`: the `cluster` distance, 0.65); apply refine's gates (face size,
 //!    sharpness, detector score) and outlier rejection; keep clusters with at least
 //!    `--min-faces` distinct photos.
 //! 4. Export each as `faceset_NNN` numbered past the highest existing one, with a

@@ -8,9 +8,11 @@
 //! When folders are already sorted by person, the identity is asserted, not inferred:
 //!
 //! 1. For each trusted folder, its faces build the identity's centroid in two passes of
-//!    outlier rejection (0.55, then 0.45), so bystanders in group photos drop out.
+//!    outlier rejection (the `outlier` then `export-outlier` distance: 0.55, then 0.50
+//!    for `buffalo_s`), so bystanders in group photos drop out.
 //! 2. Each face of the `--mixed` folders joins every identity whose centroid is within
-//!    `--route-threshold` (0.45): a photo of two known people lands in both.
+//!    `--route-threshold` (the `known` distance, 0.50): a photo of two known people
+//!    lands in both.
 //! 3. Each identity is exported like `export-swap` (whose per-face gate keeps only the
 //!    matching face of a group photo in each crop), numbered past the highest existing
 //!    `faceset_NNN`, with bundles named after the label (`alice_top30.fsz`) and an
@@ -21,7 +23,7 @@
 //!
 //! ```toml
 //! mixed = ["/photos/mixed"]
-//! route_threshold = 0.45
+//! route_threshold = 0.50
 //! [trusted]
 //! alice = "/photos/alice"
 //! bob = "/photos/bob"

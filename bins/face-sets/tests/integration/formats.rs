@@ -95,6 +95,10 @@ fn make_photos(dir: &Path) -> BTreeMap<String, &'static str> {
         ],
     );
     tool("convert", &[src, &at("photo.bmp")]);
+    tool(
+        "convert",
+        &[src, "-quality".as_ref(), "85".as_ref(), &at("photo.webp")],
+    );
     tool("convert", &[src, &at("photo.gif")]);
     tool(
         "heif-enc",
@@ -149,6 +153,7 @@ fn make_photos(dir: &Path) -> BTreeMap<String, &'static str> {
         ("cmyk.tif", "TIFF"),
         ("grey.tif", "TIFF"),
         ("photo.bmp", "BMP"),
+        ("photo.webp", "WebP"),
         ("photo.gif", "GIF"),
         ("photo.heic", "HEIC"),
         ("photo.avif", "AVIF"),
@@ -197,7 +202,7 @@ fn every_format_is_read_upright_with_its_one_face() {
         "{text}"
     );
     assert!(
-        text.contains("formats: AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4")
+        text.contains("formats: AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4, WebP 1")
             && text.contains("skipped: 1 not photos (.txt)"),
         "{text}"
     );
@@ -205,7 +210,7 @@ fn every_format_is_read_upright_with_its_one_face() {
     let summary = String::from_utf8(run(face_sets().arg("inspect").arg(&cache)).stdout).unwrap();
     assert!(
         summary
-            .contains("formats     AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4"),
+            .contains("formats     AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4, WebP 1"),
         "{summary}"
     );
 

@@ -12,6 +12,7 @@
 mod calibrate;
 mod camera_size;
 mod cli;
+mod docs;
 mod export;
 mod formats;
 mod identities;
