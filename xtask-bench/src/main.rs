@@ -378,9 +378,15 @@ fn decode() -> anyhow::Result<()> {
     for (what, dir, flags) in [
         ("a small photo (the models loaded)", &small, &[][..]),
         ("100-MP JPEG, scaled decoding", &photos, &[][..]),
-        ("100-MP JPEG, --full-decode", &photos, &["--full-decode"][..]),
+        (
+            "100-MP JPEG, --full-decode",
+            &photos,
+            &["--full-decode"][..],
+        ),
     ] {
-        let cache = scratch.path().join(format!("{}.fsc", flags.len() + what.len()));
+        let cache = scratch
+            .path()
+            .join(format!("{}.fsc", flags.len() + what.len()));
         let start = Instant::now();
         let mut child = Command::new(&bin)
             .args(["--quiet", "embed", "--provider", "cpu"])

@@ -564,7 +564,7 @@ pub(crate) enum Graph {
     Approximate,
 }
 
-impl From<Graph> for fs_cluster::agglomerative::GraphChoice {
+impl From<Graph> for fs_cluster::graph::GraphChoice {
     fn from(g: Graph) -> Self {
         match g {
             Graph::Auto => Self::Auto,

@@ -43,7 +43,7 @@ pub enum Error {
     /// The cache holds faces from other models than the ones asked for.
     #[error(
         "cache {} was made by {cache}, not by {requested}; embeddings of different models \
-         cannot be compared: embed with --models {} or into a new cache",
+         cannot be compared: embed with its pack, {}, or into a new cache",
         path.display(),
         cache.pack
     )]

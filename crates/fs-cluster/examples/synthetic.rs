@@ -39,9 +39,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use fs_cluster::Embeddings;
-use fs_cluster::agglomerative::{GraphChoice, cluster_with};
+use fs_cluster::agglomerative::cluster_with;
 use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
 use fs_cluster::graph::AnnParams;
+use fs_cluster::graph::GraphChoice;
 use fs_progress::Silent;
 
 const DIM: usize = 512;

@@ -20,39 +20,8 @@ use rayon::prelude::*;
 
 use crate::Embeddings;
 use crate::embeddings::dot;
-use crate::graph::{self, AnnParams, Edge, Graph, row_id};
+use crate::graph::{self, Edge, Graph, GraphChoice, row_id};
 use fs_progress::{Phase, Progress, Silent};
-
-/// Above this many rows, [`GraphChoice::Auto`] uses the approximate graph: the exact one
-/// costs `n²·d` flops — about 15 s at 50,000 faces on two cores, a minute at 100,000,
-/// four times that at twice the faces — while the approximate one grows about linearly,
-/// is 5.7× faster at 100,000 faces and within 0.003 B³-F of the exact clusters there
-/// (see `docs/benchmarks.md`).
-pub const APPROXIMATE_ABOVE: usize = 50_000;
-
-/// Which candidate graph the linkage runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum GraphChoice {
-    /// Exact up to [`APPROXIMATE_ABOVE`] rows, approximate beyond.
-    #[default]
-    Auto,
-    /// Every pair within the threshold: the same clusters as a full linkage.
-    Exact,
-    /// Pairs among each row's nearest neighbours within the cells of an inverted-file
-    /// index: near-identical clusters, for libraries too large for the exact graph.
-    Approximate(AnnParams),
-}
-
-impl GraphChoice {
-    /// Whether this choice uses the approximate graph for `n` rows.
-    pub fn is_approximate(self, n: usize) -> bool {
-        match self {
-            Self::Auto => n > APPROXIMATE_ABOVE,
-            Self::Exact => false,
-            Self::Approximate(_) => true,
-        }
-    }
-}
 
 /// Clusters the rows; returns clusters as row indices, each sorted ascending, ordered
 /// by size (largest first) and then by their first row. Deterministic for a given input.
@@ -495,6 +464,7 @@ pub fn sort_clusters(clusters: &mut [Vec<usize>]) {
 )]
 mod tests {
     use super::*;
+    use crate::graph::{APPROXIMATE_ABOVE, AnnParams};
 
     fn unit(angle_deg: f32) -> [f32; 2] {
         let a = angle_deg.to_radians();

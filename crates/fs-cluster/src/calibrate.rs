@@ -16,7 +16,8 @@
 use fs_packs::thresholds::{Family, Thresholds};
 
 use crate::Embeddings;
-use crate::agglomerative::{GraphChoice, cluster_with};
+use crate::agglomerative::cluster_with;
+use crate::graph::GraphChoice;
 use fs_progress::Silent;
 
 /// Faces with their person and photo.

@@ -5,8 +5,9 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
-use crate::agglomerative::{GraphChoice, sort_clusters};
+use crate::agglomerative::sort_clusters;
 use crate::graph;
+use crate::graph::GraphChoice;
 use crate::{Embeddings, cosine_distance};
 use fs_progress::Silent;
 

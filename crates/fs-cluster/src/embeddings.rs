@@ -131,16 +131,6 @@ impl Embeddings {
         (1.0 - self.row(i).dot(&self.row(j))).max(0.0)
     }
 
-    /// Every pair `(i, j, distance)` with `i < j` and cosine distance at most
-    /// `max_distance`, in order, found block by block without holding the full matrix
-    /// (the edges of [`crate::graph::exact`]).
-    pub fn pairs_within(&self, max_distance: f32) -> Vec<(usize, usize, f32)> {
-        crate::graph::exact(self, max_distance, &fs_progress::Silent)
-            .edges()
-            .filter(|&(_, _, d)| d <= max_distance)
-            .collect()
-    }
-
     /// How many pairs (`i < j`) fall in each of `bins` distance bins of `width` (the
     /// last bin takes everything beyond), counted block by block: memory stays linear.
     pub fn distance_histogram(&self, width: f32, bins: usize) -> Vec<usize> {

@@ -137,6 +137,8 @@ pub(crate) fn check_size(format: Format, width: u64, height: u64) -> Result<()> 
         || width * height * 3 > MAX_ALLOC_BYTES
     {
         return Err(Error::TooLarge {
+            max_side: MAX_SIDE,
+            max_mib: MAX_ALLOC_BYTES >> 20,
             format: format.name(),
             width,
             height,

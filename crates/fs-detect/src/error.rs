@@ -30,15 +30,16 @@ pub enum Error {
         /// What it takes to build with it.
         how: &'static str,
     },
-    /// An image larger than [`crate::decode::MAX_SIDE`] or
-    /// [`crate::decode::MAX_ALLOC_BYTES`], refused before decoding it.
+    /// An image larger than the decoder's limits, refused before decoding it.
     #[error(
-        "{format} image of {width}x{height} pixels is too large (at most {} pixels a side and \
-         {} MiB decoded)",
-        crate::decode::MAX_SIDE,
-        crate::decode::MAX_ALLOC_BYTES >> 20
+        "{format} image of {width}x{height} pixels is too large (at most {max_side} pixels a \
+         side and {max_mib} MiB decoded)"
     )]
     TooLarge {
+        /// The most pixels a side the decoder takes.
+        max_side: u32,
+        /// The most mebibytes a decoded image may take.
+        max_mib: u64,
         /// The format's name.
         format: &'static str,
         /// Its width.

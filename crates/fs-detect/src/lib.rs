@@ -29,6 +29,7 @@
 pub mod decode;
 pub mod detector;
 mod error;
+mod family;
 pub mod nms;
 pub mod provider;
 pub mod runtime;

@@ -7,7 +7,7 @@
 
 use ort::session::SessionOutputs;
 
-use crate::detector::{Candidates, PixelFormat, STRIDES, output};
+use crate::family::{Candidates, PixelFormat, STRIDES, output};
 
 /// `input_mean` and `input_std` of InsightFace's SCRFD wrapper, in RGB.
 pub const PIXELS: PixelFormat = PixelFormat {

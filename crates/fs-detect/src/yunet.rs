@@ -13,7 +13,7 @@
 
 use ort::session::SessionOutputs;
 
-use crate::detector::{Candidates, PixelFormat, STRIDES, output};
+use crate::family::{Candidates, PixelFormat, STRIDES, output};
 
 /// Raw BGR, as `cv::dnn::blobFromImage` makes it from an OpenCV image.
 pub const PIXELS: PixelFormat = PixelFormat {

@@ -8,7 +8,8 @@
 //! ```
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::{GraphChoice, cluster_with};
+use fs_cluster::agglomerative::cluster_with;
+use fs_cluster::graph::GraphChoice;
 use fs_packs::Thresholds;
 use fs_progress::{Progress, Silent};
 

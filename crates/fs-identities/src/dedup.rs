@@ -92,7 +92,7 @@ pub fn find_duplicates(cache: &Cache, options: &DedupOptions) -> DuplicateReport
         let graph = fs_cluster::graph::build(
             &embeddings,
             max_distance,
-            fs_cluster::agglomerative::GraphChoice::Auto,
+            fs_cluster::graph::GraphChoice::Auto,
             &fs_progress::Silent,
         );
         let mut candidates: Vec<(usize, usize)> = graph

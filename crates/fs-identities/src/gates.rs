@@ -1,7 +1,7 @@
 //! The quality gates every identity's faces pass, and the options of `refine` (which
 //! the refine manifest records, and discovery and `extend` reuse).
 
-use fs_cluster::agglomerative::GraphChoice;
+use fs_cluster::graph::GraphChoice;
 use fs_packs::Thresholds;
 use serde::{Deserialize, Serialize};
 

@@ -131,8 +131,13 @@ impl Library {
                 let e = self
                     .entry_mut(entry)
                     .ok_or_else(|| refuse(no_entry(entry)))?;
-                member(e, face)
-                    .ok_or_else(|| refuse(format!("{} is not in {}", short(face), short(entry))))?;
+                member(e, face).ok_or_else(|| {
+                    refuse(format!(
+                        "{} is not in {}",
+                        review::short(face),
+                        review::short(entry)
+                    ))
+                })?;
                 remember(&mut before, &mut rows_before, entry, e);
                 // Its copies (re-encodes, resizes of the same photo) go with it.
                 let copies: Vec<String> = e
@@ -158,7 +163,7 @@ impl Library {
                 remember(&mut before, &mut rows_before, to, target);
                 let source = self.entry_mut(from).ok_or_else(|| refuse(no_entry(from)))?;
                 let row = member(source, face)
-                    .ok_or_else(|| refuse(format!("{} is not in {from}", short(face))))?;
+                    .ok_or_else(|| refuse(format!("{} is not in {from}", review::short(face))))?;
                 remember(&mut before, &mut rows_before, from, source);
                 source
                     .review
@@ -187,7 +192,11 @@ impl Library {
                     .iter()
                     .map(|f| {
                         member(source, f).ok_or_else(|| {
-                            refuse(format!("{} is not in {}", short(f), short(entry)))
+                            refuse(format!(
+                                "{} is not in {}",
+                                review::short(f),
+                                review::short(entry)
+                            ))
                         })
                     })
                     .collect::<Result<_>>()?;
@@ -274,7 +283,7 @@ impl Library {
                 let row = match candidate {
                     Some(i) => self.manifest.candidates[i].face.clone(),
                     None => FaceRow::from_cache(cache, face).ok_or_else(|| {
-                        refuse(format!("the cache holds no face {}", short(face)))
+                        refuse(format!("the cache holds no face {}", review::short(face)))
                     })?,
                 };
                 if let Some(holder) = self
@@ -311,12 +320,15 @@ impl Library {
                 if let Some(holder) = self.entries().find(|e| member(e, face).is_some()) {
                     return Err(refuse(format!(
                         "{} is in {}: reject it from there instead",
-                        short(face),
+                        review::short(face),
                         holder.export.name
                     )));
                 }
                 if faces.embedding(face).is_none() {
-                    return Err(refuse(format!("the cache holds no face {}", short(face))));
+                    return Err(refuse(format!(
+                        "the cache holds no face {}",
+                        review::short(face)
+                    )));
                 }
                 if self.manifest.not_faces.contains_key(face) {
                     return Err(refuse("it was said to be no face already".into()));
@@ -444,18 +456,16 @@ impl Library {
     fn describe(&self, decision: &Decision) -> String {
         let who = |name: &str| match self.entry(name) {
             Some(e) if e.display_label() != name => {
-                format!("{} ({name})", short(e.display_label()))
+                format!("{} ({name})", review::short(e.display_label()))
             }
-            _ => short(name),
+            _ => review::short(name),
         };
         let face = |key: &str| {
             self.entries()
                 .find_map(|e| {
-                    e.export
-                        .faces
-                        .iter()
-                        .find(|f| f.face.key == key)
-                        .map(|f| format!("face #{} of {}", f.rank, short(e.display_label())))
+                    e.export.faces.iter().find(|f| f.face.key == key).map(|f| {
+                        format!("face #{} of {}", f.rank, review::short(e.display_label()))
+                    })
                 })
                 .unwrap_or_else(|| "a face in no identity".into())
         };
@@ -579,7 +589,7 @@ fn member(entry: &Entry, key: &str) -> Option<FaceRow> {
 }
 
 fn no_entry(name: &str) -> String {
-    format!("the library has no identity {}", short(name))
+    format!("the library has no identity {}", review::short(name))
 }
 
 /// The most characters of a name or label a label may have.
@@ -604,17 +614,6 @@ pub fn check_label(label: &str) -> std::result::Result<String, String> {
         Err("a name cannot be only dots".into())
     } else {
         Ok(label.to_string())
-    }
-}
-
-/// `text` shortened for a message: user input is never echoed at length.
-pub(crate) fn short(text: &str) -> String {
-    const MOST: usize = 40;
-    if text.chars().count() <= MOST {
-        text.to_string()
-    } else {
-        let head: String = text.chars().take(MOST).collect();
-        format!("{head}…")
     }
 }
 

@@ -45,7 +45,7 @@ pub enum Error {
     #[error(
         "{entry} in {} was made by {library}, but these faces come from {requested}; \
          embeddings of different models cannot be compared: embed with the library's model \
-         (--models {}) or start another library",
+         (the {} pack) or start another library",
         path.display(),
         library.pack
     )]
@@ -103,11 +103,13 @@ pub enum Error {
         "library database {} has schema version {found}, but this build knows versions up \
          to {}; use the face-sets release that wrote it (nothing was changed)",
         path.display(),
-        crate::store::SCHEMA
+        known
     )]
     NewerDatabase {
         /// The database file.
         path: PathBuf,
+        /// The newest schema version this build knows.
+        known: u32,
         /// Its `user_version`.
         found: u32,
     },

@@ -1020,6 +1020,16 @@ pub fn pack_distances(model: Option<&ModelId>) -> (Thresholds, Origin) {
     }
 }
 
+impl LibraryManifest {
+    /// Whether two states list the same entries in the same places.
+    pub(crate) fn same_layout(&self, other: &LibraryManifest) -> bool {
+        fn same(a: &[Entry], b: &[Entry]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.export.name == y.export.name)
+        }
+        same(&self.facesets, &other.facesets) && same(&self.thin_eras, &other.thin_eras)
+    }
+}
+
 /// Reads a library manifest of any version this build knows.
 pub fn read_manifest(path: &Path) -> Result<LibraryManifest> {
     read_manifest_versioned(path).map(|(manifest, _)| manifest)

@@ -170,7 +170,6 @@ pub enum Decision {
 impl Decision {
     /// One line for the user.
     pub fn describe(&self) -> String {
-        use crate::decide::short;
         self.describe_with(&|name| short(name), &|key| short(key))
     }
 
@@ -181,7 +180,6 @@ impl Decision {
         identity: &dyn Fn(&str) -> String,
         face: &dyn Fn(&str) -> String,
     ) -> String {
-        use crate::decide::short;
         match self {
             Decision::Rename { entry, label } => {
                 format!("{} renamed {:?}", identity(entry), short(label))
@@ -364,6 +362,17 @@ pub(crate) fn redoable(records: &[Record]) -> Option<&Record> {
         }
     }
     None
+}
+
+/// `text` shortened for a message: user input is never echoed at length.
+pub(crate) fn short(text: &str) -> String {
+    const MOST: usize = 40;
+    if text.chars().count() <= MOST {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(MOST).collect();
+        format!("{head}…")
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ impl Store {
             return Err(Error::NewerDatabase {
                 path: path.to_path_buf(),
                 found: version,
+                known: SCHEMA,
             });
         }
         // WAL: readers (the review page, `report`) never wait for a writer, and a
@@ -302,7 +303,7 @@ impl Store {
                 found,
             });
         }
-        if crate::views::same_layout(old, new) {
+        if old.same_layout(new) {
             let dirs: std::collections::HashSet<&str> =
                 changed.iter().map(String::as_str).collect();
             for (thin, list) in [(false, &new.facesets), (true, &new.thin_eras)] {

@@ -499,14 +499,6 @@ pub(crate) struct Changed {
     pub(crate) files: bool,
 }
 
-/// Whether two states list the same entries in the same places.
-pub(crate) fn same_layout(old: &LibraryManifest, new: &LibraryManifest) -> bool {
-    fn same(a: &[Entry], b: &[Entry]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.export.name == y.export.name)
-    }
-    same(&old.facesets, &new.facesets) && same(&old.thin_eras, &new.thin_eras)
-}
-
 /// The entries that differ between two states (added, removed or changed).
 fn changed_dirs(old: &LibraryManifest, new: &LibraryManifest) -> Vec<Changed> {
     let differ = |a: &Entry, b: &Entry| {
@@ -515,7 +507,7 @@ fn changed_dirs(old: &LibraryManifest, new: &LibraryManifest) -> Vec<Changed> {
             files: a.export != b.export || a.review.merged_into != b.review.merged_into,
         })
     };
-    if same_layout(old, new) {
+    if old.same_layout(new) {
         // Entry by entry, in place: no index to build.
         return old
             .facesets
@@ -557,7 +549,7 @@ fn entry_at(m: &LibraryManifest, i: usize) -> &Entry {
 /// Makes `committed` equal to `working` again after a commit: the changed entries only,
 /// when the layout stayed (a decision about one identity of hundreds), else whole.
 fn catch_up(committed: &mut LibraryManifest, working: &LibraryManifest, changed: &[Changed]) {
-    if !same_layout(committed, working) {
+    if !committed.same_layout(working) {
         *committed = working.clone();
         return;
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::GraphChoice;
+use fs_cluster::graph::GraphChoice;
 use fs_identities::cluster::{ClusterOptions, cluster_cache_reporting};
 use fs_identities::dedup::{DedupOptions, find_duplicates};
 use fs_identities::extend::{ExtendOptions, extend_raw, extend_refine};

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::GraphChoice;
+use fs_cluster::graph::GraphChoice;
 use fs_embedder::pipeline::{EmbedOptions, Source};
 use fs_identities::cluster::ClusterOptions;
 use fs_identities::discover::DiscoverOptions;

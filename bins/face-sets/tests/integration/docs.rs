@@ -19,7 +19,14 @@ fn every_file_the_docs_name_exists() {
         // Paths in backticks that start at a top folder of the repository.
         for cited in text.split('`').skip(1).step_by(2) {
             let cited = cited.split_once(':').map_or(cited, |(path, _)| path);
-            let top = ["crates/", "bins/", "examples/", "scripts/", "fixtures/", "docs/"];
+            let top = [
+                "crates/",
+                "bins/",
+                "examples/",
+                "scripts/",
+                "fixtures/",
+                "docs/",
+            ];
             if top.iter().any(|t| cited.starts_with(t))
                 && !cited.contains(['*', ' ', '<', '{'])
                 && Path::new(cited).extension().is_some()

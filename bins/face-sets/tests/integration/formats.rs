@@ -202,15 +202,17 @@ fn every_format_is_read_upright_with_its_one_face() {
         "{text}"
     );
     assert!(
-        text.contains("formats: AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4, WebP 1")
-            && text.contains("skipped: 1 not photos (.txt)"),
+        text.contains(
+            "formats: AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4, WebP 1"
+        ) && text.contains("skipped: 1 not photos (.txt)"),
         "{text}"
     );
 
     let summary = String::from_utf8(run(face_sets().arg("inspect").arg(&cache)).stdout).unwrap();
     assert!(
-        summary
-            .contains("formats     AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4, WebP 1"),
+        summary.contains(
+            "formats     AVIF 1, BMP 1, GIF 1, HEIC 2, JPEG 1, JPEG XL 1, RAW 1, TIFF 4, WebP 1"
+        ),
         "{summary}"
     );
 

@@ -481,7 +481,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
         &[(fs_packs::thresholds::Family::Cluster, Some(0.05))]
             .into_iter()
             .collect(),
-        fs_cluster::agglomerative::GraphChoice::Auto,
+        fs_cluster::graph::GraphChoice::Auto,
         fs_identities::materialize::Mode::Copy,
         &fs_progress::Silent,
     )
