@@ -393,6 +393,7 @@ fn decode() -> anyhow::Result<()> {
             .args(flags)
             .arg(dir)
             .arg(&cache)
+            .stderr(std::process::Stdio::null())
             .spawn()?;
         let status_file = format!("/proc/{}/status", child.id());
         let mut peak_kb = 0u64;
