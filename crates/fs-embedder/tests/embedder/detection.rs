@@ -1,23 +1,15 @@
-#![expect(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    reason = "test values: exact copies compared, small counts cast"
-)]
 //! Real models on the real fixture photos: counts, boxes, identities and face chips.
 
-mod common;
-
-use common::{cosine, labels, load};
+use crate::util::{cosine, labels, load};
 use fs_detect::Detector;
 use fs_detect::decode::resize;
 
 #[test]
 fn every_fixture_gives_the_faces_its_label_says() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut analyzer = common::analyzer();
+    let mut analyzer = crate::util::analyzer();
     let mut by_identity: Vec<(String, Vec<f32>)> = Vec::new();
     for (file, identity) in labels() {
         let image = load(&file);
@@ -69,10 +61,10 @@ fn every_fixture_gives_the_faces_its_label_says() {
 
 #[test]
 fn group_photo_faces_match_their_people() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut analyzer = common::analyzer();
+    let mut analyzer = crate::util::analyzer();
     let obama = analyzer
         .analyze(&load("f0012.jpg"))
         .unwrap()
@@ -116,11 +108,11 @@ fn chip(image: &image::RgbImage, bbox: [f32; 4], side: u32) -> image::RgbImage {
 
 #[test]
 fn face_chips_that_fill_the_frame_are_found() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let pack = common::pack();
-    let mut analyzer = common::analyzer();
+    let pack = crate::util::pack();
+    let mut analyzer = crate::util::analyzer();
     let mut reference_like = Detector::builder(&pack.detector)
         .threads(2)
         .recover_filling_faces(false)
@@ -158,10 +150,10 @@ fn face_chips_that_fill_the_frame_are_found() {
 
 #[test]
 fn recovery_pass_adds_no_faces_to_no_face_images() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut analyzer = common::analyzer();
+    let mut analyzer = crate::util::analyzer();
     for (file, identity) in labels() {
         if !identity.is_empty() {
             continue;
@@ -181,10 +173,10 @@ fn recovery_pass_adds_no_faces_to_no_face_images() {
 
 #[test]
 fn square_and_image_shaped_inputs_agree() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let pack = common::pack();
+    let pack = crate::util::pack();
     let build = |shape| {
         Detector::builder(&pack.detector)
             .threads(2)
@@ -200,7 +192,7 @@ fn square_and_image_shaped_inputs_agree() {
         assert_eq!(a.len(), b.len(), "{file}");
         for (x, y) in a.iter().zip(&b) {
             assert!(
-                common::iou(x.bbox, y.bbox) > 0.98,
+                crate::util::iou(x.bbox, y.bbox) > 0.98,
                 "{file}: {:?} vs {:?}",
                 x.bbox,
                 y.bbox

@@ -3,21 +3,19 @@
 //! The reference numbers come from `scripts/insightface_reference.py` (insightface +
 //! onnxruntime from PyPI, the same model files) and are checked in as JSON.
 
-mod common;
-
-use common::{cosine, iou};
+use crate::util::{cosine, iou};
 
 #[test]
 fn detections_and_embeddings_match_insightface() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let reference = common::reference("insightface_buffalo_s.json");
-    let mut analyzer = common::analyzer();
+    let reference = crate::util::reference("insightface_buffalo_s.json");
+    let mut analyzer = crate::util::analyzer();
     let (mut worst_iou, mut worst_cos) = (1.0f32, 1.0f32);
     let mut compared = 0;
     for image in &reference.images {
-        let faces = analyzer.analyze(&common::load(&image.file)).unwrap();
+        let faces = analyzer.analyze(&crate::util::load(&image.file)).unwrap();
         assert_eq!(faces.len(), image.faces.len(), "{}: face count", image.file);
         for expected in &image.faces {
             let best = faces
@@ -53,13 +51,13 @@ const BANDS: [(&str, f32, f32); 3] = [
 
 #[test]
 fn the_embed_pipeline_matches_insightface_within_each_face_size_band() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let reference = common::reference("insightface_buffalo_s.json");
+    let reference = crate::util::reference("insightface_buffalo_s.json");
     let tmp = tempfile::tempdir().unwrap();
     let mut cache = fs_cache::Cache::open(tmp.path().join("fixtures.fsc")).unwrap();
-    let mut analyzer = common::analyzer();
+    let mut analyzer = crate::util::analyzer();
     let summary = fs_embedder::pipeline::embed(
         &[fs_embedder::pipeline::Source::Tree(fs_fixtures::images())],
         &mut cache,

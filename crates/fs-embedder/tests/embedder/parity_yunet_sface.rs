@@ -5,17 +5,15 @@
 //! PyPI, the same model files, the photo fitted into 640×640 as face-sets does) and is
 //! checked in as JSON.
 
-mod common;
-
-use common::{cosine, iou};
+use crate::util::{cosine, iou};
 use fs_embedder::align::align_face;
 use fs_packs::ModelPack;
 
 const REFERENCE: &str = "opencv_yunet_sface.json";
 #[test]
 fn the_reference_was_made_with_the_installed_files() {
-    let pack: ModelPack = common::pack_named("yunet_sface");
-    let reference = common::reference(REFERENCE);
+    let pack: ModelPack = crate::util::pack_named("yunet_sface");
+    let reference = crate::util::reference(REFERENCE);
     let id = pack.model_id(128).unwrap();
     assert_eq!(
         reference.models.get(&id.detector),
@@ -29,16 +27,16 @@ fn the_reference_was_made_with_the_installed_files() {
 
 #[test]
 fn yunet_boxes_and_sface_embeddings_match_opencv() {
-    let _guard = common::MODELS
+    let _guard = crate::util::MODELS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let reference = common::reference(REFERENCE);
-    let mut analyzer = common::analyzer_of("yunet_sface");
+    let reference = crate::util::reference(REFERENCE);
+    let mut analyzer = crate::util::analyzer_of("yunet_sface");
     assert_eq!(analyzer.detector().kind(), fs_detect::DetectorKind::YuNet);
     let (mut worst_iou, mut worst_cos, mut worst_own_kps_cos) = (1.0f32, 1.0f32, 1.0f32);
     let mut compared = 0;
     for image in &reference.images {
-        let pixels = common::load(&image.file);
+        let pixels = crate::util::load(&image.file);
         let faces = analyzer.analyze(&pixels).unwrap();
         assert_eq!(faces.len(), image.faces.len(), "{}: face count", image.file);
         for expected in &image.faces {
