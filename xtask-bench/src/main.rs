@@ -18,6 +18,7 @@
     reason = "a benchmark driver"
 )]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,8 +65,19 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         Some("immich") => immich(),
         Some("review") => review(),
         Some("decode") => decode(),
+        Some("quality") => {
+            let dir = args
+                .get(1)
+                .context("usage: cargo xtask bench quality DIR [PACK...]")?;
+            let packs: Vec<String> = if args.len() > 2 {
+                args[2..].to_vec()
+            } else {
+                vec!["buffalo_s".into(), "yunet_sface".into()]
+            };
+            quality(Path::new(dir), &packs)
+        }
         _ => bail!(
-            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review | decode"
+            "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review | decode | quality DIR [PACK...]"
         ),
     }
 }
@@ -316,6 +328,209 @@ fn print_embed_table(
 
 /// `cargo xtask bench export`: `run` end to end on the bench set beside the sum of its
 /// stages run one by one, crops/s of export-swap, and `.fsz` MB/s.
+/// A labelled set's photo → person: `DIR/labels.csv` (`path,identity`, LFW's layout as
+/// `extract-dev.sh` writes it; each photo's labelled face is the one nearest the centre),
+/// else one folder per person (the largest face of each photo).
+fn labelled_set(dir: &Path) -> anyhow::Result<(PathBuf, BTreeMap<PathBuf, String>, bool)> {
+    let csv = dir.join("labels.csv");
+    let mut labels = BTreeMap::new();
+    if csv.is_file() {
+        for line in std::fs::read_to_string(&csv)?.lines().skip(1) {
+            if let Some((path, identity)) = line.split_once(',')
+                && !identity.is_empty()
+            {
+                labels.insert(std::path::absolute(dir.join(path))?, identity.to_string());
+            }
+        }
+        let photos = dir.join("images");
+        return Ok((
+            if photos.is_dir() {
+                photos
+            } else {
+                dir.to_path_buf()
+            },
+            labels,
+            true,
+        ));
+    }
+    for person in std::fs::read_dir(dir)? {
+        let person = person?.path();
+        if !person.is_dir() {
+            continue;
+        }
+        let name = person
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for photo in walkdir::WalkDir::new(&person).into_iter().flatten() {
+            if photo.file_type().is_file() {
+                labels.insert(std::path::absolute(photo.path())?, name.clone());
+            }
+        }
+    }
+    Ok((dir.to_path_buf(), labels, false))
+}
+
+/// B³ and pairwise precision, recall and F over `items` (predicted cluster, label).
+#[expect(clippy::cast_precision_loss, reason = "shares of counts")]
+fn clustering_scores(items: &[(usize, &str)]) -> [f64; 6] {
+    use std::collections::HashMap;
+    fn pairs<K>(m: &HashMap<K, f64>) -> f64 {
+        m.values().map(|k| k * (k - 1.0) / 2.0).sum()
+    }
+    let mut cluster_size: HashMap<usize, f64> = HashMap::new();
+    let mut label_size: HashMap<&str, f64> = HashMap::new();
+    let mut both: HashMap<(usize, &str), f64> = HashMap::new();
+    for &(c, l) in items {
+        *cluster_size.entry(c).or_default() += 1.0;
+        *label_size.entry(l).or_default() += 1.0;
+        *both.entry((c, l)).or_default() += 1.0;
+    }
+    let n = items.len().max(1) as f64;
+    let (mut p, mut r) = (0.0, 0.0);
+    for &(c, l) in items {
+        let common = both[&(c, l)];
+        p += common / cluster_size[&c];
+        r += common / label_size[&l];
+    }
+    let (p, r) = (p / n, r / n);
+    let (tp, predicted, actual) = (pairs(&both), pairs(&cluster_size), pairs(&label_size));
+    let (pp, pr) = (tp / predicted.max(1.0), tp / actual.max(1.0));
+    let f = |a: f64, b: f64| {
+        if a + b > 0.0 {
+            2.0 * a * b / (a + b)
+        } else {
+            0.0
+        }
+    };
+    [p, r, f(p, r), pp, pr, f(pp, pr)]
+}
+
+/// `bench quality DIR`: each pack embeds the labelled photos and clusters them at its
+/// defaults; each photo is represented by its labelled face.
+#[expect(clippy::cast_precision_loss, reason = "shares of counts")]
+fn quality(dir: &Path, packs: &[String]) -> anyhow::Result<()> {
+    let (photos, labels, centred) = labelled_set(dir)?;
+    ensure!(
+        !labels.is_empty(),
+        "{} holds no labelled photos",
+        dir.display()
+    );
+    let people = labels
+        .values()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let root = workspace_root();
+    let bin = build_release(&root)?;
+    let scratch = tempfile::tempdir()?;
+    println!(
+        "{}: {} photos of {people} people; each photo is its {} face",
+        dir.display(),
+        labels.len(),
+        if centred { "most central" } else { "largest" }
+    );
+    println!(
+        "{:<12} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>7}",
+        "pack",
+        "recall",
+        "B3-P",
+        "B3-R",
+        "B3-F",
+        "pair-P",
+        "pair-R",
+        "pair-F",
+        "clusters",
+        "impure"
+    );
+    for pack in packs {
+        let cache_path = scratch.path().join(format!("{pack}.fsc"));
+        let start = Instant::now();
+        let out = Command::new(&bin)
+            .args(["--quiet", "embed", "--provider", "cpu", "--models", pack])
+            .arg(&photos)
+            .arg(&cache_path)
+            .output()?;
+        ensure!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{pack}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let embed_secs = start.elapsed().as_secs_f64();
+        let cache = fs_cache::Cache::open_read_only(&cache_path)?;
+        let clusters = fs_pipeline::identities::people(
+            &cache,
+            &fs_pipeline::Overrides::default(),
+            &fs_progress::Silent,
+        );
+        let mut cluster_of: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        for (c, cluster) in clusters.clusters.iter().enumerate() {
+            for face in &cluster.faces {
+                cluster_of.insert(face.key.as_str(), c);
+            }
+        }
+        let mut items: Vec<(usize, &str)> = Vec::new();
+        let mut found = 0usize;
+        for image in cache.images() {
+            let Some(label) = image.all_paths().find_map(|p| labels.get(p)) else {
+                continue;
+            };
+            let (cx, cy) = (image.width as f32 / 2.0, image.height as f32 / 2.0);
+            let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+            let off = |b: &[f32; 4]| {
+                (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy)
+            };
+            let chosen = image.faces().iter().enumerate().min_by(|a, b| {
+                if centred {
+                    off(&a.1.bbox).total_cmp(&off(&b.1.bbox))
+                } else {
+                    area(&b.1.bbox).total_cmp(&area(&a.1.bbox))
+                }
+            });
+            let Some((index, _)) = chosen else { continue };
+            found += image
+                .all_paths()
+                .filter(|p| labels.contains_key(*p))
+                .count();
+            let key = fs_cache::FaceKey {
+                hash: image.hash,
+                index: u32::try_from(index)?,
+            }
+            .to_string();
+            // A face in no cluster is a cluster of its own.
+            let cluster = cluster_of
+                .get(key.as_str())
+                .copied()
+                .unwrap_or(usize::MAX - items.len());
+            items.push((cluster, label.as_str()));
+        }
+        let scores = clustering_scores(&items);
+        let mut mixed: BTreeMap<usize, BTreeMap<&str, usize>> = BTreeMap::new();
+        for &(c, l) in &items {
+            *mixed.entry(c).or_default().entry(l).or_default() += 1;
+        }
+        let impure: Vec<&BTreeMap<&str, usize>> = mixed.values().filter(|m| m.len() > 1).collect();
+        println!(
+            "{pack:<12} {:>7.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>8} {:>7}   (embed {embed_secs:.0} s)",
+            found as f64 / labels.len() as f64,
+            scores[0],
+            scores[1],
+            scores[2],
+            scores[3],
+            scores[4],
+            scores[5],
+            clusters.clusters.len(),
+            impure.len()
+        );
+        for m in impure.iter().take(5) {
+            let parts: Vec<String> = m.iter().map(|(l, n)| format!("{l} {n}")).collect();
+            println!("    impure: {}", parts.join(", "));
+        }
+    }
+    Ok(())
+}
+
 /// Scaled decoding, measured: a large face's export crop from the scaled decode against
 /// the full one (the README's "2.35× faster"), and `face-sets embed` on a 100-megapixel
 /// JPEG with and without `--full-decode` (time and peak resident memory).
