@@ -66,15 +66,26 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         Some("review") => review(),
         Some("decode") => decode(),
         Some("quality") => {
+            // `quality DIR [PACK...] [--cluster D,D...]`
             let dir = args
                 .get(1)
-                .context("usage: cargo xtask bench quality DIR [PACK...]")?;
-            let packs: Vec<String> = if args.len() > 2 {
-                args[2..].to_vec()
-            } else {
-                vec!["buffalo_s".into(), "yunet_sface".into()]
-            };
-            quality(Path::new(dir), &packs)
+                .context("usage: cargo xtask bench quality DIR [PACK...] [--cluster D,D...]")?;
+            let (mut packs, mut sweep) = (Vec::new(), Vec::new());
+            let mut rest = args[2..].iter();
+            while let Some(arg) = rest.next() {
+                if arg == "--cluster" {
+                    let list = rest.next().context("--cluster needs distances")?;
+                    for d in list.split(',') {
+                        sweep.push(d.parse::<f32>().with_context(|| format!("--cluster {d}"))?);
+                    }
+                } else {
+                    packs.push(arg.clone());
+                }
+            }
+            if packs.is_empty() {
+                packs = vec!["buffalo_s".into(), "yunet_sface".into()];
+            }
+            quality(Path::new(dir), &packs, &sweep)
         }
         _ => bail!(
             "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review | decode | quality DIR [PACK...]"
@@ -410,7 +421,7 @@ fn clustering_scores(items: &[(usize, &str)]) -> [f64; 6] {
 /// `bench quality DIR`: each pack embeds the labelled photos and clusters them at its
 /// defaults; each photo is represented by its labelled face.
 #[expect(clippy::cast_precision_loss, reason = "shares of counts")]
-fn quality(dir: &Path, packs: &[String]) -> anyhow::Result<()> {
+fn quality(dir: &Path, packs: &[String], sweep: &[f32]) -> anyhow::Result<()> {
     let (photos, labels, centred) = labelled_set(dir)?;
     ensure!(
         !labels.is_empty(),
@@ -423,7 +434,13 @@ fn quality(dir: &Path, packs: &[String]) -> anyhow::Result<()> {
         .len();
     let root = workspace_root();
     let bin = build_release(&root)?;
-    let scratch = tempfile::tempdir()?;
+    // Caches kept between runs (a set of thousands of photos takes minutes to embed).
+    let scratch = root.join("target/bench-quality").join(
+        std::path::absolute(dir)?
+            .to_string_lossy()
+            .replace(['/', '\\', ':'], "_"),
+    );
+    std::fs::create_dir_all(&scratch)?;
     println!(
         "{}: {} photos of {people} people; each photo is its {} face",
         dir.display(),
@@ -444,7 +461,7 @@ fn quality(dir: &Path, packs: &[String]) -> anyhow::Result<()> {
         "impure"
     );
     for pack in packs {
-        let cache_path = scratch.path().join(format!("{pack}.fsc"));
+        let cache_path = scratch.join(format!("{pack}.fsc"));
         let start = Instant::now();
         let out = Command::new(&bin)
             .args(["--quiet", "embed", "--provider", "cpu", "--models", pack])
@@ -458,74 +475,84 @@ fn quality(dir: &Path, packs: &[String]) -> anyhow::Result<()> {
         );
         let embed_secs = start.elapsed().as_secs_f64();
         let cache = fs_cache::Cache::open_read_only(&cache_path)?;
-        let clusters = fs_pipeline::identities::people(
-            &cache,
-            &fs_pipeline::Overrides::default(),
-            &fs_progress::Silent,
-        );
-        let mut cluster_of: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
-        for (c, cluster) in clusters.clusters.iter().enumerate() {
-            for face in &cluster.faces {
-                cluster_of.insert(face.key.as_str(), c);
-            }
-        }
-        let mut items: Vec<(usize, &str)> = Vec::new();
-        let mut found = 0usize;
-        for image in cache.images() {
-            let Some(label) = image.all_paths().find_map(|p| labels.get(p)) else {
-                continue;
-            };
-            let (cx, cy) = (image.width as f32 / 2.0, image.height as f32 / 2.0);
-            let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
-            let off = |b: &[f32; 4]| {
-                (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy)
-            };
-            let chosen = image.faces().iter().enumerate().min_by(|a, b| {
-                if centred {
-                    off(&a.1.bbox).total_cmp(&off(&b.1.bbox))
-                } else {
-                    area(&b.1.bbox).total_cmp(&area(&a.1.bbox))
+        let at: Vec<Option<f32>> = if sweep.is_empty() {
+            vec![None]
+        } else {
+            sweep.iter().copied().map(Some).collect()
+        };
+        for cluster_at in at {
+            let overrides: fs_pipeline::Overrides =
+                [(fs_packs::thresholds::Family::Cluster, cluster_at)]
+                    .into_iter()
+                    .collect();
+            let clusters =
+                fs_pipeline::identities::people(&cache, &overrides, &fs_progress::Silent);
+            let name = cluster_at.map_or_else(|| pack.clone(), |d| format!("{pack}@{d:.2}"));
+            let mut cluster_of: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::new();
+            for (c, cluster) in clusters.clusters.iter().enumerate() {
+                for face in &cluster.faces {
+                    cluster_of.insert(face.key.as_str(), c);
                 }
-            });
-            let Some((index, _)) = chosen else { continue };
-            found += image
-                .all_paths()
-                .filter(|p| labels.contains_key(*p))
-                .count();
-            let key = fs_cache::FaceKey {
-                hash: image.hash,
-                index: u32::try_from(index)?,
             }
-            .to_string();
-            // A face in no cluster is a cluster of its own.
-            let cluster = cluster_of
-                .get(key.as_str())
-                .copied()
-                .unwrap_or(usize::MAX - items.len());
-            items.push((cluster, label.as_str()));
-        }
-        let scores = clustering_scores(&items);
-        let mut mixed: BTreeMap<usize, BTreeMap<&str, usize>> = BTreeMap::new();
-        for &(c, l) in &items {
-            *mixed.entry(c).or_default().entry(l).or_default() += 1;
-        }
-        let impure: Vec<&BTreeMap<&str, usize>> = mixed.values().filter(|m| m.len() > 1).collect();
-        println!(
-            "{pack:<12} {:>7.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>8} {:>7}   (embed {embed_secs:.0} s)",
-            found as f64 / labels.len() as f64,
-            scores[0],
-            scores[1],
-            scores[2],
-            scores[3],
-            scores[4],
-            scores[5],
-            clusters.clusters.len(),
-            impure.len()
-        );
-        for m in impure.iter().take(5) {
-            let parts: Vec<String> = m.iter().map(|(l, n)| format!("{l} {n}")).collect();
-            println!("    impure: {}", parts.join(", "));
+            let mut items: Vec<(usize, &str)> = Vec::new();
+            let mut found = 0usize;
+            for image in cache.images() {
+                let Some(label) = image.all_paths().find_map(|p| labels.get(p)) else {
+                    continue;
+                };
+                let (cx, cy) = (image.width as f32 / 2.0, image.height as f32 / 2.0);
+                let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+                let off = |b: &[f32; 4]| {
+                    (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy)
+                };
+                let chosen = image.faces().iter().enumerate().min_by(|a, b| {
+                    if centred {
+                        off(&a.1.bbox).total_cmp(&off(&b.1.bbox))
+                    } else {
+                        area(&b.1.bbox).total_cmp(&area(&a.1.bbox))
+                    }
+                });
+                let Some((index, _)) = chosen else { continue };
+                found += image
+                    .all_paths()
+                    .filter(|p| labels.contains_key(*p))
+                    .count();
+                let key = fs_cache::FaceKey {
+                    hash: image.hash,
+                    index: u32::try_from(index)?,
+                }
+                .to_string();
+                // A face in no cluster is a cluster of its own.
+                let cluster = cluster_of
+                    .get(key.as_str())
+                    .copied()
+                    .unwrap_or(usize::MAX - items.len());
+                items.push((cluster, label.as_str()));
+            }
+            let scores = clustering_scores(&items);
+            let mut mixed: BTreeMap<usize, BTreeMap<&str, usize>> = BTreeMap::new();
+            for &(c, l) in &items {
+                *mixed.entry(c).or_default().entry(l).or_default() += 1;
+            }
+            let impure: Vec<&BTreeMap<&str, usize>> =
+                mixed.values().filter(|m| m.len() > 1).collect();
+            println!(
+                "{name:<12} {:>7.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>8} {:>7}   (embed {embed_secs:.0} s)",
+                found as f64 / labels.len() as f64,
+                scores[0],
+                scores[1],
+                scores[2],
+                scores[3],
+                scores[4],
+                scores[5],
+                clusters.clusters.len(),
+                impure.len()
+            );
+            for m in impure.iter().take(5) {
+                let parts: Vec<String> = m.iter().map(|(l, n)| format!("{l} {n}")).collect();
+                println!("    impure: {}", parts.join(", "));
+            }
         }
     }
     Ok(())

@@ -232,8 +232,13 @@ pub(crate) struct CalibrateArgs {
     /// The cache holding the folders' photos.
     pub(crate) cache: PathBuf,
     /// A folder of one person's photos (at least two people).
-    #[arg(value_name = "LABEL=DIR", required = true, num_args = 1.., value_parser = labelled_folder)]
+    #[arg(value_name = "LABEL=DIR", required_unless_present = "labels", num_args = 1.., value_parser = labelled_folder)]
     pub(crate) folders: Vec<(String, PathBuf)>,
+    /// Instead of folders, a labels file of `path,identity` lines under a header
+    /// (paths relative to the file; LFW's layout): each photo's face nearest its centre
+    /// is its person's.
+    #[arg(long, value_name = "CSV", conflicts_with = "folders")]
+    pub(crate) labels: Option<PathBuf>,
     /// The share of false matches a recommended value may allow: faces with another
     /// person's centroid that close, pairs of people whose centroids are, or
     /// 1 − B³ precision of the clustering.

@@ -220,13 +220,22 @@ fn calibrate(
         .as_deref()
         .map(|dir| stages::open_library(dir, "face-sets calibrate", p))
         .transpose()?;
-    let measured = fs_pipeline::calibrate::measure(
-        &cache,
-        &args.folders,
-        args.false_match_rate,
-        library.as_ref(),
-    )
-    .with_context(|| format!("{} labelled folders", args.folders.len()))?;
+    let measured = match &args.labels {
+        Some(file) => {
+            let labels = fs_pipeline::calibrate::read_labels(file)?;
+            let gathered = fs_pipeline::calibrate::gather_labelled(&cache, &labels);
+            let rate = args.false_match_rate;
+            fs_pipeline::calibrate::measure_gathered(&cache, gathered, rate, library.as_ref())
+                .with_context(|| format!("the labels of {}", file.display()))?
+        }
+        None => fs_pipeline::calibrate::measure(
+            &cache,
+            &args.folders,
+            args.false_match_rate,
+            library.as_ref(),
+        )
+        .with_context(|| format!("{} labelled folders", args.folders.len()))?,
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{:#}", measured.to_json())?;

@@ -1,7 +1,7 @@
 //! `calibrate`: the distances measured on the user's own labelled folders (one folder
 //! per person), and keeping them as a library's defaults.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,87 @@ pub fn measure(
         }
     }
     let dirs: Vec<PathBuf> = folders.iter().map(|(_, d)| d.clone()).collect();
-    let gathered = gather(cache, &dirs);
+    measure_gathered(cache, gather(cache, &dirs), false_match_rate, library)
+}
+
+/// Reads a labels file: `path,identity` lines under a header (LFW's layout as its
+/// extraction writes it), each path relative to the file's folder; rows without an
+/// identity are left out.
+pub fn read_labels(file: &Path) -> Result<BTreeMap<PathBuf, String>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| input(file, format!("cannot read the labels: {e}")))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut labels = BTreeMap::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let Some((path, identity)) = line.split_once(',') else {
+            return Err(input(
+                file,
+                format!("line {}: expected path,identity", n + 1),
+            ));
+        };
+        if !identity.trim().is_empty() {
+            let path = std::path::absolute(base.join(path)).unwrap_or_else(|_| base.join(path));
+            labels.insert(path, identity.trim().to_string());
+        }
+    }
+    Ok(labels)
+}
+
+/// The labelled faces of `cache` by `labels` (photo → person): each photo's face
+/// nearest its centre is that person's, as in LFW (whose photos centre the person
+/// they are labelled with). People with one photo count as others only.
+pub fn gather_labelled(cache: &Cache, labels: &BTreeMap<PathBuf, String>) -> Gathered {
+    let mut people: HashMap<&str, usize> = HashMap::new();
+    let mut gathered = Gathered::default();
+    let mut cached: HashSet<&Path> = HashSet::new();
+    for (photo, image) in (0u64..).zip(cache.images()) {
+        cached.extend(image.all_paths().map(PathBuf::as_path));
+        let owners: HashSet<&str> = image
+            .all_paths()
+            .filter_map(|p| labels.get(p).map(String::as_str))
+            .collect();
+        match owners.len() {
+            0 => continue,
+            1 => {}
+            _ => {
+                gathered.in_two_folders += 1;
+                continue;
+            }
+        }
+        let owner = owners.into_iter().next().expect("one owner");
+        #[expect(clippy::cast_precision_loss, reason = "pixel sizes")]
+        let (cx, cy) = (image.width as f32 / 2.0, image.height as f32 / 2.0);
+        let off =
+            |b: &[f32; 4]| (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy);
+        match image
+            .faces()
+            .iter()
+            .min_by(|a, b| off(&a.bbox).total_cmp(&off(&b.bbox)))
+        {
+            Some(face) => {
+                let next = people.len();
+                gathered.rows.push(face.embedding.unit().to_vec());
+                gathered.person.push(*people.entry(owner).or_insert(next));
+                gathered.photo.push(photo);
+            }
+            None => gathered.without_face += 1,
+        }
+    }
+    gathered.not_in_cache = labels
+        .keys()
+        .filter(|p| !cached.contains(p.as_path()))
+        .count();
+    gathered
+}
+
+/// Measures the distances of `gathered` faces against the defaults of `library` (or
+/// the pack's).
+pub fn measure_gathered(
+    cache: &Cache,
+    gathered: Gathered,
+    false_match_rate: f32,
+    library: Option<&Library>,
+) -> Result<Measured> {
     let embeddings =
         Embeddings::from_rows(gathered.rows.first().map_or(512, Vec::len), &gathered.rows);
     let calibration = fs_cluster::calibrate::calibrate(

@@ -117,6 +117,48 @@ fn known_people_get_recommendations_that_separate_them_with_a_warning_that_they_
 }
 
 #[test]
+fn a_labels_file_measures_what_the_same_people_in_folders_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let people = tmp.path().join("people");
+    let folders = labelled_folders(&people);
+    let cache = tmp.path().join("people.fsc");
+    embed(&people, &cache);
+    // The same photos, as LFW lays them out: one file listing `path,identity`, paths
+    // relative to it, and a row with no identity that is left out.
+    let mut csv = String::from("path,identity\n");
+    for folder in &folders {
+        let (person, dir) = folder.split_once('=').unwrap();
+        for photo in fs::read_dir(dir).unwrap() {
+            let name = photo.unwrap().file_name();
+            csv += &format!("{person}/{},{person}\n", name.to_string_lossy());
+        }
+    }
+    csv += "nobody/none.jpg,\n";
+    let labels = people.join("labels.csv");
+    fs::write(&labels, csv).unwrap();
+    let measure = |args: &[std::ffi::OsString]| -> Value {
+        let out = run(bin().args(["calibrate", "--json"]).arg(&cache).args(args));
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let by_file = measure(&["--labels".into(), labels.clone().into_os_string()]);
+    let by_folder = measure(&folders.iter().map(Into::into).collect::<Vec<_>>());
+    assert_eq!(by_file["people"], 3, "{by_file:#}");
+    for field in ["people", "faces", "recommended"] {
+        assert_eq!(by_file[field], by_folder[field], "{field}");
+    }
+
+    // Folders and a labels file together are refused.
+    let out = run(bin()
+        .arg("calibrate")
+        .arg(&cache)
+        .arg(&folders[0])
+        .arg("--labels")
+        .arg(&labels));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn one_person_missing_folders_and_photos_outside_the_cache_are_said_plainly() {
     let tmp = tempfile::tempdir().unwrap();
     let people = tmp.path().join("people");
