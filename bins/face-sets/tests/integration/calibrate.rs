@@ -1,6 +1,7 @@
 //! `face-sets calibrate` on the fixtures' labelled people, and the library keeping what
 //! it measured.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
@@ -130,7 +131,7 @@ fn a_labels_file_measures_what_the_same_people_in_folders_do() {
         let (person, dir) = folder.split_once('=').unwrap();
         for photo in fs::read_dir(dir).unwrap() {
             let name = photo.unwrap().file_name();
-            csv += &format!("{person}/{},{person}\n", name.to_string_lossy());
+            writeln!(csv, "{person}/{},{person}", name.to_string_lossy()).unwrap();
         }
     }
     csv += "nobody/none.jpg,\n";
