@@ -37,7 +37,7 @@ fn run_with_the_free_pack_sorts_people_exports_them_and_keeps_to_its_pack() {
         "{text}"
     );
     assert!(
-        text.contains("distances: cluster 0.60, merge 0.35")
+        text.contains("distances: cluster 0.51, merge 0.35")
             && text.contains("(the yunet_sface defaults)"),
         "{text}"
     );
