@@ -21,7 +21,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", required=True, type=Path)
     ap.add_argument("dir", type=Path)
+    ap.add_argument("--embeddings", type=Path,
+                    help="also write one JSON line per photo: its path, size and faces (box, embedding)")
     args = ap.parse_args()
+    out = open(args.embeddings, "w") if args.embeddings else None
 
     t0 = time.perf_counter()
     import cv2
@@ -42,7 +45,14 @@ def main() -> int:
         img = cv2.imread(str(p))
         if img is None:
             continue
-        faces += len(app.get(img))
+        found = app.get(img)
+        faces += len(found)
+        if out:
+            h, w = img.shape[:2]
+            listed = [{"bbox": [float(v) for v in f.bbox],
+                       "embedding": [float(v) for v in f.embedding]} for f in found]
+            out.write(json.dumps({"path": str(p.resolve()), "width": w, "height": h,
+                                  "faces": listed}) + "\n")
     run_s = time.perf_counter() - t1
     print(json.dumps({"images": len(paths), "faces": faces, "load_s": load_s, "run_s": run_s}))
     return 0

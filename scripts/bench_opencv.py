@@ -21,7 +21,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", required=True, type=Path)
     ap.add_argument("dir", type=Path)
+    ap.add_argument("--embeddings", type=Path,
+                    help="also write one JSON line per photo: its path, size and faces (box, embedding)")
     args = ap.parse_args()
+    out = open(args.embeddings, "w") if args.embeddings else None
 
     t0 = time.perf_counter()
     import cv2
@@ -46,11 +49,19 @@ def main() -> int:
         scale = new_h / h
         detector.setInputSize((new_w, new_h))
         _, found = detector.detect(cv2.resize(img, (new_w, new_h)))
+        listed = []
         for f in found if found is not None else []:
             f = f.copy()
             f[:14] /= scale
-            recognizer.feature(recognizer.alignCrop(img, f))
+            feature = recognizer.feature(recognizer.alignCrop(img, f))
             faces += 1
+            if out:
+                x, y, bw, bh = (float(v) for v in f[:4])
+                listed.append({"bbox": [x, y, x + bw, y + bh],
+                               "embedding": [float(v) for v in feature.ravel()]})
+        if out:
+            out.write(json.dumps({"path": str(p.resolve()), "width": w, "height": h,
+                                  "faces": listed}) + "\n")
     run_s = time.perf_counter() - t1
     print(json.dumps({"images": len(paths), "faces": faces, "load_s": load_s, "run_s": run_s}))
     return 0

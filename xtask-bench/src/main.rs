@@ -71,9 +71,14 @@ fn run(args: &[String]) -> anyhow::Result<()> {
                 .get(1)
                 .context("usage: cargo xtask bench quality DIR [PACK...] [--cluster D,D...]")?;
             let (mut packs, mut sweep) = (Vec::new(), Vec::new());
+            let (mut opencv, mut insightface) = (false, false);
             let mut rest = args[2..].iter();
             while let Some(arg) = rest.next() {
-                if arg == "--cluster" {
+                if arg == "--opencv" {
+                    opencv = true;
+                } else if arg == "--insightface" {
+                    insightface = true;
+                } else if arg == "--cluster" {
                     let list = rest.next().context("--cluster needs distances")?;
                     for d in list.split(',') {
                         sweep.push(d.parse::<f32>().with_context(|| format!("--cluster {d}"))?);
@@ -85,7 +90,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             if packs.is_empty() {
                 packs = vec!["buffalo_s".into(), "yunet_sface".into()];
             }
-            quality(Path::new(dir), &packs, &sweep)
+            quality(Path::new(dir), &packs, &sweep, opencv, insightface)
         }
         _ => bail!(
             "usage: cargo xtask bench embed [DIR] [--provider P] [--models PACK] | cluster [N...] | export | immich | review | decode | quality DIR [PACK...]"
@@ -421,7 +426,13 @@ fn clustering_scores(items: &[(usize, &str)]) -> [f64; 6] {
 /// `bench quality DIR`: each pack embeds the labelled photos and clusters them at its
 /// defaults; each photo is represented by its labelled face.
 #[expect(clippy::cast_precision_loss, reason = "shares of counts")]
-fn quality(dir: &Path, packs: &[String], sweep: &[f32]) -> anyhow::Result<()> {
+fn quality(
+    dir: &Path,
+    packs: &[String],
+    sweep: &[f32],
+    opencv: bool,
+    insightface: bool,
+) -> anyhow::Result<()> {
     let (photos, labels, centred) = labelled_set(dir)?;
     ensure!(
         !labels.is_empty(),
@@ -554,6 +565,145 @@ fn quality(dir: &Path, packs: &[String], sweep: &[f32]) -> anyhow::Result<()> {
                 println!("    impure: {}", parts.join(", "));
             }
         }
+    }
+    if opencv {
+        let python = venv_python(
+            &root,
+            "bench-venv-opencv",
+            "cv2",
+            &["opencv-python-headless==5.0.0.93"],
+        )?;
+        let reference = RefPipeline {
+            name: "OpenCV",
+            python,
+            script: "scripts/bench_opencv.py",
+            pack: "yunet_sface",
+        };
+        reference_quality(&root, &reference, &photos, &labels, &scratch, sweep)?;
+    }
+    if insightface {
+        let reference = RefPipeline {
+            name: "InsightFace",
+            python: bench_python(&root)?,
+            script: "scripts/bench_insightface.py",
+            pack: "buffalo_s",
+        };
+        reference_quality(&root, &reference, &photos, &labels, &scratch, sweep)?;
+    }
+    Ok(())
+}
+
+/// A reference pipeline run by `bench quality`: a Python script on a pack's files.
+struct RefPipeline {
+    name: &'static str,
+    python: PathBuf,
+    script: &'static str,
+    /// The pack whose files it runs, and whose cluster distance it is clustered at.
+    pack: &'static str,
+}
+
+/// A reference pipeline on the same photos (its script writes every face's box and
+/// embedding), clustered by the same average linkage at its pack's cluster distance (or
+/// each of `sweep`), each photo its face nearest the centre.
+#[expect(clippy::cast_precision_loss, reason = "shares of counts")]
+fn reference_quality(
+    root: &Path,
+    reference: &RefPipeline,
+    photos: &Path,
+    labels: &BTreeMap<PathBuf, String>,
+    scratch: &Path,
+    sweep: &[f32],
+) -> anyhow::Result<()> {
+    let locations = Locations::with_overrides(
+        std::env::var_os(fs_packs::locations::MODELS_VARIABLE),
+        std::env::var_os(fs_packs::locations::RUNTIME_VARIABLE),
+    );
+    let lines = scratch.join(format!("{}.jsonl", reference.name));
+    if !lines.is_file() {
+        let out = Command::new(&reference.python)
+            .arg(root.join(reference.script))
+            .arg("--models")
+            .arg(locations.pack_dir(reference.pack))
+            .arg("--embeddings")
+            .arg(&lines)
+            .arg(photos)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "{}: {}",
+            reference.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Every face of every photo, and each labelled photo's face nearest its centre.
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    let mut chosen: Vec<(usize, &str)> = Vec::new();
+    for line in std::fs::read_to_string(&lines)?.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let path = PathBuf::from(v["path"].as_str().context("path")?);
+        let (w, h) = (
+            v["width"].as_f64().unwrap_or(0.0),
+            v["height"].as_f64().unwrap_or(0.0),
+        );
+        let numbers = |x: &serde_json::Value| -> Vec<f64> {
+            x.as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+                .unwrap_or_default()
+        };
+        let mut best: Option<(f64, usize)> = None;
+        for face in v["faces"].as_array().context("faces")? {
+            let b = numbers(&face["bbox"]);
+            ensure!(b.len() == 4, "a box of four numbers");
+            let off =
+                (f64::midpoint(b[0], b[2]) - w / 2.0).hypot(f64::midpoint(b[1], b[3]) - h / 2.0);
+            #[expect(clippy::cast_possible_truncation, reason = "embeddings are f32")]
+            let e: Vec<f32> = numbers(&face["embedding"])
+                .into_iter()
+                .map(|x| x as f32)
+                .collect();
+            let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            rows.push(e.iter().map(|x| x / norm).collect());
+            if best.is_none_or(|(o, _)| off < o) {
+                best = Some((off, rows.len() - 1));
+            }
+        }
+        if let (Some(label), Some((_, row))) = (labels.get(&path), best) {
+            chosen.push((row, label.as_str()));
+        }
+    }
+    let embeddings = fs_cluster::Embeddings::from_rows(rows.first().map_or(128, Vec::len), &rows);
+    let default = fs_packs::thresholds::for_pack(reference.pack).0.cluster;
+    let at: Vec<f32> = if sweep.is_empty() {
+        vec![default]
+    } else {
+        sweep.to_vec()
+    };
+    for threshold in at {
+        let clusters = fs_cluster::agglomerative::cluster(&embeddings, threshold);
+        let mut cluster_of = vec![usize::MAX; rows.len()];
+        for (c, members) in clusters.iter().enumerate() {
+            for &m in members {
+                cluster_of[m] = c;
+            }
+        }
+        let items: Vec<(usize, &str)> = chosen
+            .iter()
+            .map(|&(row, l)| (cluster_of[row], l))
+            .collect();
+        let s = clustering_scores(&items);
+        let multi = clusters.iter().filter(|c| c.len() > 1).count();
+        println!(
+            "{:<12} {:>7.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>8}",
+            format!("{}@{threshold:.2}", reference.name),
+            chosen.len() as f64 / labels.len() as f64,
+            s[0],
+            s[1],
+            s[2],
+            s[3],
+            s[4],
+            s[5],
+            multi
+        );
     }
     Ok(())
 }
