@@ -176,8 +176,9 @@ pub fn embed(folder: impl AsRef<Path>, cache: impl AsRef<Path>) -> Result<Cache>
         )],
         cache.as_ref(),
     );
-    fs_pipeline::stages::embed(&request, &Models::default(), &Silent)?;
-    Ok(fs_pipeline::identities::read_cache(cache.as_ref())?)
+    let mut opened = Cache::open(cache.as_ref()).map_err(fs_pipeline::Error::from)?;
+    fs_pipeline::stages::embed_into(&request, &mut opened, &Models::default(), &Silent)?;
+    Ok(opened)
 }
 
 /// The people of `cache`: its faces clustered at the cluster distance of the pack

@@ -27,8 +27,8 @@ use crate::grow::GrowOptions;
 use crate::layout::RunLayout;
 use crate::models::Models;
 use crate::stages::{
-    EmbedCounts, EmbedRequest, ExportReport, ExportSettings, Failures, embed, enrich, export_at,
-    open_library,
+    EmbedCounts, EmbedRequest, ExportReport, ExportSettings, Failures, embed_into, enrich,
+    export_at, open_library,
 };
 
 /// The steps of `run`, in order, as progress names them.
@@ -229,10 +229,10 @@ pub fn run(options: &RunOptions, models: &Models, progress: &dyn Progress) -> Re
         follow_links: options.follow_links,
         ..request.options
     };
-    let embed_report = embed(&request, models, progress)?;
+    let mut cache = Cache::open(layout.cache())?;
+    let embed_report = embed_into(&request, &mut cache, models, progress)?;
     let (model, new_cache) = (embed_report.model, embed_report.new_cache);
     let embedded: EmbedCounts = embed_report.summary;
-    let mut cache = Cache::open(layout.cache())?;
 
     step(1);
     let library = open_library(&layout.swap(), &options.export.writer, progress)?;

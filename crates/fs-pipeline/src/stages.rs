@@ -255,12 +255,6 @@ pub fn embed(
     models: &Models,
     progress: &dyn Progress,
 ) -> Result<EmbedReport> {
-    if let Some(missing) = request.sources.iter().find_map(|s| match s {
-        Source::Tree(p) if !p.exists() => Some(p),
-        _ => None,
-    }) {
-        return Err(input(missing, "no such folder or file"));
-    }
     if request.cache.is_dir() {
         return Err(input(
             &request.cache,
@@ -268,13 +262,30 @@ pub fn embed(
         ));
     }
     let mut cache = Cache::open(&request.cache)?;
+    embed_into(request, &mut cache, models, progress)
+}
+
+/// [`embed`] into `cache`, already open (a caller that goes on with the cache, as
+/// `run` does, reads it once).
+pub fn embed_into(
+    request: &EmbedRequest,
+    cache: &mut Cache,
+    models: &Models,
+    progress: &dyn Progress,
+) -> Result<EmbedReport> {
+    if let Some(missing) = request.sources.iter().find_map(|s| match s {
+        Source::Tree(p) if !p.exists() => Some(p),
+        _ => None,
+    }) {
+        return Err(input(missing, "no such folder or file"));
+    }
     let pack = models.pack(request.pack.as_deref(), cache.model(), progress)?;
     let mut analyzer = analyzer_for(request, &pack, models.thread_count())?;
     let new_cache = cache.model().is_none();
     let model = analyzer.model().to_string();
     let summary = fs_embedder::pipeline::embed(
         &request.sources,
-        &mut cache,
+        cache,
         &mut analyzer,
         &request.options,
         progress,
