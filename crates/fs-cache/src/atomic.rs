@@ -9,19 +9,41 @@ use std::path::Path;
 /// removed and `path` is left as it was, except when only the directory sync failed:
 /// then `path` holds the new bytes, but they are not known to be durable.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    rename_into(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes` through a temp file and a rename, without syncing: a
+/// reader sees the old bytes or the new ones, but a crash may leave the old. For files
+/// that can be made again (thumbnails), where a sync per file would cost more than the
+/// file.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    rename_into(path, bytes, false)
+}
+
+/// Temp files made so far: each call's is its own, since threads of one process may
+/// replace the same file at once.
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn rename_into(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tmp_name.push(format!(".{}.{call}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
+        if !durable {
+            return Ok(());
+        }
         // The rename is durable once its directory is synced. Some file systems cannot
         // sync a directory at all (they answer "invalid input" or "unsupported"); there
         // the rename is as durable as they make it.
@@ -72,6 +94,9 @@ mod tests {
         );
         super::write_if_changed(&path, b"newer").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"newer");
+        super::replace(&path, b"again").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"again");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // A write into a missing folder fails and creates nothing.
         assert!(super::write(&dir.path().join("missing/x"), b"x").is_err());
     }

@@ -120,7 +120,8 @@ fn encode(pixels: &RgbImage) -> Option<Vec<u8>> {
 fn keep(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("a thumbnail lies in a folder");
     std::fs::create_dir_all(dir)?;
-    fs_cache::atomic::write(path, bytes)
+    // A thumbnail can be made again: no sync per file.
+    fs_cache::atomic::replace(path, bytes)
 }
 
 #[cfg(test)]
