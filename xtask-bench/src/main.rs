@@ -512,18 +512,11 @@ fn quality(
                 let Some(label) = image.all_paths().find_map(|p| labels.get(p)) else {
                     continue;
                 };
-                let (cx, cy) = (image.width as f32 / 2.0, image.height as f32 / 2.0);
-                let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
-                let off = |b: &[f32; 4]| {
-                    (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy)
+                let chosen = if centred {
+                    image.central_face()
+                } else {
+                    image.largest_face()
                 };
-                let chosen = image.faces().iter().enumerate().min_by(|a, b| {
-                    if centred {
-                        off(&a.1.bbox).total_cmp(&off(&b.1.bbox))
-                    } else {
-                        area(&b.1.bbox).total_cmp(&area(&a.1.bbox))
-                    }
-                });
                 let Some((index, _)) = chosen else { continue };
                 found += image
                     .all_paths()

@@ -249,6 +249,29 @@ impl ImageRecord {
         }
     }
 
+    /// The largest face (by box area) and its index: the one a photo of one person is
+    /// taken to show.
+    pub fn largest_face(&self) -> Option<(usize, &Face)> {
+        let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+        self.faces()
+            .iter()
+            .enumerate()
+            .max_by(|a, b| area(&a.1.bbox).total_cmp(&area(&b.1.bbox)))
+    }
+
+    /// The face whose box centre is nearest the image's centre, and its index: the one
+    /// a photo labelled with its person centres (LFW).
+    pub fn central_face(&self) -> Option<(usize, &Face)> {
+        #[expect(clippy::cast_precision_loss, reason = "pixel sizes")]
+        let (cx, cy) = (self.width as f32 / 2.0, self.height as f32 / 2.0);
+        let off =
+            |b: &[f32; 4]| (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy);
+        self.faces()
+            .iter()
+            .enumerate()
+            .min_by(|a, b| off(&a.1.bbox).total_cmp(&off(&b.1.bbox)))
+    }
+
     /// The canonical path followed by every alias.
     pub fn all_paths(&self) -> impl Iterator<Item = &PathBuf> {
         std::iter::once(&self.path).chain(&self.aliases)

@@ -47,21 +47,14 @@ pub fn gather(cache: &Cache, folders: &[PathBuf]) -> Gathered {
             .collect();
         match owners.as_slice() {
             [] => {}
-            [owner] => {
-                let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
-                match image
-                    .faces()
-                    .iter()
-                    .max_by(|a, b| area(&a.bbox).total_cmp(&area(&b.bbox)))
-                {
-                    Some(face) => {
-                        gathered.rows.push(face.embedding.unit().to_vec());
-                        gathered.person.push(*owner);
-                        gathered.photo.push(photo);
-                    }
-                    None => gathered.without_face += 1,
+            [owner] => match image.largest_face() {
+                Some((_, face)) => {
+                    gathered.rows.push(face.embedding.unit().to_vec());
+                    gathered.person.push(*owner);
+                    gathered.photo.push(photo);
                 }
-            }
+                None => gathered.without_face += 1,
+            },
             _ => gathered.in_two_folders += 1,
         }
     }
@@ -154,16 +147,8 @@ pub fn gather_labelled(cache: &Cache, labels: &BTreeMap<PathBuf, String>) -> Gat
             }
         }
         let owner = owners.into_iter().next().expect("one owner");
-        #[expect(clippy::cast_precision_loss, reason = "pixel sizes")]
-        let (cx, cy) = (image.width as f32 / 2.0, image.height as f32 / 2.0);
-        let off =
-            |b: &[f32; 4]| (f32::midpoint(b[0], b[2]) - cx).hypot(f32::midpoint(b[1], b[3]) - cy);
-        match image
-            .faces()
-            .iter()
-            .min_by(|a, b| off(&a.bbox).total_cmp(&off(&b.bbox)))
-        {
-            Some(face) => {
+        match image.central_face() {
+            Some((_, face)) => {
                 let next = people.len();
                 gathered.rows.push(face.embedding.unit().to_vec());
                 gathered.person.push(*people.entry(owner).or_insert(next));
