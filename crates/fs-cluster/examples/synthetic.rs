@@ -46,8 +46,6 @@ use fs_cluster::graph::GraphChoice;
 use fs_progress::Silent;
 
 const DIM: usize = 512;
-const FREQUENT: usize = 20;
-const DEGRADATIONS: usize = 4;
 
 /// `SplitMix64`: a small deterministic generator, enough for test data.
 struct SplitMix(u64);
@@ -125,43 +123,153 @@ fn face(
     v
 }
 
-/// Rows and their true identities.
-fn generate_realistic(n: usize) -> (Vec<f32>, Vec<i64>) {
-    let mut rng = SplitMix(42);
-    let tail = (n / 40).max(50);
-    let people: Vec<Vec<f32>> = (0..FREQUENT + tail).map(|_| rng.unit()).collect();
-    let degradations: Vec<Vec<f32>> = (0..DEGRADATIONS).map(|_| rng.unit()).collect();
-    let frequent = cumulative_zipf(FREQUENT, 0.5);
+/// A library's shape: who holds the faces and how the low-quality ones degrade.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    name: &'static str,
+    /// People who hold `frequent_share` of the non-stranger faces.
+    frequent: usize,
+    frequent_share: f64,
+    /// Zipf exponent among the frequent people (0: equal shares).
+    frequent_exponent: f64,
+    /// One tail person per this many faces (at least 50 people), Zipf 1.1.
+    faces_per_tail_person: usize,
+    /// Share of faces from strangers seen once.
+    strangers: f64,
+    /// Share of faces of low quality.
+    low_quality: f64,
+    /// Directions low-quality faces drift toward (one each, drawn at random).
+    degradations: usize,
+    /// People per family (1: no families); members share `family_share` of their
+    /// identity direction (cosine between their centres).
+    family: usize,
+    family_share: f32,
+}
+
+/// The shapes `gen --shape` knows. `mixed` and `one-blur` are the shapes the linkage and
+/// the quality bar were developed on (seed 42); `hubs` was written down before any of
+/// that work and is only ever reported, never tuned on.
+const SHAPES: [Shape; 3] = [
+    // Half the faces with 20 frequent people (Zipf 0.5: ~2,500 each per 100,000
+    // faces), four degradation directions.
+    Shape {
+        name: "mixed",
+        frequent: 20,
+        frequent_share: 0.625,
+        frequent_exponent: 0.5,
+        faces_per_tail_person: 40,
+        strangers: 0.20,
+        low_quality: 0.25,
+        degradations: 4,
+        family: 1,
+        family_share: 0.0,
+    },
+    // As a real family library: 20 frequent people with equal shares of half the
+    // faces, families of four, every low-quality face drifting toward one direction.
+    Shape {
+        name: "one-blur",
+        frequent: 20,
+        frequent_share: 0.625,
+        frequent_exponent: 0.0,
+        faces_per_tail_person: 40,
+        strangers: 0.20,
+        low_quality: 0.25,
+        degradations: 1,
+        family: 4,
+        family_share: 0.35,
+    },
+    // Eight people hold 60% of the faces (7,500 each per 100,000), families of four,
+    // a third of the faces low quality toward one direction, few strangers.
+    Shape {
+        name: "hubs",
+        frequent: 8,
+        frequent_share: 0.667,
+        frequent_exponent: 0.0,
+        faces_per_tail_person: 60,
+        strangers: 0.10,
+        low_quality: 0.33,
+        degradations: 1,
+        family: 4,
+        family_share: 0.35,
+    },
+];
+
+/// Identity directions: families of `shape.family` share a direction with weight
+/// `family_share` (in cosine between two members' centres).
+fn identities(rng: &mut SplitMix, shape: &Shape, people: usize) -> Vec<Vec<f32>> {
+    let share = shape.family_share.clamp(0.0, 0.95);
+    let mut family = rng.unit();
+    (0..people)
+        .map(|p| {
+            if shape.family <= 1 {
+                return rng.unit();
+            }
+            if p % shape.family == 0 {
+                family = rng.unit();
+            }
+            let own = rng.unit();
+            let (a, b) = (share.sqrt(), (1.0 - share).sqrt());
+            let mut v: Vec<f32> = family
+                .iter()
+                .zip(&own)
+                .map(|(f, o)| a * f + b * o)
+                .collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            v
+        })
+        .collect()
+}
+
+/// A generated library: rows, each row's true identity, and each row's quality score
+/// (the identity signal's weight plus noise, as a detector score or sharpness would
+/// track it: low-quality faces mostly fall below 0.6).
+struct Library {
+    rows: Vec<f32>,
+    truth: Vec<i64>,
+    quality: Vec<f32>,
+}
+
+fn generate(n: usize, shape: &Shape, seed: u64) -> Library {
+    let mut rng = SplitMix(seed);
+    let tail = (n / shape.faces_per_tail_person.max(1)).max(50);
+    let people = identities(&mut rng, shape, shape.frequent + tail);
+    let degradations: Vec<Vec<f32>> = (0..shape.degradations.max(1)).map(|_| rng.unit()).collect();
+    let frequent = cumulative_zipf(shape.frequent, shape.frequent_exponent);
     let tail_weights = cumulative_zipf(tail, 1.1);
-    let mut rows = Vec::with_capacity(n * DIM);
-    let mut truth = Vec::with_capacity(n);
-    let mut next_stranger = (FREQUENT + tail) as i64;
+    let mut library = Library {
+        rows: Vec::with_capacity(n * DIM),
+        truth: Vec::with_capacity(n),
+        quality: Vec::with_capacity(n),
+    };
+    let mut next_stranger = (shape.frequent + tail) as i64;
     for _ in 0..n {
         let stranger;
-        let (id, identity): (i64, &[f32]) = if rng.uniform() < 0.20 {
+        let (id, identity): (i64, &[f32]) = if rng.uniform() < shape.strangers {
             stranger = rng.unit();
             next_stranger += 1;
             (next_stranger - 1, &stranger)
-        } else if rng.uniform() < 0.625 {
+        } else if rng.uniform() < shape.frequent_share {
             let k = rng.pick(&frequent);
             (k as i64, &people[k])
         } else {
-            let k = FREQUENT + rng.pick(&tail_weights);
+            let k = shape.frequent + rng.pick(&tail_weights);
             (k as i64, &people[k])
         };
-        let v = if rng.uniform() < 0.25 {
+        let (a, v) = if rng.uniform() < shape.low_quality {
             let a = (0.45 + 0.08 * rng.normal()).clamp(0.2, 0.7);
             let b = (0.55 + 0.05 * rng.normal()).clamp(0.35, 0.7);
-            let g = &degradations[(rng.next_u64() % DEGRADATIONS as u64) as usize];
-            face(&mut rng, identity, a, Some((g, b)))
+            let g = &degradations[(rng.next_u64() % degradations.len() as u64) as usize];
+            (a, face(&mut rng, identity, a, Some((g, b))))
         } else {
             let a = (0.775 + 0.05 * rng.normal()).clamp(0.5, 0.97);
-            face(&mut rng, identity, a, None)
+            (a, face(&mut rng, identity, a, None))
         };
-        rows.extend(v);
-        truth.push(id);
+        library.rows.extend(v);
+        library.truth.push(id);
+        library.quality.push(a + 0.05 * rng.normal());
     }
-    (rows, truth)
+    library
 }
 
 /// The older shape: 50 well-separated identities, every face good.
@@ -305,7 +413,7 @@ fn main() {
     while let Some(a) = rest.next() {
         match a {
             "--graph" | "--threshold" | "--neighbours" | "--cell-size" | "--probes"
-            | "--margin" => {
+            | "--margin" | "--shape" | "--seed" | "--quality-bar" | "--join" => {
                 rest.next();
             }
             a if a.starts_with("--") => {}
@@ -321,14 +429,27 @@ fn main() {
     match positional.as_slice() {
         ["gen", n, file, ..] => {
             let n: usize = n.parse().unwrap_or_else(|_| usage());
-            let (data, truth) = if args.iter().any(|a| a == "--separated") {
-                generate_separated(n)
+            let seed: u64 = flag("--seed").map_or(42, |s| s.parse().unwrap_or_else(|_| usage()));
+            let library = if args.iter().any(|a| a == "--separated") {
+                let (rows, truth) = generate_separated(n);
+                Library {
+                    rows,
+                    quality: vec![1.0; truth.len()],
+                    truth,
+                }
             } else {
-                generate_realistic(n)
+                let name = flag("--shape").unwrap_or("mixed");
+                let shape = SHAPES
+                    .iter()
+                    .find(|s| s.name == name)
+                    .unwrap_or_else(|| usage());
+                generate(n, shape, seed)
             };
-            let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let bytes: Vec<u8> = library.rows.iter().flat_map(|v| v.to_le_bytes()).collect();
             std::fs::write(file, bytes).expect("writable output");
-            write_lines(&format!("{file}.truth"), &truth);
+            write_lines(&format!("{file}.truth"), &library.truth);
+            let quality: Vec<String> = library.quality.iter().map(|q| format!("{q:.4}")).collect();
+            std::fs::write(format!("{file}.quality"), quality.join("\n")).expect("writable output");
         }
         ["cluster", file, out, ..] => {
             let threshold: f32 =

@@ -8,15 +8,31 @@
 //! cluster is its sum vector and size, and the distance of a merged cluster to any other
 //! is exact in `O(d)`. Two clusters can only merge below `t` if some pair of their
 //! members is closer than `t`, so the only pairs ever compared are the edges of the
-//! threshold graph ([`crate::graph`]), and a merged cluster's candidates are the union of
-//! its parts'. Merges are found by nearest-neighbour chains, which give the same
-//! dendrogram as merging the globally closest pair each time (average linkage is
-//! reducible), ties aside. Memory is linear in the rows plus the edges.
+//! threshold graph ([`crate::graph`]). Merges are found by nearest-neighbour chains,
+//! which give the same dendrogram as merging the globally closest pair each time
+//! (average linkage is reducible), ties aside. Memory is linear in the rows plus the
+//! edges.
+//!
+//! **Cost bounded by the graph.** Each cluster keeps its candidates in a min-heap of
+//! *lower bounds*. Average linkage moves every distance of a cluster that merges (its
+//! new distance to X is the size-weighted mean of its parts'), so no exact list can be
+//! kept current for less than its length per merge — a person of thousands of faces,
+//! absorbing faces one at a time, would rescan thousands of candidates each time. But
+//! a distance below `t` never falls below the smaller of its parts' (reducibility), so
+//! the old keys stay lower bounds: merging two clusters just pours the smaller heap
+//! into the larger (each entry moves `O(log n)` times), and a query makes exact only
+//! the entries that surface at the top until an exact, current one is there.
+//!
+//! **Cannot-link.** Rows given the same group (faces of one photo) never share a
+//! cluster: such a pair's distance is infinite, which keeps the linkage reducible (a
+//! merged cluster conflicts with whatever either part conflicts with), so chains and
+//! heaps work unchanged.
 
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
 use std::time::Instant;
 
 use kodama::{Method, linkage};
-use rayon::prelude::*;
 
 use crate::Embeddings;
 use crate::embeddings::dot;
@@ -36,13 +52,40 @@ pub fn cluster_with(
     choice: GraphChoice,
     progress: &dyn Progress,
 ) -> Vec<Vec<usize>> {
+    cluster_apart(embeddings, threshold, choice, None, progress).clusters
+}
+
+/// What [`cluster_apart`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Linkage {
+    /// The clusters, sorted as [`cluster`] returns them.
+    pub clusters: Vec<Vec<usize>>,
+    /// Merges below the threshold refused because both sides held a row of one group.
+    pub refused: usize,
+}
+
+/// [`cluster_with`] where rows of one group never share a cluster: `groups[i]` is row
+/// `i`'s group (the photo a face comes from), [`NO_GROUP`] for a row apart from all.
+pub fn cluster_apart(
+    embeddings: &Embeddings,
+    threshold: f32,
+    choice: GraphChoice,
+    groups: Option<&[u32]>,
+    progress: &dyn Progress,
+) -> Linkage {
     let n = embeddings.len();
     if n < 2 {
-        return (0..n).map(|i| vec![i]).collect();
+        return Linkage {
+            clusters: (0..n).map(|i| vec![i]).collect(),
+            refused: 0,
+        };
     }
     let graph = graph::build(embeddings, threshold, choice, progress);
-    link(embeddings, graph, threshold, progress)
+    link_apart(embeddings, graph, threshold, groups, progress)
 }
+
+/// A row in a group of its own, in [`cluster_apart`]'s `groups`.
+pub const NO_GROUP: u32 = u32::MAX;
 
 /// Average linkage over the candidate pairs of `graph`, cut at `threshold`.
 pub fn link(
@@ -51,15 +94,28 @@ pub fn link(
     threshold: f32,
     progress: &dyn Progress,
 ) -> Vec<Vec<usize>> {
+    link_apart(embeddings, graph, threshold, None, progress).clusters
+}
+
+/// [`link`] keeping the rows of each group apart (see [`cluster_apart`]).
+pub fn link_apart(
+    embeddings: &Embeddings,
+    graph: Graph,
+    threshold: f32,
+    groups: Option<&[u32]>,
+    progress: &dyn Progress,
+) -> Linkage {
     let n = embeddings.len();
     assert_eq!(graph.neighbours.len(), n, "one neighbour list per row");
-    assert!(n < BOUND as usize, "at most 2^31 rows");
+    if let Some(g) = groups {
+        assert_eq!(g.len(), n, "one group per row");
+    }
     let span = tracing::info_span!("average linkage", faces = n).entered();
     let started = Instant::now();
     progress.start(Phase::Linkage, n as u64);
     let mut starts: Vec<u32> = breadth_first_order(&graph.neighbours);
     starts.reverse();
-    let mut state = Chains::new(embeddings, graph.neighbours, threshold);
+    let mut state = Chains::new(embeddings, graph.neighbours, threshold, groups);
     // Each chain element with the distance from the element below it; distances fall
     // strictly along the chain, which is what ends every chain.
     let mut chain: Vec<(u32, f32)> = Vec::new();
@@ -72,17 +128,16 @@ pub fn link(
         chain.push((start, f32::INFINITY));
         while let Some(&(a, reached_at)) = chain.last() {
             let previous = chain.len().checked_sub(2).map(|k| chain[k].0);
-            match state.nearest(a, previous) {
-                // Not strictly nearer than the element below: that one is a's nearest
-                // (up to rounding between the two ways a distance is computed).
-                Some((b, d)) if d < threshold && (Some(b) == previous || d >= reached_at) => {
+            match state.nearest(a) {
+                // Not strictly nearer than the element below: that one is a's nearest.
+                Some((b, d)) if Some(b) == previous || d >= reached_at => {
                     let b = previous.unwrap_or(b);
                     chain.truncate(chain.len() - 2);
                     starts.push(state.merge(a, b));
                     progress.advance(1);
                 }
-                Some((b, d)) if d < threshold => chain.push((b, d)),
-                _ => {
+                Some((b, d)) => chain.push((b, d)),
+                None => {
                     // Nothing within the threshold now, so never: a merge elsewhere
                     // never brings a cluster closer than the nearer of its parts.
                     state.close(a);
@@ -92,15 +147,17 @@ pub fn link(
             }
         }
     }
+    let refused = state.refused;
     let clusters = state.clusters();
     progress.finish(Phase::Linkage);
     tracing::info!(
         clusters = clusters.len(),
+        refused,
         seconds = started.elapsed().as_secs_f64(),
         "linkage done"
     );
     drop(span);
-    clusters
+    Linkage { clusters, refused }
 }
 
 /// The rows in breadth-first order over the graph (each component from its lowest
@@ -132,74 +189,107 @@ fn breadth_first_order(neighbours: &[Vec<Edge>]) -> Vec<u32> {
     order
 }
 
-/// Marks an entry whose distance is only a lower bound (the row index sits below it).
-const BOUND: u32 = 1 << 31;
-
-/// The row or root an entry points to.
-fn target(e: Edge) -> u32 {
-    e.to & !BOUND
+/// A candidate in a cluster's heap: a lower bound on the distance to the cluster that
+/// `to` belongs to now, exact if computed (`at`) since either end last changed.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    distance: f32,
+    to: u32,
+    /// The clock when `distance` was computed exactly. The candidate graph's distances
+    /// (of single rows, at clock 1) count as exact, as they are up to rounding.
+    at: u32,
 }
 
-fn is_bound(e: Edge) -> bool {
-    e.to & BOUND != 0
-}
-
-fn edge(to: u32, distance: f32, bound: bool) -> Edge {
-    Edge {
-        to: if bound { to | BOUND } else { to },
-        distance,
+// The heap is a max-heap: the smallest distance (then the lowest row) is the greatest.
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .distance
+            .total_cmp(&self.distance)
+            .then(other.to.cmp(&self.to))
     }
 }
 
-/// Recomputations of more than this many distances in one scan run in parallel.
-const PARALLEL_SCAN: usize = 256;
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
 
 /// The state of the nearest-neighbour chains: clusters as union-find trees over the
-/// rows, each root holding its cluster's sum vector, size and candidate list with the
-/// distance to each candidate.
-///
-/// A distance in a list stays valid until either end changes. Ends change only by
-/// merging; `changed_at` and `scanned_at` (times on a clock that ticks once per merge)
-/// tell which entries a scan must recompute, so a chain element scanned again after a
-/// merge elsewhere pays for the merged cluster alone. A merged cluster's list comes from
-/// its parts' lists by the Lance–Williams rule for average linkage,
-/// `d(A∪B, X) = (|A|·d(A, X) + |B|·d(B, X)) / (|A| + |B|)`, with a dot product of sums
-/// only for a candidate that one part lacks.
+/// rows, each root holding its cluster's sum vector, size and candidate heap.
 struct Chains {
     dim: usize,
     /// Row `r` of this `n × dim` matrix is the sum of the cluster rooted at `r`.
     sums: Vec<f32>,
     sizes: Vec<u32>,
     parent: Vec<u32>,
-    /// Candidates of each root: rows (or stale roots) of clusters it may merge with.
-    neighbours: Vec<Vec<Edge>>,
+    heaps: Vec<BinaryHeap<Candidate>>,
     /// A root that can no longer merge below the threshold.
     closed: Vec<bool>,
-    /// When each root last changed (merged).
+    /// When each root last changed (merged); the clock ticks once per merge, from 1.
     changed_at: Vec<u32>,
-    /// When each root's list was last made valid.
-    scanned_at: Vec<u32>,
     clock: u32,
-    /// Scratch for de-duplicating a candidate list: `seen[r] == stamp` once counted.
+    /// The groups each root's rows belong to, where cannot-link applies.
+    groups: Option<Vec<HashSet<u32>>>,
+    refused: usize,
+    /// Scratch: `seen[r] == stamp` once made exact in the current query.
     seen: Vec<u32>,
     stamp: u32,
     threshold: f32,
 }
 
 impl Chains {
-    fn new(embeddings: &Embeddings, neighbours: Vec<Vec<Edge>>, threshold: f32) -> Self {
+    fn new(
+        embeddings: &Embeddings,
+        neighbours: Vec<Vec<Edge>>,
+        threshold: f32,
+        groups: Option<&[u32]>,
+    ) -> Self {
         let n = embeddings.len();
         let view = embeddings.view();
+        let heaps = neighbours
+            .into_iter()
+            .map(|list| {
+                list.into_iter()
+                    .filter(|e| e.distance < threshold)
+                    .map(|e| Candidate {
+                        distance: e.distance,
+                        to: e.to,
+                        at: 1,
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
             dim: embeddings.dim(),
             sums: view.as_slice().expect("rows are contiguous").to_vec(),
             sizes: vec![1; n],
             parent: (0..n).map(row_id).collect(),
-            neighbours,
+            heaps,
             closed: vec![false; n],
-            changed_at: vec![0; n],
-            scanned_at: vec![0; n],
-            clock: 0,
+            changed_at: vec![1; n],
+            clock: 1,
+            groups: groups.map(|g| {
+                g.iter()
+                    .map(|&g| {
+                        if g == NO_GROUP {
+                            HashSet::new()
+                        } else {
+                            HashSet::from([g])
+                        }
+                    })
+                    .collect()
+            }),
+            refused: 0,
             seen: vec![0; n],
             stamp: 0,
             threshold,
@@ -212,7 +302,7 @@ impl Chains {
 
     fn close(&mut self, r: u32) {
         self.closed[r as usize] = true;
-        self.neighbours[r as usize] = Vec::new();
+        self.heaps[r as usize] = BinaryHeap::new();
     }
 
     fn find(&mut self, mut i: u32) -> u32 {
@@ -237,17 +327,14 @@ impl Chains {
         (1.0 - mean).max(0.0)
     }
 
-    /// Distances from `a` to each of `targets`, in parallel when there are many.
-    fn distances(&self, a: u32, targets: &mut [Edge]) {
-        if targets.len() > PARALLEL_SCAN {
-            targets
-                .par_iter_mut()
-                .for_each(|e| e.distance = self.distance(a, e.to));
-        } else {
-            for e in targets {
-                e.distance = self.distance(a, e.to);
-            }
-        }
+    /// Whether the clusters rooted at `a` and `b` hold rows of one group.
+    fn conflict(&self, a: u32, b: u32) -> bool {
+        let Some(groups) = &self.groups else {
+            return false;
+        };
+        let (x, y) = (&groups[a as usize], &groups[b as usize]);
+        let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+        small.iter().any(|g| large.contains(g))
     }
 
     fn next_stamp(&mut self) -> u32 {
@@ -259,89 +346,58 @@ impl Chains {
         self.stamp
     }
 
-    /// Brings root `a`'s list up to date: each distinct open candidate root once, with
-    /// its current distance (recomputed only where either end changed since the last
-    /// refresh).
-    fn refresh(&mut self, a: u32) {
-        let valid_since = self.scanned_at[a as usize];
-        if valid_since == self.clock {
-            // Nothing merged since: every entry is current (a closed candidate may
-            // linger, harmlessly: it is never within the threshold).
-            return;
-        }
+    /// The nearest open cluster to root `a` within the threshold, with its exact
+    /// distance (ties to the lower root). Pops bounds off `a`'s heap, making each
+    /// exact, until an exact, current one is on top: every other is at least its bound.
+    fn nearest(&mut self, a: u32) -> Option<(u32, f32)> {
         let stamp = self.next_stamp();
-        let mut list = std::mem::take(&mut self.neighbours[a as usize]);
-        let mut stale: Vec<Edge> = Vec::new();
-        let mut kept = 0;
-        for k in 0..list.len() {
-            let e = list[k];
-            let r = self.find(target(e));
-            if r == a || self.closed[r as usize] || self.seen[r as usize] == stamp {
+        let mut heap = std::mem::take(&mut self.heaps[a as usize]);
+        let found = loop {
+            let Some(&top) = heap.peek() else {
+                break None;
+            };
+            let r = self.find(top.to);
+            if r == a || self.closed[r as usize] {
+                heap.pop();
+                continue;
+            }
+            let current = r == top.to
+                && top.at >= self.changed_at[a as usize]
+                && top.at >= self.changed_at[r as usize];
+            if current {
+                if self.conflict(a, r) {
+                    // Never again: a merged cluster keeps every group of its parts.
+                    self.refused += 1;
+                    heap.pop();
+                    continue;
+                }
+                break Some((r, top.distance));
+            }
+            heap.pop();
+            if self.seen[r as usize] == stamp {
+                // Already made exact in this query: that entry is in the heap.
                 continue;
             }
             self.seen[r as usize] = stamp;
-            if r == target(e) && self.changed_at[r as usize] <= valid_since {
-                list[kept] = e;
-                kept += 1;
-            } else {
-                stale.push(Edge {
+            let distance = self.distance(a, r);
+            if distance < self.threshold {
+                heap.push(Candidate {
+                    distance,
                     to: r,
-                    distance: f32::NAN,
+                    at: self.clock,
                 });
             }
-        }
-        list.truncate(kept);
-        self.distances(a, &mut stale);
-        list.extend(stale);
-        if list.capacity() > 4 * list.len() + 16 {
-            list.shrink_to_fit();
-        }
-        self.scanned_at[a as usize] = self.clock;
-        self.neighbours[a as usize] = list;
-    }
-
-    /// The nearest open cluster to root `a` among its candidates, preferring `previous`
-    /// (the chain's element below `a`) on a tie, then the lower root. A distance is
-    /// exact whenever it is below the threshold.
-    fn nearest(&mut self, a: u32, previous: Option<u32>) -> Option<(u32, f32)> {
-        self.refresh(a);
-        loop {
-            // Smallest (distance, not-previous, root): a total order, so ties break
-            // the same way whatever the list's order.
-            let list = &self.neighbours[a as usize];
-            let (k, e) = list
-                .iter()
-                .enumerate()
-                .min_by(|(_, x), (_, y)| {
-                    x.distance
-                        .total_cmp(&y.distance)
-                        .then((Some(target(**x)) != previous).cmp(&(Some(target(**y)) != previous)))
-                        .then(target(**x).cmp(&target(**y)))
-                })
-                .map(|(k, e)| (k, *e))?;
-            if is_bound(e) && e.distance < self.threshold {
-                // Only a lower bound, and small enough to matter: make it exact.
-                let d = self.distance(a, target(e));
-                self.neighbours[a as usize][k] = Edge {
-                    to: target(e),
-                    distance: d,
-                };
-                continue;
-            }
-            return Some((target(e), e.distance));
-        }
+        };
+        self.heaps[a as usize] = heap;
+        found
     }
 
     /// Merges the clusters rooted at `a` and `b`; returns the new root.
     fn merge(&mut self, a: u32, b: u32) -> u32 {
-        // The element below the top of a chain may have been scanned before merges
-        // higher up the chain.
-        self.refresh(a);
-        self.refresh(b);
-        let (size_a, size_b) = (self.sizes[a as usize], self.sizes[b as usize]);
-        let mut list_a = std::mem::take(&mut self.neighbours[a as usize]);
-        let mut list_b = std::mem::take(&mut self.neighbours[b as usize]);
-        let (keep, gone) = if list_a.len() >= list_b.len() {
+        // The larger heap is kept and the smaller poured into it, so an entry moves
+        // O(log n) times in all. Every key stays a lower bound of the merged cluster's
+        // distance or of a part's (see the module notes): nothing is recomputed here.
+        let (keep, gone) = if self.heaps[a as usize].len() >= self.heaps[b as usize].len() {
             (a, b)
         } else {
             (b, a)
@@ -350,55 +406,20 @@ impl Chains {
         for i in 0..self.dim {
             self.sums[k + i] += self.sums[g + i];
         }
-        self.sizes[keep as usize] = size_a + size_b;
+        self.sizes[keep as usize] += self.sizes[gone as usize];
         self.parent[gone as usize] = keep;
         self.clock += 1;
         self.changed_at[keep as usize] = self.clock;
-        self.scanned_at[keep as usize] = self.clock;
-
-        // Lance–Williams over the union of the two lists, joined by root. A candidate
-        // that one part lacks is farther than the threshold from that part (no pair of
-        // their members is an edge), so the threshold stands in for that distance as a
-        // lower bound, made exact by `nearest` only if it ever matters.
-        list_a.sort_unstable_by_key(|e| target(*e));
-        list_b.sort_unstable_by_key(|e| target(*e));
-        let (wa, wb) = (f64::from(size_a), f64::from(size_b));
-        let t = f64::from(self.threshold);
-        let mean = |da: f64, db: f64| {
-            #[expect(clippy::cast_possible_truncation, reason = "a distance in [0, 2]")]
-            let d = ((wa * da + wb * db) / (wa + wb)) as f32;
-            d
-        };
-        let mut merged: Vec<Edge> = Vec::with_capacity(list_a.len().max(list_b.len()));
-        let (mut i, mut j) = (0, 0);
-        while i < list_a.len() || j < list_b.len() {
-            let (x, y) = (list_a.get(i).copied(), list_b.get(j).copied());
-            let e = match (x, y) {
-                (Some(x), Some(y)) if target(x) == target(y) => {
-                    i += 1;
-                    j += 1;
-                    let d = mean(f64::from(x.distance), f64::from(y.distance));
-                    edge(target(x), d, is_bound(x) || is_bound(y))
-                }
-                (Some(x), Some(y)) if target(x) < target(y) => {
-                    i += 1;
-                    edge(target(x), mean(f64::from(x.distance), t), true)
-                }
-                (Some(x), None) => {
-                    i += 1;
-                    edge(target(x), mean(f64::from(x.distance), t), true)
-                }
-                (_, Some(y)) => {
-                    j += 1;
-                    edge(target(y), mean(t, f64::from(y.distance)), true)
-                }
-                (None, None) => unreachable!("loop condition"),
-            };
-            if target(e) != a && target(e) != b {
-                merged.push(e);
+        let mut poured = std::mem::take(&mut self.heaps[gone as usize]);
+        self.heaps[keep as usize].append(&mut poured);
+        if let Some(groups) = &mut self.groups {
+            let mut from = std::mem::take(&mut groups[gone as usize]);
+            let into = &mut groups[keep as usize];
+            if from.len() > into.len() {
+                std::mem::swap(&mut from, into);
             }
+            into.extend(from);
         }
-        self.neighbours[keep as usize] = merged;
         keep
     }
 

@@ -270,6 +270,7 @@ pub fn approximate(
         params.probes.clamp(1, cells),
         params.margin,
     );
+    let members = split_oversized(embeddings, members, params);
     progress.finish(Phase::Index);
     tracing::info!(
         cells,
@@ -361,6 +362,95 @@ fn assign(
     }
     members.retain(|m| !m.is_empty());
     members
+}
+
+/// Cells may hold at most this many times [`AnnParams::cell_size`] rows: k-means packs
+/// a person of thousands of near-identical faces into one cell, whose products grow
+/// as its size squared.
+const MAX_CELL_FACTOR: usize = 2;
+
+/// Of a split cell's rows, at most this share also join their second-nearest part:
+/// enough to keep one person's faces connected across the parts, bounded so that a
+/// tight cell (where every row is near every part) does not copy itself into each.
+const SPLIT_OVERLAP: f32 = 0.25;
+
+/// Splits every cell of more than [`MAX_CELL_FACTOR`] × `cell_size` rows by k-means
+/// within it, until none is, or a split no longer shrinks it. Each row joins its
+/// nearest part; the rows nearest a boundary (within the margin, at most
+/// [`SPLIT_OVERLAP`] of them) join the second-nearest too.
+fn split_oversized(
+    embeddings: &Embeddings,
+    mut members: Vec<Vec<u32>>,
+    params: AnnParams,
+) -> Vec<Vec<u32>> {
+    let cap = MAX_CELL_FACTOR * params.cell_size.max(1);
+    let mut done = Vec::with_capacity(members.len());
+    while let Some(cell) = members.pop() {
+        if cell.len() <= cap {
+            done.push(cell);
+            continue;
+        }
+        let parts = cell.len().div_ceil(params.cell_size.max(1));
+        let indices: Vec<usize> = cell.iter().map(|&r| r as usize).collect();
+        let local = embeddings.select(&indices);
+        let centroids = kmeans(&local, parts);
+        let nearest = nearest_two(&local.view(), &centroids.view());
+        let mut split: Vec<Vec<u32>> = vec![Vec::new(); parts];
+        for (r, &(first, _, _)) in nearest.iter().enumerate() {
+            split[first as usize].push(cell[r]);
+        }
+        let mut near_boundary: Vec<(usize, f32)> = nearest
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.2 <= params.margin && n.1 != n.0)
+            .map(|(r, n)| (r, n.2))
+            .collect();
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "a share of a count"
+        )]
+        let overlap = (cell.len() as f32 * SPLIT_OVERLAP) as usize;
+        if near_boundary.len() > overlap {
+            near_boundary
+                .select_nth_unstable_by(overlap, |a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            near_boundary.truncate(overlap);
+        }
+        for (r, _) in near_boundary {
+            split[nearest[r].1 as usize].push(cell[r]);
+        }
+        split.retain(|part| !part.is_empty());
+        if split.len() > 1 && split.iter().all(|part| part.len() < cell.len()) {
+            for part in &mut split {
+                part.sort_unstable();
+            }
+            members.extend(split);
+        } else {
+            done.push(cell);
+        }
+    }
+    // Largest first, then by first row: an order that does not depend on the splits'.
+    done.sort_by(|a, b| b.len().cmp(&a.len()).then(a.first().cmp(&b.first())));
+    done
+}
+
+/// Each row's nearest and second-nearest centroid (the same when there is one) and how
+/// much less alike the second is.
+fn nearest_two(
+    rows: &ndarray::ArrayView2<'_, f32>,
+    centroids: &ndarray::ArrayView2<'_, f32>,
+) -> Vec<(u32, u32, f32)> {
+    let dots = rows.dot(&centroids.t());
+    dots.rows()
+        .into_iter()
+        .map(|d| {
+            let top = top_k(d.iter().copied().enumerate(), 2);
+            let first = top[0];
+            let second = top.get(1).copied().unwrap_or(first);
+            (first, second, d[first as usize] - d[second as usize])
+        })
+        .collect()
 }
 
 /// Up to `probes` nearest centroids of every row, nearest first, by blocked products:
