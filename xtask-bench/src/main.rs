@@ -459,7 +459,7 @@ fn quality(
         if centred { "most central" } else { "largest" }
     );
     println!(
-        "{:<12} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>7}",
+        "{:<20} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>7} {:>10}",
         "pack",
         "recall",
         "B3-P",
@@ -469,7 +469,8 @@ fn quality(
         "pair-R",
         "pair-F",
         "clusters",
-        "impure"
+        "impure",
+        "same-photo"
     );
     for pack in packs {
         let cache_path = scratch.join(format!("{pack}.fsc"));
@@ -491,14 +492,38 @@ fn quality(
         } else {
             sweep.iter().copied().map(Some).collect()
         };
-        for cluster_at in at {
+        let linkings = [
+            ("", None),
+            (
+                " no-bar",
+                Some(fs_identities::linking::Linking {
+                    bar: None,
+                    apart: true,
+                }),
+            ),
+            (" plain", Some(fs_identities::linking::Linking::plain())),
+        ];
+        for (cluster_at, (how, linking)) in at
+            .iter()
+            .flat_map(|&d| linkings.iter().map(move |l| (d, *l)))
+        {
             let overrides: fs_pipeline::Overrides =
                 [(fs_packs::thresholds::Family::Cluster, cluster_at)]
                     .into_iter()
                     .collect();
-            let clusters =
-                fs_pipeline::identities::people(&cache, &overrides, &fs_progress::Silent);
-            let name = cluster_at.map_or_else(|| pack.clone(), |d| format!("{pack}@{d:.2}"));
+            let clusters = fs_pipeline::identities::people_linked(
+                &cache,
+                &overrides,
+                linking,
+                &fs_progress::Silent,
+            );
+            // Clusters holding two faces of one photo (what cannot-link forbids).
+            let same_photo = clusters
+                .clusters
+                .iter()
+                .filter(|c| fs_identities::faces::distinct_images(&c.faces) < c.faces.len())
+                .count();
+            let name = cluster_at.map_or_else(|| pack.clone(), |d| format!("{pack}@{d:.2}")) + how;
             let mut cluster_of: std::collections::HashMap<&str, usize> =
                 std::collections::HashMap::new();
             for (c, cluster) in clusters.clusters.iter().enumerate() {
@@ -542,7 +567,7 @@ fn quality(
             let impure: Vec<&BTreeMap<&str, usize>> =
                 mixed.values().filter(|m| m.len() > 1).collect();
             println!(
-                "{name:<12} {:>7.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>8} {:>7}   (embed {embed_secs:.0} s)",
+                "{name:<20} {:>7.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>6.4} {:>8} {:>7} {same_photo:>10}   (embed {embed_secs:.0} s)",
                 found as f64 / labels.len() as f64,
                 scores[0],
                 scores[1],

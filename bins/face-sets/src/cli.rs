@@ -389,6 +389,8 @@ impl RunArgs {
             follow_links: self.follow,
             min_faces: self.min_faces as usize,
             graph: self.graph.into(),
+            quality_bar: !self.link.link_all,
+            apart: !self.link.allow_same_photo,
             materialize: self.materialize.into(),
             export: self.swap.settings("face-sets run"),
             ..fs_pipeline::RunOptions::new(&self.src, &self.out)
@@ -410,6 +412,7 @@ impl RefineArgs {
             min_blur: self.min_blur,
             min_det_score: self.min_det_score,
             graph: self.graph.into(),
+            linking: self.link.linking(),
             ..fs_identities::gates::RefineOptions::default()
         }
     }
@@ -497,6 +500,8 @@ pub(crate) struct RunArgs {
     /// Candidate pairs for clustering: exact, or approximate for very large libraries.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) graph: Graph,
+    #[command(flatten)]
+    pub(crate) link: LinkFlags,
     /// How photos appear in the raw and refine folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,
@@ -569,6 +574,33 @@ pub(crate) enum Graph {
     Approximate,
 }
 
+/// How faces are linked into identities.
+#[derive(Clone, Copy, Debug, Args)]
+pub(crate) struct LinkFlags {
+    /// Link every face alike. By default only faces that pass a quality bar (short
+    /// side at least 40 px, detector score at least 0.6) are linked; each of the others
+    /// joins the identity whose centroid is within the join distance, or stays alone,
+    /// so blurred and tiny faces never chain two people together.
+    #[arg(long)]
+    pub(crate) link_all: bool,
+    /// Allow two faces of one photo in one identity (by default they never are: one
+    /// person appears once in a photo).
+    #[arg(long)]
+    pub(crate) allow_same_photo: bool,
+}
+
+impl LinkFlags {
+    /// The linking these flags choose, at the default pack's distances (the pipeline
+    /// puts in the join distance in force).
+    pub(crate) fn linking(self) -> fs_identities::linking::Linking {
+        fs_identities::linking::Linking::chosen(
+            &fs_packs::Thresholds::default(),
+            !self.link_all,
+            !self.allow_same_photo,
+        )
+    }
+}
+
 impl From<Graph> for fs_cluster::graph::GraphChoice {
     fn from(g: Graph) -> Self {
         match g {
@@ -639,6 +671,8 @@ pub(crate) struct ClusterArgs {
     /// Candidate pairs for clustering: exact, or approximate for very large libraries.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) graph: Graph,
+    #[command(flatten)]
+    pub(crate) link: LinkFlags,
     /// How photos appear in the folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,
@@ -674,6 +708,8 @@ pub(crate) struct RefineArgs {
     /// Candidate pairs for clustering: exact, or approximate for very large libraries.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) graph: Graph,
+    #[command(flatten)]
+    pub(crate) link: LinkFlags,
     /// How photos appear in the folders.
     #[arg(long, value_enum, default_value = "copy")]
     pub(crate) materialize: Materialize,

@@ -45,6 +45,7 @@ pub(crate) fn run(cli: Cli, bars: &Bars) -> anyhow::Result<ExitStatus> {
                 &args.out,
                 &overrides,
                 args.graph.into(),
+                args.link.linking(),
                 args.materialize.into(),
                 p,
             )?;

@@ -591,6 +591,46 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_one_group_never_share_a_cluster() {
+        // Two faces of one photo (rows 1 and 2) sit between two others; plainly all
+        // four are one person, kept apart they split, and the refusal is counted.
+        let rows = [unit(0.0), unit(1.0), unit(2.0), unit(3.0)];
+        let e = Embeddings::from_rows(2, &rows);
+        assert_eq!(cluster(&e, 0.1), vec![vec![0, 1, 2, 3]]);
+        let groups = [NO_GROUP, 5, 5, NO_GROUP];
+        let got = cluster_apart(&e, 0.1, GraphChoice::Exact, Some(&groups), &Silent);
+        assert_eq!(got.clusters, vec![vec![0, 1], vec![2, 3]]);
+        assert!(got.refused >= 1);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Kept apart, no cluster holds two rows of a group; without groups the answer
+        /// is the plain one.
+        #[test]
+        fn groups_are_kept_apart(
+            rows in proptest::collection::vec(proptest::collection::vec(-1f32..1.0, 3), 2..150),
+            group_of in proptest::collection::vec(0u32..40, 150),
+            threshold in 0.1f32..0.9,
+        ) {
+            let e = Embeddings::from_rows(3, &rows);
+            let groups: Vec<u32> = group_of[..rows.len()].iter().map(|&g| if g < 20 { g } else { NO_GROUP }).collect();
+            let got = cluster_apart(&e, threshold, GraphChoice::Exact, Some(&groups), &Silent);
+            for c in &got.clusters {
+                let mut seen = std::collections::HashSet::new();
+                for &i in c {
+                    proptest::prop_assert!(groups[i] == NO_GROUP || seen.insert(groups[i]), "{:?} holds group {} twice", c, groups[i]);
+                }
+            }
+            let none = vec![NO_GROUP; rows.len()];
+            proptest::prop_assert_eq!(
+                cluster_apart(&e, threshold, GraphChoice::Exact, Some(&none), &Silent).clusters,
+                cluster(&e, threshold)
+            );
+        }
+    }
+
+    #[test]
     fn approximate_graph_finds_the_same_groups() {
         // Well-separated groups: every row's group mates are among its nearest
         // neighbours, so the approximate graph loses nothing.

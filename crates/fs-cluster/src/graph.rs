@@ -263,14 +263,7 @@ pub fn approximate(
     let started = Instant::now();
     let cells = n.div_ceil(params.cell_size.max(1)).max(1);
     progress.start(Phase::Index, n as u64);
-    let centroids = kmeans(embeddings, cells);
-    let members = assign(
-        embeddings,
-        &centroids,
-        params.probes.clamp(1, cells),
-        params.margin,
-    );
-    let members = split_oversized(embeddings, members, params);
+    let members = cells_of(embeddings, cells, params);
     progress.finish(Phase::Index);
     tracing::info!(
         cells,
@@ -313,6 +306,18 @@ pub fn approximate(
     log_built(&graph, started);
     drop(span);
     graph
+}
+
+/// The rows of each cell: `cells` k-means cells, those too large split.
+fn cells_of(embeddings: &Embeddings, cells: usize, params: AnnParams) -> Vec<Vec<u32>> {
+    let centroids = kmeans(embeddings, cells);
+    let members = assign(
+        embeddings,
+        &centroids,
+        params.probes.clamp(1, cells),
+        params.margin,
+    );
+    split_oversized(embeddings, members, params)
 }
 
 /// Spherical k-means on an evenly spaced sample of the rows: `cells` unit centroids
@@ -594,6 +599,59 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_crowded_cell_is_split_and_its_rows_stay_connected() {
+        // One tight person of 900 faces and a few others: k-means puts the person in
+        // one cell of 900 rows; with cells of 100 the cap splits it.
+        let mut rows: Vec<[f32; 3]> = (0..900)
+            .map(|i| {
+                #[expect(clippy::cast_precision_loss, reason = "small numbers")]
+                let a = (i as f32) * 0.0004;
+                [a.cos(), a.sin(), 0.2]
+            })
+            .collect();
+        rows.extend((0..100).map(|i| {
+            #[expect(clippy::cast_precision_loss, reason = "small numbers")]
+            let a = 2.0 + (i % 5) as f32 * 0.8;
+            [a.cos(), a.sin(), 0.2]
+        }));
+        let e = Embeddings::from_rows(3, &rows);
+        let params = AnnParams {
+            cell_size: 100,
+            ..AnnParams::default()
+        };
+        // One k-means cell to start from: all 1,000 rows, split down to the cap.
+        let cells = cells_of(&e, 1, params);
+        let largest = cells.iter().map(Vec::len).max().unwrap();
+        assert!(
+            cells.len() > 1 && largest <= MAX_CELL_FACTOR * 100,
+            "largest cell {largest}"
+        );
+        let total: usize = cells.iter().map(Vec::len).sum();
+        assert!(
+            total <= 1000 + 1000 / 4 * 3,
+            "overlap bounded: {total} memberships"
+        );
+        // Every row is in a cell, and cells sharing rows connect the person's rows:
+        // the split parts overlap, so the person's edges can cross them.
+        let mut seen = vec![false; e.len()];
+        cells
+            .iter()
+            .flatten()
+            .for_each(|&r| seen[r as usize] = true);
+        assert!(seen.iter().all(|&s| s));
+        let links = cells
+            .iter()
+            .flat_map(|c| c.windows(2).map(|w| (w[0] as usize, w[1] as usize)));
+        let groups = crate::connected_groups(e.len(), links);
+        let person = groups.iter().find(|g| g.contains(&0)).unwrap();
+        assert!(
+            person.len() >= 900,
+            "the person's cells do not overlap: {}",
+            person.len()
+        );
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //!   caller's order (the order decides ties, so sort rows by path first).
 //! - [`agglomerative`]: average-linkage clustering cut at a cosine-distance threshold,
 //!   exact without a distance matrix (sum vectors over a candidate graph).
+//!   Rows of one group (faces of one photo) can be kept apart.
+//! - [`by_quality`]: quality-aware clustering — the faces above a quality bar are
+//!   linked, the others attached to the nearest centroid within the join distance.
 //! - [`graph`]: the candidate graphs — every pair within the threshold (blocked GEMM),
-//!   or each row's nearest neighbours through an HNSW index for very large libraries.
+//!   or each row's nearest neighbours within the cells of an inverted-file index for
+//!   very large libraries.
 //! - [`calibrate`]: the distance thresholds measured on labelled faces.
 //! - [`centroid`]: centroids, centroid-level merges, outlier rejection and
 //!   nearest-centroid assignment.
@@ -21,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod agglomerative;
+pub mod by_quality;
 pub mod calibrate;
 pub mod centroid;
 mod embeddings;

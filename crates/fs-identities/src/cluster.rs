@@ -8,12 +8,12 @@
 //! ```
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::cluster_with;
 use fs_cluster::graph::GraphChoice;
 use fs_packs::Thresholds;
 use fs_progress::{Progress, Silent};
 
 use crate::faces::{self, FaceRow, other_images};
+use crate::linking::{Linking, link_faces};
 use crate::manifest::{self, Cluster, RawManifest};
 
 /// Options of `cluster`.
@@ -23,6 +23,8 @@ pub struct ClusterOptions {
     pub threshold: f32,
     /// Exact or approximate candidate pairs (by library size unless chosen).
     pub graph: GraphChoice,
+    /// The quality bar and cannot-link.
+    pub linking: Linking,
 }
 
 impl ClusterOptions {
@@ -31,6 +33,7 @@ impl ClusterOptions {
         Self {
             threshold: t.cluster,
             graph: GraphChoice::Auto,
+            linking: Linking::at(t),
         }
     }
 }
@@ -54,7 +57,15 @@ pub fn cluster_cache_reporting(
     progress: &dyn Progress,
 ) -> RawManifest {
     let (rows, embeddings) = faces::collect(cache, |_| true);
-    let groups = cluster_with(&embeddings, options.threshold, options.graph, progress);
+    let groups = link_faces(
+        &rows,
+        &embeddings,
+        options.threshold,
+        options.graph,
+        &options.linking,
+        progress,
+    )
+    .clusters;
     let mut clusters = Vec::new();
     let mut singletons = Vec::new();
     for group in groups {

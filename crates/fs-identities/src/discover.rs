@@ -9,13 +9,15 @@
 use std::path::Path;
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::cluster;
 use fs_cluster::centroid::{assign, reject_outliers};
+use fs_cluster::graph::GraphChoice;
+use fs_progress::Silent;
 
 use fs_packs::Thresholds;
 
 use crate::faces::{FaceIndex, FaceRow};
 use crate::gates::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
+use crate::linking::link_faces;
 
 /// Thresholds of discovery.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,7 +125,17 @@ pub fn discover_indexed(
         }
     }
     let subset = embeddings.select(&open);
-    for group in cluster(&subset, options.cluster_threshold) {
+    let subset_rows: Vec<FaceRow> = open.iter().map(|&i| rows[i].clone()).collect();
+    let groups = link_faces(
+        &subset_rows,
+        &subset,
+        options.cluster_threshold,
+        GraphChoice::Auto,
+        &options.gates.linking,
+        &Silent,
+    )
+    .clusters;
+    for group in groups {
         let members: Vec<usize> = group.iter().map(|&g| open[g]).collect();
         let gated: Vec<usize> = members
             .iter()

@@ -9,13 +9,15 @@
 use std::collections::HashSet;
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::cluster;
-use fs_cluster::centroid::{assign, centroid};
+use fs_cluster::centroid::{assign, centroid, nearest};
+use fs_cluster::graph::GraphChoice;
+use fs_progress::Silent;
 
 use fs_packs::Thresholds;
 
 use crate::faces::{FaceIndex, FaceRow, other_images};
 use crate::gates::quality_gate;
+use crate::linking::{Linking, link_faces};
 use crate::manifest::{self, Cluster, RawManifest, RefineManifest};
 
 /// Options of `extend`.
@@ -26,6 +28,9 @@ pub struct ExtendOptions {
     pub assign_threshold: f32,
     /// Threshold for clustering the faces no person took ([`Thresholds::cluster`]).
     pub cluster_threshold: f32,
+    /// How the faces no person took are linked; with `apart`, a person takes at most
+    /// one face of a photo (the nearest).
+    pub linking: Linking,
 }
 
 impl ExtendOptions {
@@ -34,6 +39,7 @@ impl ExtendOptions {
         Self {
             assign_threshold: t.join,
             cluster_threshold: t.cluster,
+            linking: Linking::at(t),
         }
     }
 }
@@ -97,22 +103,42 @@ pub fn extend_raw(
 
     let mut pool = ix.rows_of(old.singletons.iter().map(|f| f.key.as_str()));
     let mut new_in_pool: HashSet<usize> = HashSet::new();
+    // Each new face's nearest person within the cutoff; the nearer faces choose first,
+    // so that of two faces of one photo the nearer joins and the other stays open.
+    let mut wanted: Vec<(usize, Option<(usize, f32)>)> = Vec::new();
     for (i, row) in ix.rows.iter().enumerate() {
         if known.contains(row.key.as_str()) {
             continue;
         }
         report.new_faces += 1;
         let query = ix.embeddings.row(i);
-        if let Some(c) = assign(
-            &centroids,
-            query.as_slice().expect("contiguous"),
-            options.assign_threshold,
-        ) {
-            clusters[c].faces.push(row.clone());
-            report.joined_existing += 1;
-        } else {
-            pool.push(i);
-            new_in_pool.insert(i);
+        let near = nearest(&centroids, query.as_slice().expect("contiguous"))
+            .filter(|&(_, d)| d <= options.assign_threshold);
+        wanted.push((i, near));
+    }
+    wanted.sort_by(|a, b| {
+        let d = |w: &(usize, Option<(usize, f32)>)| w.1.map_or(f32::INFINITY, |n| n.1);
+        d(a).total_cmp(&d(b)).then(a.0.cmp(&b.0))
+    });
+    let mut photos: Vec<HashSet<String>> = clusters
+        .iter()
+        .map(|c| c.faces.iter().map(|f| f.image_key().to_owned()).collect())
+        .collect();
+    for (i, near) in wanted {
+        let row = &ix.rows[i];
+        let free = |c: usize, photos: &[HashSet<String>]| {
+            !options.linking.apart || !photos[c].contains(row.image_key())
+        };
+        match near {
+            Some((c, _)) if free(c, &photos) => {
+                photos[c].insert(row.image_key().to_owned());
+                clusters[c].faces.push(row.clone());
+                report.joined_existing += 1;
+            }
+            _ => {
+                pool.push(i);
+                new_in_pool.insert(i);
+            }
         }
     }
     pool.sort_unstable();
@@ -127,7 +153,17 @@ pub fn extend_raw(
     if new_in_pool.is_empty() {
         singletons = old.singletons.iter().map(refresh).collect();
     } else {
-        for group in cluster(&ix.embeddings.select(&pool), options.cluster_threshold) {
+        let pool_rows: Vec<FaceRow> = pool.iter().map(|&i| ix.rows[i].clone()).collect();
+        let groups = link_faces(
+            &pool_rows,
+            &ix.embeddings.select(&pool),
+            options.cluster_threshold,
+            GraphChoice::Auto,
+            &options.linking,
+            &Silent,
+        )
+        .clusters;
+        for group in groups {
             let members: Vec<usize> = group.iter().map(|&g| pool[g]).collect();
             if members.len() >= 2 {
                 next += 1;

@@ -6,6 +6,7 @@ use fs_packs::Thresholds;
 use serde::{Deserialize, Serialize};
 
 use crate::faces::FaceRow;
+use crate::linking::Linking;
 
 /// Thresholds of `refine`; the distances by default are the default pack's
 /// ([`RefineOptions::at`] takes another pack's), the gates the original tool's.
@@ -26,6 +27,10 @@ pub struct RefineOptions {
     pub min_blur: f32,
     /// Minimum detector score. 0.6.
     pub min_det_score: f32,
+    /// The initial clustering's quality bar and cannot-link (absent from manifests
+    /// written before they existed, which linked every face alike).
+    #[serde(default = "Linking::plain")]
+    pub linking: Linking,
     /// Exact or approximate candidate pairs for the initial clustering (a matter of
     /// speed, not of the result's meaning, so not recorded in manifests).
     #[serde(skip)]
@@ -39,6 +44,7 @@ impl RefineOptions {
             initial_threshold: t.cluster,
             merge_threshold: t.merge,
             outlier_threshold: t.outlier,
+            linking: Linking::at(t),
             ..Self::default()
         }
     }
@@ -56,6 +62,7 @@ impl Default for RefineOptions {
             min_short: 90.0,
             min_blur: 40.0,
             min_det_score: 0.6,
+            linking: Linking::at(&t),
             graph: GraphChoice::Auto,
         }
     }

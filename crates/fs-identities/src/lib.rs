@@ -4,6 +4,7 @@
 //! - [`faces`]: the cache's faces as rows for clustering, in a stable order.
 //! - [`cluster`]: raw clusters (`person_NNN/`, `_singletons/`, `_noface/`).
 //! - [`gates`]: the quality gates, and the options of [`refine`].
+//! - [`linking`]: how faces are linked — the quality bar, faces of one photo apart.
 //! - [`refine`]: quality-gated facesets (`faceset_NNN/`).
 //! - [`extend`]: fold new faces into an existing result without renumbering.
 //! - [`discover`]: new identities from one source, beside known ones.
@@ -27,6 +28,7 @@ mod error;
 pub mod extend;
 pub mod faces;
 pub mod gates;
+pub mod linking;
 pub mod manifest;
 pub mod materialize;
 pub mod refine;

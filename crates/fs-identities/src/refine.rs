@@ -5,11 +5,11 @@
 //! 4 or more) → size filter (≥ 15 distinct images) → `faceset_NNN/`.
 
 use fs_cache::Cache;
-use fs_cluster::agglomerative::cluster_with;
 use fs_cluster::centroid::{merge_by_centroid, reject_outliers};
 use fs_progress::{Progress, Silent};
 
 use crate::faces::{self, FaceRow};
+use crate::linking::link_faces;
 use crate::manifest::{self, DroppedFace, Faceset, RefineManifest};
 
 use crate::gates::{OUTLIER_MIN_SIZE, RefineOptions, quality_gate};
@@ -26,12 +26,15 @@ pub fn refine_cache_reporting(
     progress: &dyn Progress,
 ) -> RefineManifest {
     let (rows, embeddings) = faces::collect(cache, |_| true);
-    let clusters = cluster_with(
+    let clusters = link_faces(
+        &rows,
         &embeddings,
         options.initial_threshold,
         options.graph,
+        &options.linking,
         progress,
-    );
+    )
+    .clusters;
     let merged = merge_by_centroid(&embeddings, clusters, options.merge_threshold);
     let mut candidates: Vec<(Vec<usize>, Vec<DroppedFace>)> = Vec::new();
     for members in merged {

@@ -10,6 +10,7 @@ use fs_identities::cluster::{ClusterOptions, cluster_cache_reporting};
 use fs_identities::dedup::{DedupOptions, find_duplicates};
 use fs_identities::extend::{ExtendOptions, extend_raw, extend_refine};
 use fs_identities::gates::RefineOptions;
+use fs_identities::linking::Linking;
 use fs_identities::manifest::{self, RAW_MANIFEST, REFINE_MANIFEST, RawManifest, RefineManifest};
 use fs_identities::materialize::{Mode, Over, write_raw, write_refine};
 use fs_identities::refine::refine_cache_reporting;
@@ -27,8 +28,22 @@ pub fn read_cache(path: &Path) -> Result<Cache> {
 /// The people of `cache`: its faces clustered at the cluster distance in force (the
 /// pack's that made them, or `overrides`'), said to `progress`. Nothing is written.
 pub fn people(cache: &Cache, overrides: &Overrides, progress: &dyn Progress) -> RawManifest {
+    people_linked(cache, overrides, None, progress)
+}
+
+/// [`people`] linked as `linking` says (`None`: the defaults), at the distances in force.
+pub fn people_linked(
+    cache: &Cache,
+    overrides: &Overrides,
+    linking: Option<Linking>,
+    progress: &dyn Progress,
+) -> RawManifest {
     let (values, _) = distances(cache, None, overrides, progress);
-    cluster_cache_reporting(cache, &ClusterOptions::at(&values), progress)
+    let mut options = ClusterOptions::at(&values);
+    if let Some(linking) = linking {
+        options.linking = linking.at_distances(&values);
+    }
+    cluster_cache_reporting(cache, &options, progress)
 }
 
 /// What `cluster` wrote.
@@ -77,6 +92,7 @@ pub fn cluster(
     out: &Path,
     overrides: &Overrides,
     graph: GraphChoice,
+    linking: Linking,
     mode: Mode,
     progress: &dyn Progress,
 ) -> Result<Clustered> {
@@ -87,6 +103,7 @@ pub fn cluster(
         &ClusterOptions {
             threshold: values.cluster,
             graph,
+            linking: linking.at_distances(&values),
         },
         progress,
     );
@@ -148,6 +165,7 @@ pub fn refine(
         initial_threshold: values.cluster,
         merge_threshold: values.merge,
         outlier_threshold: values.outlier,
+        linking: options.linking.at_distances(&values),
         ..options.clone()
     };
     let manifest = refine_cache_reporting(&cache, &options, progress);

@@ -18,6 +18,7 @@ use fs_identities::cluster::ClusterOptions;
 use fs_identities::discover::DiscoverOptions;
 use fs_identities::extend::ExtendOptions;
 use fs_identities::gates::RefineOptions;
+use fs_identities::linking::Linking;
 use fs_identities::materialize::Mode;
 use fs_progress::Progress;
 use serde::Serialize;
@@ -57,6 +58,10 @@ pub struct RunOptions {
     pub min_faces: usize,
     /// Exact or approximate candidate pairs for clustering.
     pub graph: GraphChoice,
+    /// Link only the faces above the quality bar, attaching the others.
+    pub quality_bar: bool,
+    /// Never put two faces of one photo in one identity.
+    pub apart: bool,
     /// How photos appear in `raw/` and `facesets/`.
     pub materialize: Mode,
     /// How identities go into the library.
@@ -73,6 +78,8 @@ impl RunOptions {
             follow_links: false,
             min_faces: RefineOptions::default().min_faces,
             graph: GraphChoice::Auto,
+            quality_bar: true,
+            apart: true,
             materialize: Mode::default(),
             export: ExportSettings {
                 writer: "face-sets run".into(),
@@ -239,19 +246,25 @@ pub fn run(options: &RunOptions, models: &Models, progress: &dyn Progress) -> Re
     let (distances, origin) =
         crate::models::distances(&cache, Some(&library), &options.export.overrides, progress);
     // New identities on a re-run pass the same gates as the first run's facesets.
+    let linking = Linking::chosen(&distances, options.quality_bar, options.apart);
     let refine = RefineOptions {
         min_faces: options.min_faces,
         graph: options.graph,
+        linking,
         ..RefineOptions::at(&distances)
     };
     let grow = GrowOptions {
         cluster: ClusterOptions {
             graph: options.graph,
+            linking,
             ..ClusterOptions::at(&distances)
         },
         discover: DiscoverOptions::at(&distances, refine.clone()),
         refine,
-        extend: ExtendOptions::at(&distances),
+        extend: ExtendOptions {
+            linking,
+            ..ExtendOptions::at(&distances)
+        },
         materialize: options.materialize,
     };
     let grown = crate::grow::identities(&cache, &layout, &library, &grow, progress)?;

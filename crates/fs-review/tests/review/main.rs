@@ -482,6 +482,7 @@ fn the_review_server_answers_only_its_own_page_and_never_loses_an_update() {
             .into_iter()
             .collect(),
         fs_cluster::graph::GraphChoice::Auto,
+        fs_identities::linking::Linking::default(),
         fs_identities::materialize::Mode::Copy,
         &fs_progress::Silent,
     )
