@@ -16,11 +16,12 @@ from sklearn.metrics import adjusted_rand_score
 
 def main() -> int:
     data_path, ours_path = sys.argv[1], sys.argv[2]
+    threshold = float(sys.argv[3]) if len(sys.argv) > 3 else 0.55
     x = np.fromfile(data_path, dtype="<f4").reshape(-1, 512)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     start = time.perf_counter()
     labels = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                     distance_threshold=0.55).fit_predict(x)
+                                     distance_threshold=threshold).fit_predict(x)
     secs = time.perf_counter() - start
     ours = np.loadtxt(ours_path, dtype=np.int64)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -36,6 +36,8 @@ use rayon::prelude::*;
 use crate::align::{ARCFACE_TEMPLATE, align_face, align_face_smooth, umeyama};
 use crate::arcface::Recognizer;
 use crate::error::{Error, Result};
+use crate::landmark::{Landmarker, Landmarks};
+use crate::pose::pose_from_keypoints;
 use fs_packs::ModelPack;
 
 /// What to embed.
@@ -146,6 +148,9 @@ impl std::fmt::Display for Skipped {
 pub struct FaceAnalyzer {
     detector: Detector,
     recognizer: Recognizer,
+    /// The pack's 106-point landmark model, run in the embed pass on the image already
+    /// decoded, so that `enrich` has nothing left to decode for new photos.
+    landmarker: Option<Landmarker>,
     model: ModelId,
 }
 
@@ -154,6 +159,7 @@ impl std::fmt::Debug for FaceAnalyzer {
         f.debug_struct("FaceAnalyzer")
             .field("detector", &self.detector)
             .field("recognizer", &self.recognizer)
+            .field("landmarker", &self.landmarker)
             .field("model", &self.model)
             .finish()
     }
@@ -169,15 +175,28 @@ pub struct AnalyzedFace {
 }
 
 impl FaceAnalyzer {
-    /// Loads the detector (letterboxed into `det_size`²) and recogniser of `pack`, each
-    /// with `threads` intra-op threads. Requires [`fs_detect::runtime::init`].
+    /// Loads the detector (letterboxed into `det_size`²), recogniser and 106-point
+    /// landmark model (when the pack has one) of `pack`, each with `threads` intra-op
+    /// threads. Requires [`fs_detect::runtime::init`].
     pub fn new(pack: &ModelPack, det_size: u32, threads: usize) -> Result<Self> {
         let detector = Detector::builder(&pack.detector)
             .input_size(det_size)
             .threads(threads)
             .build()?;
         let recognizer = Recognizer::new(&pack.recognizer, threads)?;
-        Self::from_parts(detector, recognizer, pack)
+        Self::from_parts(detector, recognizer, pack)?.with_landmarks(pack, threads)
+    }
+
+    /// Loads `pack`'s 106-point landmark model, when it has one, for the embed pass to
+    /// place every face's landmarks (and pose, from the keypoints) on the image it
+    /// already decoded.
+    pub fn with_landmarks(self, pack: &ModelPack, threads: usize) -> Result<Self> {
+        let landmarker = pack
+            .landmarks_2d_106
+            .as_ref()
+            .map(|model| Landmarker::new(model, threads))
+            .transpose()?;
+        Ok(Self { landmarker, ..self })
     }
 
     /// From already-built parts, loaded from `pack`'s files.
@@ -190,6 +209,7 @@ impl FaceAnalyzer {
         Ok(Self {
             detector,
             recognizer,
+            landmarker: None,
             model,
         })
     }
@@ -265,6 +285,7 @@ struct Pending {
     height: u32,
     detections: Vec<Detection>,
     sharpness: Vec<f32>,
+    landmarks: Vec<Option<Vec<[f32; 2]>>>,
     crops: Vec<RgbImage>,
     dhash: u64,
 }
@@ -678,12 +699,18 @@ fn consume(
                 progress.done(&job.path);
             }
             Ok(photo) => match detect_and_align(analyzer, &photo, &job.path) {
-                Ok((detections, sharpness, crops)) => pending.push(Pending {
+                Ok(Aligned {
+                    detections,
+                    sharpness,
+                    landmarks,
+                    crops,
+                }) => pending.push(Pending {
                     width: photo.decoded.full_width,
                     height: photo.decoded.full_height,
                     job,
                     detections,
                     sharpness,
+                    landmarks,
                     crops,
                     dhash: photo.dhash,
                 }),
@@ -709,14 +736,24 @@ fn consume(
     Ok(())
 }
 
-/// Detects the faces of `photo`, aligns them and measures their sharpness, from an image
-/// fine enough for each; the detections come back in full-size coordinates.
-#[expect(clippy::type_complexity, reason = "one private call site")]
+/// The faces of one photo, detected and aligned, waiting for recognition.
+struct Aligned {
+    /// In full-size coordinates.
+    detections: Vec<Detection>,
+    sharpness: Vec<f32>,
+    /// 106 points per face, in full-size coordinates, where the pack has the model.
+    landmarks: Vec<Option<Vec<[f32; 2]>>>,
+    crops: Vec<RgbImage>,
+}
+
+/// Detects the faces of `photo`, aligns them, measures their sharpness and places their
+/// landmarks, from an image fine enough for each; everything comes back in full-size
+/// coordinates.
 fn detect_and_align(
     analyzer: &mut FaceAnalyzer,
     photo: &Photo,
     path: &Path,
-) -> std::result::Result<(Vec<Detection>, Vec<f32>, Vec<RgbImage>), String> {
+) -> std::result::Result<Aligned, String> {
     let image = &photo.decoded.image;
     let found = analyzer
         .detector
@@ -727,7 +764,13 @@ fn detect_and_align(
     let mut detections = Vec::with_capacity(found.len());
     let mut crops = Vec::with_capacity(found.len());
     let mut sharpness = Vec::with_capacity(found.len());
+    let mut landmarks = Vec::with_capacity(found.len());
     let full = (photo.decoded.full_width, photo.decoded.full_height);
+    #[expect(clippy::cast_precision_loss, reason = "image sides")]
+    let (sx, sy) = (
+        full.0 as f32 / here.0.max(1) as f32,
+        full.1 as f32 / here.1.max(1) as f32,
+    );
     for d in &found {
         let seen = box_side(d) * photo.prepared.scale();
         let d = rescale(d, image.dimensions(), here);
@@ -739,9 +782,26 @@ fn detect_and_align(
         )]
         sharpness.push(fs_quality::face_sharpness(&source, d.bbox) as f32);
         crops.push(align_face_smooth(&source, &d.kps));
+        landmarks.push(match analyzer.landmarker.as_mut() {
+            Some(model) => match model
+                .predict(&source, d.bbox)
+                .map_err(|e| format!("landmarks failed: {e}"))?
+            {
+                Landmarks::Points2d(points) => {
+                    Some(points.into_iter().map(|[x, y]| [x * sx, y * sy]).collect())
+                }
+                Landmarks::Points3d(_) => None,
+            },
+            None => None,
+        });
         detections.push(rescale(&d, here, full));
     }
-    Ok((detections, sharpness, crops))
+    Ok(Aligned {
+        detections,
+        sharpness,
+        landmarks,
+        crops,
+    })
 }
 
 /// A face whose box is smaller than this, in pixels of the detector's input, gets a
@@ -857,15 +917,16 @@ fn finish_pending(
             .detections
             .into_iter()
             .zip(p.sharpness)
-            .map(|(d, sharpness)| Face {
+            .zip(p.landmarks)
+            .map(|((d, sharpness), landmarks)| Face {
+                pose: Some(pose_from_keypoints(&d.kps)),
                 bbox: d.bbox,
                 kps: d.kps,
                 det_score: d.score,
                 embedding: Embedding::from_raw(&embeddings.next().expect("one embedding per crop")),
                 sharpness: Some(sharpness),
-                landmarks_2d_106: None,
+                landmarks_2d_106: landmarks,
                 landmarks_3d_68: None,
-                pose: None,
             })
             .collect();
         summary.embedded += 1;

@@ -246,7 +246,7 @@ fn analyzer_for(request: &EmbedRequest, pack: &ModelPack, threads: usize) -> Res
         .recover_filling_faces(request.recover_filling_faces)
         .build()?;
     let recognizer = Recognizer::new(&pack.recognizer, threads)?;
-    Ok(FaceAnalyzer::from_parts(detector, recognizer, pack)?)
+    Ok(FaceAnalyzer::from_parts(detector, recognizer, pack)?.with_landmarks(pack, threads)?)
 }
 
 /// Embeds every photo of `request.sources` that its cache does not hold yet.

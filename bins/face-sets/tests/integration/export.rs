@@ -184,12 +184,13 @@ fn enrich_gives_landmarks_and_a_pose_that_mirrors() {
     photos(&src);
     let cache_path = tmp.path().join("c.fsc");
     ok(bin().arg("embed").arg(&src).arg(&cache_path));
+    // The embed pass places the landmarks and the pose on the image it decoded, so
+    // enrich has nothing left to do on new photos.
     let first = ok(bin().arg("enrich").arg(&cache_path));
-    assert!(String::from_utf8_lossy(&first.stderr).contains("0 errors"));
-    let again = ok(bin().arg("enrich").arg(&cache_path));
+    let said = String::from_utf8_lossy(&first.stderr);
     assert!(
-        String::from_utf8_lossy(&again.stderr).starts_with("enriched 0 faces"),
-        "second run is a no-op"
+        said.starts_with("enriched 0 faces") && said.contains("0 errors"),
+        "{said}"
     );
 
     let cache = Cache::open_read_only(&cache_path).unwrap();
@@ -409,4 +410,70 @@ fn face_similarity_decides_which_copies_are_duplicates() {
         "one of the two copies: {by_default:?}"
     );
     assert_eq!(copies(&strict), 2, "both copies: {strict:?}");
+}
+
+#[test]
+fn enrich_fills_faces_without_landmarks_as_the_embed_pass_places_them() {
+    // A cache whose faces lack landmarks and pose (as one written before the embed pass
+    // placed them): enrich decodes each photo in full and fills them in, where the embed
+    // pass had placed them on its scaled decode.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let cache_path = tmp.path().join("c.fsc");
+    ok(bin().arg("embed").arg(&src).arg(&cache_path));
+    let placed: BTreeMap<String, Vec<fs_cache::Face>> = {
+        let mut cache = Cache::open(&cache_path).unwrap();
+        let images: Vec<(fs_cache::ContentHash, Vec<fs_cache::Face>)> = cache
+            .images()
+            .map(|i| (i.hash, i.faces().to_vec()))
+            .filter(|(_, f)| !f.is_empty())
+            .collect();
+        let mut placed = BTreeMap::new();
+        for (hash, faces) in images {
+            let bare = faces
+                .iter()
+                .cloned()
+                .map(|f| fs_cache::Face {
+                    landmarks_2d_106: None,
+                    pose: None,
+                    ..f
+                })
+                .collect();
+            cache.replace_faces(hash, bare).unwrap();
+            placed.insert(hash.to_string(), faces);
+        }
+        cache.flush().unwrap();
+        placed
+    };
+    let out = ok(bin().arg("enrich").arg(&cache_path));
+    let said = String::from_utf8_lossy(&out.stderr);
+    let faces: usize = placed.values().map(Vec::len).sum();
+    assert!(
+        said.starts_with(&format!("enriched {faces} faces")),
+        "{said}"
+    );
+    let cache = Cache::open_read_only(&cache_path).unwrap();
+    for image in cache.images().filter(|i| !i.faces().is_empty()) {
+        for (face, before) in image.faces().iter().zip(&placed[&image.hash.to_string()]) {
+            let (now, then) = (
+                face.landmarks_2d_106.as_ref().expect("enriched"),
+                before.landmarks_2d_106.as_ref().expect("placed by embed"),
+            );
+            assert_eq!(face.pose, before.pose, "pose from the same keypoints");
+            // Mean distance between the two placements, as a share of the face's size.
+            let side = face.short_side();
+            let mean = now
+                .iter()
+                .zip(then)
+                .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+                .sum::<f32>()
+                / 106.0;
+            assert!(
+                mean < 0.03 * side,
+                "{}: landmarks {mean:.1} px apart on a {side:.0}-px face",
+                image.path.display()
+            );
+        }
+    }
 }

@@ -410,3 +410,42 @@ fn dedup_finds_the_listed_duplicates_and_never_pairs_two_people() {
         assert_eq!(people.len(), 1, "{group:?} pairs different people");
     }
 }
+
+#[test]
+fn two_faces_of_one_photo_are_never_one_identity_unless_allowed() {
+    // At a distance loose enough to join everyone, plain linkage puts the group photo's
+    // two faces (Obama and Biden in f0014) into one cluster; by default they stay apart.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(
+        &src,
+        Some(&[
+            "f0001.jpg",
+            "f0002.jpg",
+            "f0007.jpg",
+            "f0011.jpg",
+            "f0014.jpg",
+        ]),
+    );
+    let cache = tmp.path().join("c.fsc");
+    ok(bin().arg("embed").arg(&src).arg(&cache));
+    let faces_of_group_photo = |flags: &[&str], out: &str| -> Vec<usize> {
+        let out = tmp.path().join(out);
+        ok(bin()
+            .args(["cluster", "--threshold", "1.9"])
+            .args(flags)
+            .arg(&cache)
+            .arg(&out));
+        members(&json(&out.join("manifest.json")))
+            .values()
+            .map(|files| usize::from(files.contains("f0014.jpg")))
+            .filter(|&n| n > 0)
+            .collect()
+    };
+    // f0014's faces: in two clusters by default, in one when allowed.
+    assert_eq!(faces_of_group_photo(&[], "apart").len(), 2);
+    assert_eq!(
+        faces_of_group_photo(&["--allow-same-photo", "--link-all"], "together").len(),
+        1
+    );
+}
