@@ -230,7 +230,9 @@ fn identities(rng: &mut SplitMix, shape: &Shape, people: usize) -> Vec<Vec<f32>>
                 .map(|(f, o)| a * f + b * o)
                 .collect();
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            v.iter_mut().for_each(|x| *x /= norm);
+            for x in &mut v {
+                *x /= norm;
+            }
             v
         })
         .collect()

@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn every_row_passing_is_plain_linkage() {
         let rows: Vec<[f32; 3]> = (0..40)
-            .map(|i| unit((i % 4) as f32 * 50.0 + (i / 4) as f32))
+            .map(|i: u8| unit(f32::from(i % 4) * 50.0 + f32::from(i / 4)))
             .collect();
         let e = Embeddings::from_rows(3, &rows);
         let passes = vec![true; rows.len()];
