@@ -147,12 +147,14 @@ pub fn link_apart(
             }
         }
     }
-    let refused = state.refused;
+    let (refused, popped, recomputed) = (state.refused, state.popped, state.recomputed);
     let clusters = state.clusters();
     progress.finish(Phase::Linkage);
     tracing::info!(
         clusters = clusters.len(),
         refused,
+        popped,
+        recomputed,
         seconds = started.elapsed().as_secs_f64(),
         "linkage done"
     );
@@ -241,6 +243,9 @@ struct Chains {
     /// The groups each root's rows belong to, where cannot-link applies.
     groups: Option<Vec<HashSet<u32>>>,
     refused: usize,
+    /// Entries popped, and distances made exact (for the log).
+    popped: u64,
+    recomputed: u64,
     /// Scratch: `seen[r] == stamp` once made exact in the current query.
     seen: Vec<u32>,
     stamp: u32,
@@ -290,6 +295,8 @@ impl Chains {
                     .collect()
             }),
             refused: 0,
+            popped: 0,
+            recomputed: 0,
             seen: vec![0; n],
             stamp: 0,
             threshold,
@@ -374,11 +381,13 @@ impl Chains {
                 break Some((r, top.distance));
             }
             heap.pop();
+            self.popped += 1;
             if self.seen[r as usize] == stamp {
                 // Already made exact in this query: that entry is in the heap.
                 continue;
             }
             self.seen[r as usize] = stamp;
+            self.recomputed += 1;
             let distance = self.distance(a, r);
             if distance < self.threshold {
                 heap.push(Candidate {

@@ -39,6 +39,13 @@ pub fn refine_cache_reporting(
     let mut candidates: Vec<(Vec<usize>, Vec<DroppedFace>)> = Vec::new();
     for members in merged {
         let mut dropped = Vec::new();
+        // The centroid merge can join two clusters that each hold a face of one photo:
+        // with faces of one photo apart, the one nearer the centroid stays.
+        let members = if options.linking.apart {
+            one_face_per_photo(&embeddings, &rows, members, &mut dropped)
+        } else {
+            members
+        };
         let gated: Vec<usize> = members
             .into_iter()
             .filter(|&i| match quality_gate(&rows[i], options) {
@@ -89,6 +96,67 @@ pub fn refine_cache_reporting(
     }
 }
 
+/// `members` with, of each photo, only the face nearest their centroid; the others go
+/// to `dropped`.
+fn one_face_per_photo(
+    embeddings: &fs_cluster::Embeddings,
+    rows: &[FaceRow],
+    members: Vec<usize>,
+    dropped: &mut Vec<DroppedFace>,
+) -> Vec<usize> {
+    let centre = fs_cluster::centroid::centroid(embeddings, &members);
+    let distance = |i: usize| {
+        let row = embeddings.row(i);
+        fs_cluster::cosine_distance(row.as_slice().expect("rows are contiguous"), &centre)
+    };
+    let mut nearest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for &i in &members {
+        let slot = nearest.entry(rows[i].image_key()).or_insert(i);
+        if distance(i) < distance(*slot) {
+            *slot = i;
+        }
+    }
+    let (kept, gone): (Vec<usize>, Vec<usize>) = members
+        .into_iter()
+        .partition(|&i| nearest[rows[i].image_key()] == i);
+    dropped.extend(gone.into_iter().map(|i| DroppedFace {
+        face: rows[i].clone(),
+        reason: "another face of this photo is nearer the centroid".into(),
+    }));
+    kept
+}
+
 fn distinct_images(members: &[usize], rows: &[FaceRow]) -> usize {
     faces::distinct_images(members.iter().map(|&i| &rows[i]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(photo: &str, index: u32) -> FaceRow {
+        FaceRow {
+            key: format!("{photo}:{index}"),
+            path: format!("/p/{photo}.jpg").into(),
+            paths: vec![format!("/p/{photo}.jpg").into()],
+            bbox: [0.0, 0.0, 100.0, 100.0],
+            det_score: 0.9,
+            sharpness: Some(100.0),
+        }
+    }
+
+    #[test]
+    fn of_two_faces_of_one_photo_the_one_nearer_the_centroid_stays() {
+        let e = fs_cluster::Embeddings::from_rows(
+            2,
+            &[[1.0, 0.0], [0.99, 0.1], [0.9, 0.43], [1.0, 0.02]],
+        );
+        // Rows 1 and 2 are faces of photo "b": row 1 is nearer the others.
+        let rows = [row("a", 0), row("b", 0), row("b", 1), row("c", 0)];
+        let mut dropped = Vec::new();
+        let kept = one_face_per_photo(&e, &rows, vec![0, 1, 2, 3], &mut dropped);
+        assert_eq!(kept, vec![0, 1, 3]);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].face.key, "b:1");
+    }
 }
