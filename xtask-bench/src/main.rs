@@ -142,14 +142,7 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
     } else {
         let fixtures = root.join("fixtures/images");
         let small = make_bench_set(&fixtures, &scratch.path().join("small"))?;
-        eprintln!("making the camera-size set (12-MP JPEGs)…");
-        let labelled = fs_fixtures::labels(&root.join("fixtures"))?;
-        let camera = scratch.path().join("camera");
-        fs_fixtures::write_camera_set(&fixtures, &camera, CAMERA_COPIES, |p| {
-            p.file_name()
-                .and_then(|n| labelled.get(&n.to_string_lossy().into_owned()))
-                .is_some_and(|identity| !identity.is_empty())
-        })?;
+        let camera = make_camera_set(&root, &scratch.path().join("camera"))?;
         vec![
             (format!("small web photos, {COPIES} copies each"), small),
             (
@@ -175,6 +168,18 @@ fn embed(dir: Option<PathBuf>, provider: &str, extra_packs: &[String]) -> anyhow
         print_embed_table(label, dir, provider, &contenders, &best);
     }
     Ok(())
+}
+
+/// The camera set: every fixture with a face as 12-MP JPEGs, into `out`.
+fn make_camera_set(root: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    eprintln!("making the camera-size set (12-MP JPEGs)…");
+    let labelled = fs_fixtures::labels(&root.join("fixtures"))?;
+    fs_fixtures::write_camera_set(&root.join("fixtures/images"), out, CAMERA_COPIES, |p| {
+        p.file_name()
+            .and_then(|n| labelled.get(&n.to_string_lossy().into_owned()))
+            .is_some_and(|identity| !identity.is_empty())
+    })?;
+    Ok(out.to_path_buf())
 }
 
 /// Copies of each fixture in the camera set, in each framing.
@@ -835,14 +840,7 @@ fn export() -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let fixtures = root.join("fixtures/images");
     let photos = make_bench_set(&fixtures, &scratch.path().join("photos"))?;
-    eprintln!("making the camera-size set (12-MP JPEGs)…");
-    let labelled = fs_fixtures::labels(&root.join("fixtures"))?;
-    let camera = scratch.path().join("camera");
-    fs_fixtures::write_camera_set(&fixtures, &camera, CAMERA_COPIES, |p| {
-        p.file_name()
-            .and_then(|n| labelled.get(&n.to_string_lossy().into_owned()))
-            .is_some_and(|identity| !identity.is_empty())
-    })?;
+    let camera = make_camera_set(&root, &scratch.path().join("camera"))?;
     let bin = build_release(&root)?;
     let timed = |args: &[&std::ffi::OsStr]| -> anyhow::Result<f64> {
         let start = Instant::now();

@@ -357,18 +357,23 @@ fn labels_of(n: usize, clusters: &[Vec<usize>]) -> Vec<i64> {
 }
 
 fn read_quality(path: &str) -> Vec<f32> {
-    std::fs::read_to_string(path)
-        .expect("readable quality file (written by gen)")
-        .lines()
-        .map(|l| l.trim().parse().expect("one number per line"))
-        .collect()
+    read_numbers(path)
 }
 
 fn read_labels(path: &str) -> Vec<i64> {
+    read_numbers(path)
+}
+
+/// One number per line.
+fn read_numbers<T: std::str::FromStr>(path: &str) -> Vec<T> {
     std::fs::read_to_string(path)
-        .expect("readable labels file")
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
         .lines()
-        .map(|l| l.trim().parse().expect("one integer label per line"))
+        .map(|l| {
+            l.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{path}: not a number: {l:?}"))
+        })
         .collect()
 }
 
