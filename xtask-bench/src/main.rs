@@ -1238,7 +1238,7 @@ fn review() -> anyhow::Result<()> {
 /// copies of it), which past this no longer fits the 24 GiB of the reference machine.
 const SKLEARN_MAX_N: usize = 20_000;
 /// Largest input clustered with the exact graph: its products grow as n², and at the
-/// buffalo_s distance (0.65) its linkage over the dense graph took 424 s at 100,000.
+/// `buffalo_s` distance (0.65) its linkage over the dense graph took 424 s at 100,000.
 const EXACT_MAX_N: usize = 20_000;
 /// The shapes of `synthetic gen --shape` (see that example's documentation).
 const SHAPES: [&str; 3] = ["mixed", "one-blur", "hubs"];
