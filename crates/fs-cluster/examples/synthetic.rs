@@ -314,12 +314,23 @@ fn generate_separated(n: usize) -> (Vec<f32>, Vec<i64>) {
 
 fn read(path: &str) -> Embeddings {
     use std::io::Read;
-    let mut file =
-        std::io::BufReader::new(std::fs::File::open(path).expect("readable embeddings file"));
-    let mut values = Vec::new();
-    let mut buf = [0u8; 4];
-    while file.read_exact(&mut buf).is_ok() {
-        values.push(f32::from_le_bytes(buf));
+    // Into a vector sized once, a chunk at a time: a growing vector would hold up to
+    // twice the matrix at its peak, which the peak memory reported would count.
+    let mut file = std::fs::File::open(path).expect("readable embeddings file");
+    let len = file.metadata().expect("file metadata").len();
+    let mut values: Vec<f32> = Vec::with_capacity(usize::try_from(len / 4).expect("fits memory"));
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut left = usize::try_from(len).expect("fits memory");
+    while left > 0 {
+        let n = left.min(chunk.len());
+        file.read_exact(&mut chunk[..n])
+            .expect("readable embeddings file");
+        values.extend(
+            chunk[..n]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+        left -= n;
     }
     Embeddings::from_flat(DIM, values)
 }
