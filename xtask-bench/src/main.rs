@@ -928,26 +928,26 @@ fn export() -> anyhow::Result<()> {
             run_secs / embed_secs
         );
     }
-    let export_secs = timed(&[
-        std::ffi::OsStr::new("export-swap"),
-        d.join("cache.fsc").as_os_str(),
-        d.join("facesets/refine_manifest.json").as_os_str(),
-        d.join("checked").as_os_str(),
-        std::ffi::OsStr::new("--raw-manifest"),
-        d.join("raw/manifest.json").as_os_str(),
-        std::ffi::OsStr::new("--candidates"),
-    ])?;
-    // Baseline for the crop check: the same export into a fresh library without it.
-    let unchecked_secs = timed(&[
-        std::ffi::OsStr::new("export-swap"),
-        std::ffi::OsStr::new("--no-crop-check"),
-        d.join("cache.fsc").as_os_str(),
-        d.join("facesets/refine_manifest.json").as_os_str(),
-        d.join("unchecked").as_os_str(),
-        std::ffi::OsStr::new("--raw-manifest"),
-        d.join("raw/manifest.json").as_os_str(),
-        std::ffi::OsStr::new("--candidates"),
-    ])?;
+    // The crop check's cost: the same export into fresh libraries with and without it.
+    let export_into = |out: &str, flags: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["export-swap".as_ref()];
+        args.extend(flags.iter().map(std::ffi::OsStr::new));
+        let (cache, refined, out, raw) = (
+            d.join("cache.fsc"),
+            d.join("facesets/refine_manifest.json"),
+            d.join(out),
+            d.join("raw/manifest.json"),
+        );
+        args.extend([cache.as_os_str(), refined.as_os_str(), out.as_os_str()]);
+        args.extend([
+            "--raw-manifest".as_ref(),
+            raw.as_os_str(),
+            "--candidates".as_ref(),
+        ]);
+        timed(&args)
+    };
+    let export_secs = export_into("checked", &[])?;
+    let unchecked_secs = export_into("unchecked", &["--no-crop-check"])?;
     let library = fs_library::read_manifest(&d.join("checked/manifest.json"))?;
     let crops: usize = library.facesets.iter().map(|e| e.export.faces.len()).sum();
     let mut pngs = Vec::new();
