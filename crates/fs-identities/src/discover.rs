@@ -125,7 +125,7 @@ pub fn discover_indexed(
         }
     }
     let subset = embeddings.select(&open);
-    let subset_rows: Vec<FaceRow> = open.iter().map(|&i| rows[i].clone()).collect();
+    let subset_rows: Vec<&FaceRow> = open.iter().map(|&i| &rows[i]).collect();
     let groups = link_faces(
         &subset_rows,
         &subset,

@@ -153,7 +153,7 @@ pub fn extend_raw(
     if new_in_pool.is_empty() {
         singletons = old.singletons.iter().map(refresh).collect();
     } else {
-        let pool_rows: Vec<FaceRow> = pool.iter().map(|&i| ix.rows[i].clone()).collect();
+        let pool_rows: Vec<&FaceRow> = pool.iter().map(|&i| &ix.rows[i]).collect();
         let groups = link_faces(
             &pool_rows,
             &ix.embeddings.select(&pool),

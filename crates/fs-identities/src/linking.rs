@@ -2,6 +2,8 @@
 //! all (the quality bar) and which may never share an identity (faces of one photo).
 //! `cluster`, `refine`, `extend` and discovery all link through [`link_faces`].
 
+use std::borrow::Borrow;
+
 use fs_cluster::Embeddings;
 use fs_cluster::agglomerative::{Linkage, NO_GROUP, cluster_apart};
 use fs_cluster::by_quality::{QualityBar, cluster_by_quality};
@@ -115,15 +117,18 @@ impl Default for Linking {
 
 /// Each row's photo group for cannot-link: rows of a photo that has several of them
 /// share one, a row alone in its photo has [`NO_GROUP`].
-pub fn photo_groups(rows: &[FaceRow]) -> Vec<u32> {
+pub fn photo_groups<R: Borrow<FaceRow>>(rows: &[R]) -> Vec<u32> {
     let mut by_photo: std::collections::HashMap<&str, (u32, usize)> =
         std::collections::HashMap::new();
     for row in rows {
         let next = u32::try_from(by_photo.len()).expect("fewer than 2^32 photos");
-        by_photo.entry(row.image_key()).or_insert((next, 0)).1 += 1;
+        by_photo
+            .entry(row.borrow().image_key())
+            .or_insert((next, 0))
+            .1 += 1;
     }
     rows.iter()
-        .map(|row| match by_photo[row.image_key()] {
+        .map(|row| match by_photo[row.borrow().image_key()] {
             (group, count) if count > 1 => group,
             _ => NO_GROUP,
         })
@@ -131,9 +136,9 @@ pub fn photo_groups(rows: &[FaceRow]) -> Vec<u32> {
 }
 
 /// Clusters `rows` (whose embeddings are `embeddings`, row for row) at `threshold` as
-/// `linking` says.
-pub fn link_faces(
-    rows: &[FaceRow],
+/// `linking` says. The rows may be borrowed, so a subset needs no copies.
+pub fn link_faces<R: Borrow<FaceRow>>(
+    rows: &[R],
     embeddings: &Embeddings,
     threshold: f32,
     graph: GraphChoice,
@@ -143,7 +148,7 @@ pub fn link_faces(
     let groups = linking.apart.then(|| photo_groups(rows));
     match &linking.bar {
         Some(bar) => {
-            let passes: Vec<bool> = rows.iter().map(|r| bar.passes(r)).collect();
+            let passes: Vec<bool> = rows.iter().map(|r| bar.passes(r.borrow())).collect();
             let quality = QualityBar {
                 passes: &passes,
                 join: bar.join,
@@ -158,5 +163,21 @@ pub fn link_faces(
             )
         }
         None => cluster_apart(embeddings, threshold, graph, groups.as_deref(), progress),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::RefineOptions;
+
+    #[test]
+    fn refine_options_written_before_linking_read_as_plain_linkage() {
+        let mut json = serde_json::to_value(RefineOptions::default()).unwrap();
+        assert_eq!(json["linking"]["apart"], true, "new manifests record it");
+        json.as_object_mut().unwrap().remove("linking");
+        let old: RefineOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(old.linking, Linking::plain());
+        assert_ne!(old, RefineOptions::default());
     }
 }
