@@ -61,7 +61,17 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             embed(dir, &provider, &packs)
         }
         Some("cluster") => cluster(&args[1..]),
-        Some("export") => export(),
+        Some("export") => {
+            // `export [--keep DIR]`: the photo sets and outputs stay in DIR.
+            let keep = match args.get(1).map(String::as_str) {
+                Some("--keep") => {
+                    Some(PathBuf::from(args.get(2).context("--keep needs a folder")?))
+                }
+                Some(other) => anyhow::bail!("bench export: unknown argument {other:?}"),
+                None => None,
+            };
+            export(keep.as_deref())
+        }
         Some("immich") => immich(),
         Some("review") => review(),
         Some("decode") => decode(),
@@ -735,8 +745,8 @@ fn reference_quality(
 /// the full one (the README's "2.35× faster"), and `face-sets embed` on a 100-megapixel
 /// JPEG with and without `--full-decode` (time and peak resident memory).
 fn decode() -> anyhow::Result<()> {
+    use fs_detect::crop::{crop_decode_side, crop_single_face};
     use fs_detect::decode::{decode_photo, decode_photo_scaled};
-    use fs_export::swap::{crop_decode_side, crop_single_face};
     let root = workspace_root();
     let source = image::open(root.join("fixtures/images/f0009.jpg"))?.to_rgb8();
     let portrait = fs_fixtures::jpeg(&fs_fixtures::camera_photo(
@@ -835,12 +845,16 @@ fn decode() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn export() -> anyhow::Result<()> {
+fn export(keep: Option<&Path>) -> anyhow::Result<()> {
     let root = workspace_root();
-    let scratch = tempfile::tempdir()?;
+    let temporary = tempfile::tempdir()?;
+    let scratch = keep.unwrap_or(temporary.path());
+    if keep.is_some() && scratch.exists() {
+        anyhow::bail!("{} exists; --keep wants a new folder", scratch.display());
+    }
     let fixtures = root.join("fixtures/images");
-    let photos = make_bench_set(&fixtures, &scratch.path().join("photos"))?;
-    let camera = make_camera_set(&root, &scratch.path().join("camera"))?;
+    let photos = make_bench_set(&fixtures, &scratch.join("photos"))?;
+    let camera = make_camera_set(&root, &scratch.join("camera"))?;
     let bin = build_release(&root)?;
     let timed = |args: &[&std::ffi::OsStr]| -> anyhow::Result<f64> {
         let start = Instant::now();
@@ -863,7 +877,7 @@ fn export() -> anyhow::Result<()> {
         // `run` from scratch against `embed` alone, alternating, the better of two each.
         let (mut run_secs, mut embed_secs) = (f64::INFINITY, f64::INFINITY);
         for round in 0..2 {
-            let fresh = scratch.path().join(format!("pair-{label}-{round}"));
+            let fresh = scratch.join(format!("pair-{label}-{round}"));
             run_secs = run_secs.min(timed(&[
                 &os("run"),
                 &os("--min-faces"),
@@ -877,7 +891,7 @@ fn export() -> anyhow::Result<()> {
                 fresh.join("embed.fsc").as_os_str(),
             ])?);
         }
-        d = scratch.path().join(format!("stages-{label}"));
+        d = scratch.join(format!("stages-{label}"));
         fs::create_dir_all(&d)?;
         let p = |name: &str| d.join(name).into_os_string();
         let stages: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
@@ -957,7 +971,7 @@ fn export() -> anyhow::Result<()> {
         }
     }
     let bytes: usize = pngs.iter().map(Vec::len).sum();
-    let target = scratch.path().join("bench.fsz");
+    let target = scratch.join("bench.fsz");
     let start = Instant::now();
     let rounds = 20;
     for _ in 0..rounds {

@@ -39,8 +39,9 @@ tasks:
         and refine on realistic synthetic libraries of N faces (default 20000 100000;
         1000000 works), the approximate clusters scored against the exact ones, and
         scikit-learn's AgglomerativeClustering beside them up to 20000 faces.
-  bench export
-        `run` end to end beside the sum of its stages, export-swap crops/s, .fsz MB/s.
+  bench export [--keep DIR]
+        `run` end to end beside the sum of its stages, export-swap crops/s, .fsz MB/s;
+        --keep DIR leaves the photo sets and every output in DIR (a new folder).
   bench immich
         Immich staging throughput at 1, 4, 8, 16 workers against a loopback server
         answering after 50 ms.

@@ -3,6 +3,8 @@
 //! - [`decode`]: photo decoding with the orientation applied (JPEGs at a reduced scale
 //!   when that is enough), and size limits so that a hostile file fails cleanly instead
 //!   of exhausting memory.
+//! - [`crop`]: a square crop of one face with the other faces kept out (export crops
+//!   and thumbnails).
 //! - [`runtime`]: loading the ONNX Runtime shared library (call [`runtime::init`] once,
 //!   before creating any model).
 //! - [`detector`]: one [`Detector`] for both families, with an input shaped to the
@@ -26,6 +28,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod crop;
 pub mod decode;
 pub mod detector;
 mod error;

@@ -29,6 +29,7 @@ pub mod landmark;
 mod onnx;
 pub mod pipeline;
 pub mod pose;
+pub mod thumbnails;
 
 pub use error::{Error, Result};
 /// Where the runtime and the packs are installed (from `fs-packs`).

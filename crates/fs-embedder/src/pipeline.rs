@@ -26,7 +26,8 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use fs_cache::{
-    Cache, ContentHash, Embedding, Face, FileStamp, ImageOutcome, ImageRecord, ModelId, PathStatus,
+    Cache, ContentHash, Embedding, Face, FaceKey, FileStamp, ImageOutcome, ImageRecord, ModelId,
+    PathStatus,
 };
 use fs_detect::detector::{Letterbox, PreparedInput};
 use fs_detect::{Detection, Detector, decode};
@@ -81,6 +82,9 @@ pub struct EmbedOptions {
     /// Decode every photo at its full size, as the reference tool does, instead of only
     /// as finely as detection and alignment need (slower on large JPEGs; for comparing).
     pub full_decode: bool,
+    /// A folder to write each new face's contact-sheet thumbnail into
+    /// ([`crate::thumbnails`]), cut from the image already decoded.
+    pub thumbnails: Option<PathBuf>,
 }
 
 impl Default for EmbedOptions {
@@ -92,6 +96,7 @@ impl Default for EmbedOptions {
             tool: format!("fs-embedder {}", env!("CARGO_PKG_VERSION")),
             follow_links: false,
             full_decode: false,
+            thumbnails: None,
         }
     }
 }
@@ -548,6 +553,9 @@ fn run_models(
             scope.spawn(move || {
                 for job in job_rx {
                     let result = decode_job(&job, &letterbox, options.full_decode);
+                    if let (Some(dir), Ok(photo)) = (&options.thumbnails, &result) {
+                        write_photo_thumbnail(dir, job.hash, &photo.decoded.image);
+                    }
                     if done_tx.send(DecodedJob { job, result }).is_err() {
                         break;
                     }
@@ -698,30 +706,38 @@ fn consume(
                 since_flush += 1;
                 progress.done(&job.path);
             }
-            Ok(photo) => match detect_and_align(analyzer, &photo, &job.path) {
-                Ok(Aligned {
-                    detections,
-                    sharpness,
-                    landmarks,
-                    crops,
-                }) => pending.push(Pending {
-                    width: photo.decoded.full_width,
-                    height: photo.decoded.full_height,
-                    job,
-                    detections,
-                    sharpness,
-                    landmarks,
-                    crops,
-                    dhash: photo.dhash,
-                }),
-                Err(message) => {
-                    // Not recorded in the cache, so the next run tries again.
-                    tracing::warn!(path = %job.path.display(), "{message}");
-                    progress.failed(&job.path, &message);
-                    summary.errors.push((job.path.clone(), message));
-                    progress.done(&job.path);
+            Ok(photo) => {
+                match detect_and_align(analyzer, &photo, &job.path, options.thumbnails.is_some()) {
+                    Ok(Aligned {
+                        detections,
+                        sharpness,
+                        landmarks,
+                        crops,
+                        thumbnails,
+                    }) => {
+                        if let Some(dir) = &options.thumbnails {
+                            write_thumbnails(dir, job.hash, thumbnails);
+                        }
+                        pending.push(Pending {
+                            width: photo.decoded.full_width,
+                            height: photo.decoded.full_height,
+                            job,
+                            detections,
+                            sharpness,
+                            landmarks,
+                            crops,
+                            dhash: photo.dhash,
+                        });
+                    }
+                    Err(message) => {
+                        // Not recorded in the cache, so the next run tries again.
+                        tracing::warn!(path = %job.path.display(), "{message}");
+                        progress.failed(&job.path, &message);
+                        summary.errors.push((job.path.clone(), message));
+                        progress.done(&job.path);
+                    }
                 }
-            },
+            }
         }
         let pending_faces: usize = pending.iter().map(|p| p.crops.len()).sum();
         if pending_faces >= options.recognition_batch || pending.len() >= options.flush_every {
@@ -744,15 +760,40 @@ struct Aligned {
     /// 106 points per face, in full-size coordinates, where the pack has the model.
     landmarks: Vec<Option<Vec<[f32; 2]>>>,
     crops: Vec<RgbImage>,
+    /// Contact-sheet thumbnails, when asked for.
+    thumbnails: Vec<Option<Vec<u8>>>,
+}
+
+/// Writes the thumbnail of the whole photo `hash` into `dir`, from the image decoded
+/// for detection; only logged when it fails (it can be made again).
+fn write_photo_thumbnail(dir: &Path, hash: ContentHash, image: &RgbImage) {
+    let written = crate::thumbnails::photo(image)
+        .map_err(std::io::Error::other)
+        .and_then(|jpeg| crate::thumbnails::write_photo(dir, &hash, &jpeg));
+    if let Err(e) = written {
+        tracing::debug!("thumbnail of {hash} not written in {}: {e}", dir.display());
+    }
+}
+
+/// Writes the thumbnails of the faces of the image `hash` into `dir`. They can be made
+/// again from the photo, so a failure is only logged.
+fn write_thumbnails(dir: &Path, hash: ContentHash, jpegs: Vec<Option<Vec<u8>>>) {
+    for (index, jpeg) in (0u32..).zip(jpegs) {
+        let key = FaceKey { hash, index };
+        if let Some(Err(e)) = jpeg.map(|j| crate::thumbnails::write(dir, &key, &j)) {
+            tracing::debug!("thumbnail of {key} not written in {}: {e}", dir.display());
+        }
+    }
 }
 
 /// Detects the faces of `photo`, aligns them, measures their sharpness and places their
 /// landmarks, from an image fine enough for each; everything comes back in full-size
-/// coordinates.
+/// coordinates. With `thumbnails`, each face's thumbnail is cut from that image too.
 fn detect_and_align(
     analyzer: &mut FaceAnalyzer,
     photo: &Photo,
     path: &Path,
+    thumbnails: bool,
 ) -> std::result::Result<Aligned, String> {
     let image = &photo.decoded.image;
     let found = analyzer
@@ -794,13 +835,20 @@ fn detect_and_align(
             },
             None => None,
         });
-        detections.push(rescale(&d, here, full));
+        detections.push(d);
     }
+    let thumbnails = if thumbnails {
+        let boxes: Vec<[f32; 4]> = detections.iter().map(|d| d.bbox).collect();
+        crate::thumbnails::cut(&source, &boxes)
+    } else {
+        Vec::new()
+    };
     Ok(Aligned {
-        detections,
+        detections: detections.iter().map(|d| rescale(d, here, full)).collect(),
         sharpness,
         landmarks,
         crops,
+        thumbnails,
     })
 }
 

@@ -9,15 +9,16 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use fs_cache::{Cache, FaceKey, ImageRecord};
+use fs_cache::{Cache, ContentHash, FaceKey, ImageRecord};
+use fs_detect::crop::{THUMB_SIDE as THUMB, crop_decode_side};
+use fs_embedder::thumbnails;
+use rayon::prelude::*;
 
 use crate::error::{Result, io_err};
-use crate::swap::{CropSource, FacesetExport, other_faces};
+use crate::swap::FacesetExport;
 use fs_identities::dedup::DuplicateReport;
 use fs_identities::faces::FaceRow;
 use fs_identities::manifest::{self, RawManifest};
-
-const THUMB: u32 = 128;
 
 /// What the report reads of the library's manifest.
 #[derive(serde::Deserialize)]
@@ -54,6 +55,15 @@ pub fn write_report(paths: &ReportPaths, cache: &Cache) -> Result<PathBuf> {
     );
     let assets = paths.assets.clone();
     fs::create_dir_all(&assets).map_err(io_err(&assets, "create report assets"))?;
+    remove_old_thumbs(&assets);
+    // Every thumbnail first, in parallel; the page then only names them.
+    let shown: Vec<&FaceRow> = swap
+        .facesets
+        .iter()
+        .flat_map(|f| f.dropped.iter().map(|d| &d.face))
+        .chain(raw.iter().flat_map(|r| &r.singletons))
+        .collect();
+    make_face_thumbs(cache, &shown, &assets)?;
 
     let mut html = String::new();
     let exported: Vec<_> = swap
@@ -94,7 +104,7 @@ pub fn write_report(paths: &ReportPaths, cache: &Cache) -> Result<PathBuf> {
         if !faceset.dropped.is_empty() {
             html.push_str("<h3>Dropped by the gates</h3><div class=\"sheet dropped\">");
             for skipped in &faceset.dropped {
-                let src = face_thumb(cache, &skipped.face, &assets)?;
+                let src = face_thumb(&skipped.face);
                 let _ = write!(
                     html,
                     "<figure><img src=\"{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"><figcaption>{}</figcaption></figure>",
@@ -113,7 +123,7 @@ pub fn write_report(paths: &ReportPaths, cache: &Cache) -> Result<PathBuf> {
             raw.singletons.len()
         );
         for face in &raw.singletons {
-            let src = face_thumb(cache, face, &assets)?;
+            let src = face_thumb(face);
             let _ = write!(
                 html,
                 "<figure><img src=\"{}\" width=\"{THUMB}\" height=\"{THUMB}\" alt=\"\"></figure>",
@@ -130,11 +140,20 @@ pub fn write_report(paths: &ReportPaths, cache: &Cache) -> Result<PathBuf> {
         );
         let by_path: std::collections::HashMap<&Path, &ImageRecord> =
             cache.images().map(|i| (i.path.as_path(), i)).collect();
+        let images: Vec<&ImageRecord> = dups
+            .near_duplicates
+            .iter()
+            .flat_map(|g| &g.paths)
+            .filter_map(|p| by_path.get(p.as_path()).copied())
+            .collect();
+        images
+            .par_iter()
+            .try_for_each(|image| make_image_thumb(image, &assets))?;
         for group in &dups.near_duplicates {
             html.push_str("<div class=\"sheet\">");
             for path in &group.paths {
                 if let Some(image) = by_path.get(path.as_path()) {
-                    let src = image_thumb(image, &assets)?;
+                    let src = image_thumb_name(image);
                     let _ = write!(
                         html,
                         "<figure><img src=\"{}\" alt=\"\"><figcaption>{}</figcaption></figure>",
@@ -153,68 +172,122 @@ pub fn write_report(paths: &ReportPaths, cache: &Cache) -> Result<PathBuf> {
     Ok(paths.page.clone())
 }
 
-/// A small crop of one face in `report_assets/`, returned as a page-relative URL.
-fn face_thumb(cache: &Cache, row: &FaceRow, assets: &Path) -> Result<String> {
-    let name = format!("face_{}.png", row.key.replace(':', "_"));
-    let target = assets.join(&name);
-    if !target.exists() {
-        let key: Option<FaceKey> = row.key.parse().ok();
-        let source = key
-            .and_then(|k| cache.image(&k.hash).map(|i| (i, k.index as usize)))
-            .and_then(|(image, index)| {
-                CropSource::decode(
-                    image.all_paths(),
-                    (image.width, image.height),
-                    row.bbox,
-                    &other_faces(image, index),
-                    THUMB,
-                )
-                .ok()
-            });
-        let thumb = source.map_or_else(
-            || image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
-            |source| source.crop(0.3, THUMB),
-        );
-        save_png(&thumb, &target)?;
+/// Removes the PNG thumbnails that reports wrote before thumbnails were JPEGs cut by
+/// the embed pass: no page names them any more.
+fn remove_old_thumbs(assets: &Path) {
+    let Ok(entries) = fs::read_dir(assets) else {
+        return;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let old = (name.starts_with("face_") || name.starts_with("image_"))
+            && path.extension().is_some_and(|e| e == "png");
+        if old {
+            // One left behind is only clutter.
+            let _ = fs::remove_file(&path);
+        }
     }
-    Ok(format!("report_assets/{name}"))
 }
 
-/// A thumbnail of a whole photo in `report_assets/`.
-fn image_thumb(image: &ImageRecord, assets: &Path) -> Result<String> {
-    let name = format!("image_{}.png", &image.hash.to_hex()[..16]);
-    let target = assets.join(&name);
-    if !target.exists() {
-        let thumb = decode_any(image, THUMB * 5 / 4).map_or_else(
-            || image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128])),
-            |p| image::imageops::thumbnail(&p, THUMB * 5 / 4, THUMB * 5 / 4),
-        );
-        save_png(&thumb, &target)?;
+/// The page-relative URL of a face's thumbnail.
+fn face_thumb(row: &FaceRow) -> String {
+    let name = row.key.parse::<FaceKey>().map_or_else(
+        |_| "missing.jpg".to_owned(),
+        |key| {
+            thumbnails::path(Path::new(""), &key)
+                .to_string_lossy()
+                .into_owned()
+        },
+    );
+    format!("report_assets/{name}")
+}
+
+/// Makes the thumbnails of `faces` that `assets` lacks (the embed pass of `run` cuts
+/// them as it goes): each photo is decoded once, as finely as its smallest face needs,
+/// and photos are decoded in parallel. A face whose photo cannot be read gets a grey
+/// square.
+fn make_face_thumbs(cache: &Cache, faces: &[&FaceRow], assets: &Path) -> Result<()> {
+    let mut by_image = std::collections::BTreeMap::<ContentHash, Vec<u32>>::new();
+    for key in faces.iter().filter_map(|f| f.key.parse::<FaceKey>().ok()) {
+        if !thumbnails::path(assets, &key).exists() {
+            by_image.entry(key.hash).or_default().push(key.index);
+        }
     }
-    Ok(format!("report_assets/{name}"))
+    let by_image: Vec<(ContentHash, Vec<u32>)> = by_image.into_iter().collect();
+    by_image.par_iter().try_for_each(|(hash, indices)| {
+        let cut = cache
+            .image(hash)
+            .and_then(|image| thumbs_of_photo(image, indices));
+        for &index in indices {
+            let key = FaceKey { hash: *hash, index };
+            let jpeg = cut
+                .as_ref()
+                .and_then(|c| c.get(index as usize).cloned().flatten())
+                .unwrap_or_else(grey_jpeg);
+            thumbnails::write(assets, &key, &jpeg)
+                .map_err(io_err(&thumbnails::path(assets, &key), "write"))?;
+        }
+        Ok(())
+    })
+}
+
+/// The thumbnails of every face of `image` (`None` for those not in `wanted`), from one
+/// decode of the photo, as finely as the smallest wanted face needs.
+fn thumbs_of_photo(image: &ImageRecord, wanted: &[u32]) -> Option<Vec<Option<Vec<u8>>>> {
+    let boxes: Vec<[f32; 4]> = image.faces().iter().map(|f| f.bbox).collect();
+    let side = wanted
+        .iter()
+        .filter_map(|&i| boxes.get(i as usize))
+        .map(|b| crop_decode_side((image.width, image.height), *b, THUMB))
+        .max()?;
+    let decoded = decode_any(image, side)?;
+    let boxes: Vec<[f32; 4]> = boxes.iter().map(|b| decoded.map_box(*b)).collect();
+    Some(
+        (0..boxes.len())
+            .map(|i| {
+                wanted
+                    .contains(&u32::try_from(i).ok()?)
+                    .then(|| thumbnails::cut_one(&decoded.image, &boxes, i))
+                    .flatten()
+            })
+            .collect(),
+    )
+}
+
+fn grey_jpeg() -> Vec<u8> {
+    let grey = image::RgbImage::from_pixel(THUMB, THUMB, image::Rgb([128, 128, 128]));
+    fs_detect::crop::thumbnail_jpeg(&grey).expect("a non-empty image encodes")
+}
+
+/// The page-relative URL of a photo's thumbnail.
+fn image_thumb_name(image: &ImageRecord) -> String {
+    format!(
+        "report_assets/{}",
+        thumbnails::photo_path(Path::new(""), &image.hash).display()
+    )
+}
+
+/// A thumbnail of a whole photo in `report_assets/`, unless it is there (the embed pass
+/// of `run` cuts them as it goes). A photo that cannot be read gets a grey square.
+fn make_image_thumb(image: &ImageRecord, assets: &Path) -> Result<()> {
+    let target = thumbnails::photo_path(assets, &image.hash);
+    if !target.exists() {
+        let jpeg = decode_any(image, thumbnails::PHOTO_SIDE)
+            .and_then(|p| thumbnails::photo(&p.image).ok())
+            .unwrap_or_else(grey_jpeg);
+        thumbnails::write_photo(assets, &image.hash, &jpeg).map_err(io_err(&target, "write"))?;
+    }
+    Ok(())
 }
 
 /// The photo (canonical path, else an alias), decoded only as finely as a picture of
 /// `long_side` pixels needs: a 12-megapixel JPEG at 1/8 of its side.
-fn decode_any(image: &ImageRecord, long_side: u32) -> Option<image::RgbImage> {
+fn decode_any(image: &ImageRecord, long_side: u32) -> Option<fs_detect::decode::Decoded> {
     image.all_paths().find_map(|p| {
-        fs::read(p).ok().and_then(|b| {
-            fs_detect::decode::decode_photo_scaled(Some(p), &b, long_side)
-                .ok()
-                .map(|d| d.image)
-        })
+        fs::read(p)
+            .ok()
+            .and_then(|b| fs_detect::decode::decode_photo_scaled(Some(p), &b, long_side).ok())
     })
-}
-
-fn save_png(img: &image::RgbImage, target: &Path) -> Result<()> {
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| crate::error::Error::Io {
-            path: target.to_path_buf(),
-            action: "encode thumbnail",
-            source: std::io::Error::other(e),
-        })?;
-    crate::write_file(target, &png)
 }
 
 fn escape(s: &str) -> String {

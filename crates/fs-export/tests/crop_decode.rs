@@ -1,8 +1,8 @@
 //! A crop made from a photo decoded only as finely as the crop needs looks like the one
 //! made from the full-size photo, and the decode really is smaller.
 
+use fs_detect::crop::{crop_decode_side, crop_single_face};
 use fs_detect::decode::{decode_photo, decode_photo_scaled};
-use fs_export::swap::{crop_decode_side, crop_single_face};
 use fs_fixtures::Framing;
 
 fn camera_jpeg() -> Vec<u8> {

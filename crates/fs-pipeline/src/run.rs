@@ -234,6 +234,8 @@ pub fn run(options: &RunOptions, models: &Models, progress: &dyn Progress) -> Re
     request.options = EmbedOptions {
         tool: format!("{} {}", options.export.writer, env!("CARGO_PKG_VERSION")),
         follow_links: options.follow_links,
+        // The report's thumbnails, cut from the images this pass decodes anyway.
+        thumbnails: Some(layout.assets()),
         ..request.options
     };
     let mut cache = Cache::open(layout.cache())?;

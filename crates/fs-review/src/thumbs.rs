@@ -6,12 +6,8 @@ use std::path::{Path, PathBuf};
 use fs_identities::faces::FaceRow;
 use image::RgbImage;
 
-/// Side of a thumbnail, in pixels (the page shows them at 96 CSS px; this is sharp on
-/// a screen of 1.33 device pixels per CSS pixel and still small).
-pub(crate) const SIDE: u32 = 128;
-
-/// Padding around a face cropped from its photo, as in the dropped-faces view.
-const PHOTO_PAD: f32 = 0.3;
+/// Side of a thumbnail, in pixels: the report's and the embed pass's.
+pub(crate) const SIDE: u32 = fs_detect::crop::THUMB_SIDE;
 
 /// Bumped when thumbnails are made differently, so old ones are not shown.
 const RECIPE: &str = "thumb-v1";
@@ -91,7 +87,9 @@ impl Thumbnails {
             }
             Source::Photo { face, others, size } => from_photo(face, others, *size)?,
         };
-        let jpeg = encode(&image::imageops::thumbnail(&pixels, SIDE, SIDE))?;
+        let jpeg =
+            fs_detect::crop::thumbnail_jpeg(&image::imageops::thumbnail(&pixels, SIDE, SIDE))
+                .ok()?;
         // A thumbnail that cannot be kept is still shown.
         if let Err(e) = keep(&path, &jpeg) {
             tracing::debug!("thumbnail not kept at {}: {e}", path.display());
@@ -105,15 +103,7 @@ impl Thumbnails {
 fn from_photo(face: &FaceRow, others: &[[f32; 4]], size: (u32, u32)) -> Option<RgbImage> {
     let paths = face.paths.iter().chain([&face.path]);
     let source = fs_export::swap::CropSource::decode(paths, size, face.bbox, others, SIDE).ok()?;
-    Some(source.crop(PHOTO_PAD, SIDE))
-}
-
-fn encode(pixels: &RgbImage) -> Option<Vec<u8>> {
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-        .encode_image(pixels)
-        .ok()?;
-    Some(jpeg)
+    Some(source.crop(fs_detect::crop::THUMB_PAD, SIDE))
 }
 
 /// Writes `bytes` at `path` through a temporary file, so a reader never sees half.

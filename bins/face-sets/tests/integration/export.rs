@@ -266,7 +266,7 @@ fn group_photo_crops_show_only_their_own_face() {
             .collect();
         // Generous padding: the neighbour would be in frame without tightening or masking.
         let crop =
-            fs_export::swap::crop_single_face(&image, face.detection.bbox, &others, 1.5, 512);
+            fs_detect::crop::crop_single_face(&image, face.detection.bbox, &others, 1.5, 512);
         let found = analyzer.analyze(&crop).unwrap();
         assert_eq!(
             found.len(),
@@ -350,6 +350,79 @@ fn run_twice_then_the_report_renders_in_chromium() {
     assert!(attr("data-images") >= exported * 2);
     assert_eq!(attr("data-identities"), exported);
     assert_eq!(dom.matches("class=\"identity\"").count(), exported);
+}
+
+/// `run` cuts each face's and each photo's thumbnail in its embed pass, from the image
+/// it decodes anyway; `report` on an output without them cuts the same faces again from
+/// the photos.
+#[test]
+fn the_embed_pass_cuts_the_thumbnails_that_report_would_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let out = tmp.path().join("out");
+    ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
+    let assets = out.join("report_assets");
+    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
+    let mut faces = Vec::new();
+    for image in cache.images() {
+        let photo = fs_embedder::thumbnails::photo_path(&assets, &image.hash);
+        assert!(photo.is_file(), "no thumbnail of {}", image.path.display());
+        for index in 0..image.faces().len() {
+            let key = FaceKey {
+                hash: image.hash,
+                index: u32::try_from(index).unwrap(),
+            };
+            faces.push(fs_embedder::thumbnails::path(&assets, &key));
+        }
+    }
+    assert!(faces.len() >= 12, "{} faces", faces.len());
+    let read = |p: &Path| {
+        image::load_from_memory(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            .unwrap()
+            .to_rgb8()
+    };
+    let from_embed: BTreeMap<PathBuf, image::RgbImage> =
+        faces.iter().map(|p| (p.clone(), read(p))).collect();
+    let side = fs_detect::crop::THUMB_SIDE;
+    assert!(from_embed.values().all(|t| t.dimensions() == (side, side)));
+
+    // Without them, the report cuts what it shows from the photos.
+    fs::remove_dir_all(&assets).unwrap();
+    // What an older report left: its PNG thumbnails go, anything else stays.
+    fs::create_dir_all(&assets).unwrap();
+    fs::write(assets.join("face_00ff_0.png"), b"old").unwrap();
+    fs::write(assets.join("notes.txt"), b"mine").unwrap();
+    ok(bin().arg("report").arg(&out));
+    assert!(!assets.join("face_00ff_0.png").exists());
+    assert!(assets.join("notes.txt").exists());
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    let shown: Vec<&str> = html
+        .split("src=\"report_assets/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert!(
+        !shown.is_empty(),
+        "the fixtures' report shows singletons or dropped faces"
+    );
+    let mut compared = 0;
+    for name in shown {
+        let again = read(&assets.join(name));
+        if let Some(before) = from_embed.get(&assets.join(name)) {
+            // The embed pass cut from a coarser decode: the same face, resampled.
+            let diff: f64 = before
+                .as_raw()
+                .iter()
+                .zip(again.as_raw())
+                .map(|(a, b)| f64::from(a.abs_diff(*b)))
+                .sum::<f64>()
+                / before.as_raw().len() as f64;
+            assert!(diff < 12.0, "{name}: mean difference {diff:.1} of 255");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "no face thumbnail in the report");
 }
 
 /// A resized re-encode of a photo is a visual duplicate: left out of the export at the
