@@ -11,7 +11,8 @@
 //! threshold graph ([`crate::graph`]). Merges are found by nearest-neighbour chains,
 //! which give the same dendrogram as merging the globally closest pair each time
 //! (average linkage is reducible), ties aside. Memory is linear in the rows plus the
-//! edges.
+//! edges: a single row's sum is its own embedding, read in place, so only clusters of
+//! two rows or more hold a sum of their own (a million faces: up to 2 GB not copied).
 //!
 //! **Cost bounded by the graph.** Each cluster keeps its candidates in a min-heap of
 //! *lower bounds*. Average linkage moves every distance of a cluster that merges (its
@@ -228,10 +229,17 @@ impl Eq for Candidate {}
 
 /// The state of the nearest-neighbour chains: clusters as union-find trees over the
 /// rows, each root holding its cluster's sum vector, size and candidate heap.
-struct Chains {
+struct Chains<'a> {
     dim: usize,
-    /// Row `r` of this `n × dim` matrix is the sum of the cluster rooted at `r`.
+    /// The rows: a single row's sum is its own embedding.
+    rows: &'a [f32],
+    /// Where the sum of the cluster rooted at `r` lies in `sums`, once it holds more
+    /// than one row ([`NO_SUM`] before): a copy of every row would double the memory.
+    sum_at: Vec<u32>,
+    /// Sums of clusters of more than one row, `dim` values each.
     sums: Vec<f32>,
+    /// Places in `sums` whose cluster merged into another.
+    free_sums: Vec<u32>,
     sizes: Vec<u32>,
     parent: Vec<u32>,
     heaps: Vec<BinaryHeap<Candidate>>,
@@ -252,9 +260,12 @@ struct Chains {
     threshold: f32,
 }
 
-impl Chains {
+/// [`Chains::sum_at`] of a single row.
+const NO_SUM: u32 = u32::MAX;
+
+impl<'a> Chains<'a> {
     fn new(
-        embeddings: &Embeddings,
+        embeddings: &'a Embeddings,
         neighbours: Vec<Vec<Edge>>,
         threshold: f32,
         groups: Option<&[u32]>,
@@ -276,7 +287,10 @@ impl Chains {
             .collect();
         Self {
             dim: embeddings.dim(),
-            sums: view.as_slice().expect("rows are contiguous").to_vec(),
+            rows: view.to_slice().expect("rows are contiguous"),
+            sum_at: vec![NO_SUM; n],
+            sums: Vec::new(),
+            free_sums: Vec::new(),
             sizes: vec![1; n],
             parent: (0..n).map(row_id).collect(),
             heaps,
@@ -322,8 +336,43 @@ impl Chains {
     }
 
     fn sum(&self, r: u32) -> &[f32] {
-        let start = r as usize * self.dim;
-        &self.sums[start..start + self.dim]
+        match self.sum_at[r as usize] {
+            NO_SUM => &self.rows[r as usize * self.dim..][..self.dim],
+            at => &self.sums[at as usize * self.dim..][..self.dim],
+        }
+    }
+
+    /// Adds the sum of `gone` into that of `keep`, which gets a place of its own in
+    /// `sums` if it was a single row; `gone`'s place is freed.
+    fn add_sum(&mut self, keep: u32, gone: u32) {
+        let dim = self.dim;
+        let gone_at = self.sum_at[gone as usize];
+        let added: Vec<f32> = self.sum(gone).to_vec();
+        if gone_at != NO_SUM {
+            self.free_sums.push(gone_at);
+            self.sum_at[gone as usize] = NO_SUM;
+        }
+        let at = match self.sum_at[keep as usize] {
+            NO_SUM => {
+                let own = self.rows[keep as usize * dim..][..dim].to_vec();
+                let at = match self.free_sums.pop() {
+                    Some(at) => {
+                        self.sums[at as usize * dim..][..dim].copy_from_slice(&own);
+                        at
+                    }
+                    None => {
+                        self.sums.extend_from_slice(&own);
+                        row_id(self.sums.len() / dim - 1)
+                    }
+                };
+                self.sum_at[keep as usize] = at;
+                at
+            }
+            at => at,
+        };
+        for (s, a) in self.sums[at as usize * dim..][..dim].iter_mut().zip(added) {
+            *s += a;
+        }
     }
 
     /// Average distance between the clusters rooted at `a` and `b`, from their sums.
@@ -411,10 +460,7 @@ impl Chains {
         } else {
             (b, a)
         };
-        let (k, g) = (keep as usize * self.dim, gone as usize * self.dim);
-        for i in 0..self.dim {
-            self.sums[k + i] += self.sums[g + i];
-        }
+        self.add_sum(keep, gone);
         self.sizes[keep as usize] += self.sizes[gone as usize];
         self.parent[gone as usize] = keep;
         self.clock += 1;
