@@ -355,15 +355,12 @@ impl<'a> Chains<'a> {
         let at = match self.sum_at[keep as usize] {
             NO_SUM => {
                 let own = self.rows[keep as usize * dim..][..dim].to_vec();
-                let at = match self.free_sums.pop() {
-                    Some(at) => {
-                        self.sums[at as usize * dim..][..dim].copy_from_slice(&own);
-                        at
-                    }
-                    None => {
-                        self.sums.extend_from_slice(&own);
-                        row_id(self.sums.len() / dim - 1)
-                    }
+                let at = if let Some(at) = self.free_sums.pop() {
+                    self.sums[at as usize * dim..][..dim].copy_from_slice(&own);
+                    at
+                } else {
+                    self.sums.extend_from_slice(&own);
+                    row_id(self.sums.len() / dim - 1)
                 };
                 self.sum_at[keep as usize] = at;
                 at
