@@ -15,14 +15,24 @@ use image::RgbImage;
 /// Longer side of a whole photo's thumbnail.
 pub const PHOTO_SIDE: u32 = THUMB_SIDE * 5 / 4;
 
+/// The file name of the thumbnail of `key`.
+pub fn file_name(key: &FaceKey) -> String {
+    format!("face_{}_{}.jpg", key.hash, key.index)
+}
+
+/// The file name of the thumbnail of the whole photo `hash`.
+pub fn photo_file_name(hash: &ContentHash) -> String {
+    format!("image_{hash}.jpg")
+}
+
 /// Where the thumbnail of `key` lies in the folder `dir`.
 pub fn path(dir: &Path, key: &FaceKey) -> PathBuf {
-    dir.join(format!("face_{}_{}.jpg", key.hash, key.index))
+    dir.join(file_name(key))
 }
 
 /// Where the thumbnail of the whole photo `hash` lies in the folder `dir`.
 pub fn photo_path(dir: &Path, hash: &ContentHash) -> PathBuf {
-    dir.join(format!("image_{hash}.jpg"))
+    dir.join(photo_file_name(hash))
 }
 
 /// The thumbnail of a whole photo (any decoded size of it): its longer side
@@ -62,14 +72,17 @@ pub fn cut_one(image: &RgbImage, boxes: &[[f32; 4]], face: usize) -> Option<Vec<
 
 /// Writes `jpeg` as the thumbnail of `key` in `dir` (created when missing).
 pub fn write(dir: &Path, key: &FaceKey, jpeg: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    fs_cache::atomic::replace(&path(dir, key), jpeg)
+    keep(&path(dir, key), jpeg)
 }
 
 /// Writes `jpeg` as the thumbnail of the whole photo `hash` in `dir`.
 pub fn write_photo(dir: &Path, hash: &ContentHash, jpeg: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    fs_cache::atomic::replace(&photo_path(dir, hash), jpeg)
+    keep(&photo_path(dir, hash), jpeg)
+}
+
+fn keep(path: &Path, jpeg: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(path.parent().expect("a thumbnail lies in a folder"))?;
+    fs_cache::atomic::replace(path, jpeg)
 }
 
 #[cfg(test)]

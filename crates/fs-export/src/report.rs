@@ -193,11 +193,7 @@ fn remove_old_thumbs(assets: &Path) {
 fn face_thumb(row: &FaceRow) -> String {
     let name = row.key.parse::<FaceKey>().map_or_else(
         |_| "missing.jpg".to_owned(),
-        |key| {
-            thumbnails::path(Path::new(""), &key)
-                .to_string_lossy()
-                .into_owned()
-        },
+        |key| thumbnails::file_name(&key),
     );
     format!("report_assets/{name}")
 }
@@ -217,13 +213,11 @@ fn make_face_thumbs(cache: &Cache, faces: &[&FaceRow], assets: &Path) -> Result<
     by_image.par_iter().try_for_each(|(hash, indices)| {
         let cut = cache
             .image(hash)
-            .and_then(|image| thumbs_of_photo(image, indices));
-        for &index in indices {
+            .and_then(|image| thumbs_of_photo(image, indices))
+            .unwrap_or_default();
+        for (i, &index) in indices.iter().enumerate() {
             let key = FaceKey { hash: *hash, index };
-            let jpeg = cut
-                .as_ref()
-                .and_then(|c| c.get(index as usize).cloned().flatten())
-                .unwrap_or_else(grey_jpeg);
+            let jpeg = cut.get(i).cloned().flatten().unwrap_or_else(grey_jpeg);
             thumbnails::write(assets, &key, &jpeg)
                 .map_err(io_err(&thumbnails::path(assets, &key), "write"))?;
         }
@@ -231,8 +225,8 @@ fn make_face_thumbs(cache: &Cache, faces: &[&FaceRow], assets: &Path) -> Result<
     })
 }
 
-/// The thumbnails of every face of `image` (`None` for those not in `wanted`), from one
-/// decode of the photo, as finely as the smallest wanted face needs.
+/// The thumbnails of the faces `wanted` of `image`, in that order, from one decode of
+/// the photo, as finely as the smallest of them needs.
 fn thumbs_of_photo(image: &ImageRecord, wanted: &[u32]) -> Option<Vec<Option<Vec<u8>>>> {
     let boxes: Vec<[f32; 4]> = image.faces().iter().map(|f| f.bbox).collect();
     let side = wanted
@@ -243,13 +237,9 @@ fn thumbs_of_photo(image: &ImageRecord, wanted: &[u32]) -> Option<Vec<Option<Vec
     let decoded = decode_any(image, side)?;
     let boxes: Vec<[f32; 4]> = boxes.iter().map(|b| decoded.map_box(*b)).collect();
     Some(
-        (0..boxes.len())
-            .map(|i| {
-                wanted
-                    .contains(&u32::try_from(i).ok()?)
-                    .then(|| thumbnails::cut_one(&decoded.image, &boxes, i))
-                    .flatten()
-            })
+        wanted
+            .iter()
+            .map(|&i| thumbnails::cut_one(&decoded.image, &boxes, i as usize))
             .collect(),
     )
 }
@@ -261,10 +251,7 @@ fn grey_jpeg() -> Vec<u8> {
 
 /// The page-relative URL of a photo's thumbnail.
 fn image_thumb_name(image: &ImageRecord) -> String {
-    format!(
-        "report_assets/{}",
-        thumbnails::photo_path(Path::new(""), &image.hash).display()
-    )
+    format!("report_assets/{}", thumbnails::photo_file_name(&image.hash))
 }
 
 /// A thumbnail of a whole photo in `report_assets/`, unless it is there (the embed pass
