@@ -425,6 +425,69 @@ fn the_embed_pass_cuts_the_thumbnails_that_report_would_cut() {
     assert!(compared > 0, "no face thumbnail in the report");
 }
 
+/// kill -9 of `run` while its embed pass writes thumbnails: none is left half-written,
+/// and the next run leaves one for every face of the cache.
+#[test]
+fn kill_9_of_run_mid_embed_leaves_whole_thumbnails_and_the_next_run_completes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    photos(&src);
+    let out = tmp.path().join("out");
+    let assets = out.join("report_assets");
+    let thumbs = || -> Vec<PathBuf> {
+        fs::read_dir(&assets).map_or_else(
+            |_| Vec::new(),
+            |d| {
+                d.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+                    .collect()
+            },
+        )
+    };
+    let mut child = bin()
+        .args(["run", "--min-faces", "2"])
+        .arg(&src)
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !thumbs()
+        .iter()
+        .any(|p| p.to_string_lossy().contains("face_"))
+        && start.elapsed() < std::time::Duration::from_mins(1)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "run finished before it could be killed mid-embed"
+    );
+    child.kill().unwrap(); // SIGKILL on Unix
+    let _ = child.wait();
+    let whole = |p: &Path| {
+        image::load_from_memory(&fs::read(p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    };
+    let left = thumbs();
+    assert!(!left.is_empty());
+    left.iter().for_each(|p| whole(p));
+
+    ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
+    let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
+    for image in cache.images() {
+        whole(&fs_embedder::thumbnails::photo_path(&assets, &image.hash));
+        for index in 0..image.faces().len() {
+            let key = FaceKey {
+                hash: image.hash,
+                index: u32::try_from(index).unwrap(),
+            };
+            whole(&fs_embedder::thumbnails::path(&assets, &key));
+        }
+    }
+}
+
 /// A resized re-encode of a photo is a visual duplicate: left out of the export at the
 /// default `--face-similarity`, kept when the flag asks for near-identity only.
 #[test]
