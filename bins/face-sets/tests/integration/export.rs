@@ -472,7 +472,9 @@ fn kill_9_of_run_mid_embed_leaves_whole_thumbnails_and_the_next_run_completes_th
     };
     let left = thumbs();
     assert!(!left.is_empty());
-    left.iter().for_each(|p| whole(p));
+    for p in &left {
+        whole(p);
+    }
 
     ok(bin().args(["run", "--min-faces", "2"]).arg(&src).arg(&out));
     let cache = Cache::open_read_only(out.join("cache.fsc")).unwrap();
